@@ -1,0 +1,345 @@
+"""The Field: one organism's memory and the discipline that keeps it a crystal.
+
+Rules (ARCHITECTURE.md §3), and where they live:
+
+1. **One asyncio.Lock per Field instance.** Every public coroutine takes it exactly once, in :meth:`Field._exclusive`.
+   Nothing else takes it: the SQL lives in the backend, which never sees the lock, so there are no nested
+   acquisitions and no ``_unlocked`` twins by construction. A task that already holds the lock and asks again gets
+   :class:`~harmonix.errors.FieldReentry` instead of a silent deadlock.
+2. **One public operation = one transaction**, shipped to the backend as one list of steps
+   (:mod:`harmonix.field.steps`): atomic inside the process and against other processes on the same file. An
+   error or a cancellation before the commit rolls it back.
+3. **A turn holds the lock and one write transaction from its first step to its end**::
+
+       async with field.turn() as turn:
+           await turn.wrinkle(prompt)                   # the user's disturbance
+           snapshot = await turn.snapshot(rng)          # sees the wrinkle
+           reply = await asyncio.to_thread(generate, snapshot)   # off the event loop, lock still held
+           await turn.ingest(reply)                     # the organism's own words
+           await turn.record(dissonance=d, temperature=t)
+
+   Leaving the block normally commits everything; an exception or a cancellation anywhere inside (generation
+   included) rolls everything back, so a failed turn leaves the field exactly as it was. Consequence: one organism's
+   turns are strictly sequential, and while a turn generates, other processes' writes to the same file wait
+   (``busy_timeout``).
+4. **Bad input never reaches storage**: texts are validated (:func:`harmonix.text.validate_text`) and tokenized
+   before the lock is taken.
+
+:class:`Guards` can switch the lock or the transactions off. That exists only so tests and the lock-isolation
+experiment can show what goes wrong without them; real fields always run guarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harmonix.errors import FieldClosed, FieldReentry, InvalidArgument
+from harmonix.field.model import (
+    SELF_SOURCE,
+    USER_SOURCE,
+    FieldSnapshot,
+    FieldStats,
+    IngestReceipt,
+    JSONValue,
+    SnapshotSpec,
+    TurnRecord,
+    WrinkleReceipt,
+)
+from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
+from harmonix.field.sqlite import SqliteStore
+from harmonix.field.steps import (
+    AddDisturbance,
+    AddText,
+    AddTurn,
+    Begin,
+    Commit,
+    FieldStore,
+    PutState,
+    ReadCounts,
+    ReadSnapshot,
+    Rollback,
+    Step,
+)
+from harmonix.text import tokenize, trigrams, validate_text
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,47}")
+_SOURCE = re.compile(r"[a-z][a-z0-9_.:-]{0,47}")
+MAX_META_CHARS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """Which parts of the discipline are on. Both on is the only setting for real use.
+
+    ``Guards(lock=False)`` or ``Guards(transactions=False)`` exist so that tests can prove their invariants catch
+    the defects the guards prevent, and so the lock-isolation experiment can run its unguarded arms.
+    """
+
+    lock: bool = True
+    transactions: bool = True
+
+
+def _check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise InvalidArgument(f"{kind} must match {pattern.pattern!r}, got {value!r}")
+    return value
+
+
+def _json(what: str, value: JSONValue) -> str:
+    """Serialise metadata, metrics or state: plain JSON (str keys, no NaN), at most ``MAX_META_CHARS``."""
+    try:
+        encoded = json.dumps(value, allow_nan=False, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidArgument(f"{what} must be JSON-serialisable without NaN: {error}") from None
+    if len(encoded) > MAX_META_CHARS:
+        raise InvalidArgument(f"{what} is too large: {len(encoded)} characters of JSON (at most {MAX_META_CHARS})")
+    try:
+        encoded.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidArgument(f"{what} is not valid Unicode: {error.reason}") from None
+    return encoded
+
+
+def _counted(text: str) -> tuple[int, list[tuple[tuple[str, str, str], int]], list[tuple[str, int]]]:
+    """Tokens, trigram deltas and word deltas of a validated text (duplicates within the text are summed)."""
+    tokens = tokenize(text)
+    return len(tokens), list(Counter(trigrams(tokens)).items()), list(Counter(tokens).items())
+
+
+def _text_step(text: str, source: str, meta: Mapping[str, JSONValue], now: float) -> AddText:
+    validate_text(text)
+    _check_name("source", source, _SOURCE)
+    tokens, trigram_deltas, word_deltas = _counted(text)
+    return AddText(source=source, body=text, created=now, tokens=tokens, meta_json=_json("meta", dict(meta)),
+                   trigrams=trigram_deltas, words=word_deltas)
+
+
+def _disturbance_step(text: str, source: str, now: float) -> AddDisturbance:
+    validate_text(text, what="prompt")
+    _check_name("source", source, _SOURCE)
+    tokens, trigram_deltas, word_deltas = _counted(text)
+    return AddDisturbance(source=source, body=text, created=now, tokens=tokens, trigrams=trigram_deltas,
+                          words=word_deltas)
+
+
+def _turn_step(record: TurnRecord, now: float) -> AddTurn:
+    for name in ("dissonance", "temperature", "duration_ms"):
+        value = getattr(record, name)
+        if value is not None and not math.isfinite(value):
+            raise InvalidArgument(f"turn {name} must be finite, got {value!r}")
+    return AddTurn(created=now, disturbance_id=record.disturbance_id, text_id=record.text_id,
+                   seen_turns=record.seen_turns, dissonance=record.dissonance, temperature=record.temperature,
+                   duration_ms=record.duration_ms, metrics_json=_json("metrics", dict(record.metrics)))
+
+
+def _snapshot_step(rng: random.Random, spec: SnapshotSpec) -> ReadSnapshot:
+    return ReadSnapshot(spec=spec, random_seed=rng.getrandbits(64), spoken_source=SELF_SOURCE)
+
+
+class Field:
+    """One organism's memory. Open with ``async with Field.open(path, name) as field:``."""
+
+    def __init__(self, name: str, store: FieldStore, guards: Guards) -> None:
+        self._name = name
+        self._store = store
+        self._guards = guards
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[object] | None = None
+        self._open = True
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, path: Path | str, name: str, *, guards: Guards = Guards(),
+                   busy_timeout_s: float = 30.0) -> AsyncIterator[Field]:
+        """Open the field ``name`` stored at ``path`` (created if missing) for the duration of the block."""
+        _check_name("field name", name, _NAME)
+        store = await SqliteStore.open(Path(path), name, busy_timeout_s=busy_timeout_s,
+                                       transactions=guards.transactions)
+        field = cls(name, store, guards)
+        try:
+            yield field
+        finally:
+            await field._close()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    # --- the discipline ---------------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold this field's lock for one public operation or one turn. The only place the lock is taken."""
+        if not self._open:
+            raise FieldClosed(f"field {self._name} is closed")
+        task = asyncio.current_task()
+        if self._holder is task and task is not None:
+            raise FieldReentry(f"field {self._name}: this task already holds the lock (use the turn's methods)")
+        if not self._guards.lock:
+            yield
+            return
+        async with self._lock:
+            self._holder = task
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    async def _transaction(self, steps: Sequence[Step], *, write: bool) -> list[object]:
+        """Run ``steps`` as one transaction under the lock; returns the steps' results."""
+        async with self._exclusive():
+            results = await self._store.run([Begin(write=write), *steps, Commit()])
+        return results[1:-1]
+
+    async def _close(self) -> None:
+        async with self._exclusive():
+            self._open = False
+            await self._store.close()
+
+    # --- public operations: each takes the lock once and is one transaction ---------------------------------------
+
+    async def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
+        """Store ``text`` as the organism's own, with its trigram and word counts, atomically.
+
+        ``source`` says where it came from ("self", "bootstrap", "meta", ...); ``meta`` is a small JSON object kept
+        with it. Raises :class:`~harmonix.errors.InvalidText` / :class:`~harmonix.errors.InvalidArgument` before
+        touching the field.
+        """
+        step = _text_step(text, source, meta, time.time())
+        (text_id,) = await self._transaction([step], write=True)
+        return IngestReceipt(text_id=text_id, tokens=step.tokens, trigrams=sum(n for _, n in step.trigrams))
+
+    async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
+        """Record a user disturbance: a disturbance row plus its trigrams and words counted as *heard*.
+
+        Never stored as the organism's own text.
+        """
+        step = _disturbance_step(text, source, time.time())
+        (disturbance_id,) = await self._transaction([step], write=True)
+        return WrinkleReceipt(disturbance_id=disturbance_id, tokens=step.tokens,
+                              trigrams=sum(n for _, n in step.trigrams))
+
+    async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
+        """Read a consistent, immutable :class:`FieldSnapshot`; ``rng`` chooses its random texts."""
+        (snapshot,) = await self._transaction([_snapshot_step(rng, spec)], write=False)
+        return snapshot
+
+    async def seed(self, rng: random.Random, mode: SeedMode = "auto",
+                   weights: tuple[float, float, float] = DEFAULT_SEED_WEIGHTS, words: int = 48,
+                   spec: SnapshotSpec = SnapshotSpec()) -> Seed:
+        """A generation seed from one snapshot: recent / trigram / random blend (see :func:`build_seed`)."""
+        return build_seed(await self.snapshot(rng, spec), rng, mode=mode, weights=weights, words=words)
+
+    async def record_turn(self, record: TurnRecord) -> int:
+        """Store one per-turn metrics row; returns its id."""
+        (turn_id,) = await self._transaction([_turn_step(record, time.time())], write=True)
+        return turn_id
+
+    async def stats(self) -> FieldStats:
+        """The field's name, file, schema version and sizes, read in one transaction."""
+        (counts,) = await self._transaction([ReadCounts()], write=False)
+        path = self._store.path
+        return FieldStats(name=self._name, path=path, schema_version=self._store.schema_version, counts=counts,
+                          file_bytes=path.stat().st_size if path.exists() else 0)
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[Turn]:
+        """Hold the lock and one write transaction for a whole organism turn (see the module docstring)."""
+        async with self._exclusive():
+            turn = Turn(self._name, self._store)
+            try:
+                yield turn
+            except BaseException:
+                await turn.finish(commit=False)
+                raise
+            else:
+                await turn.finish(commit=True)
+
+
+class Turn:
+    """The steps of one organism turn, all inside one held lock and one transaction. Made by :meth:`Field.turn`.
+
+    The turn remembers what it did, so :meth:`record` links the metrics row to the turn's disturbance, its own text
+    and the number of turns its snapshot saw.
+    """
+
+    def __init__(self, name: str, store: FieldStore) -> None:
+        self._name = name
+        self._store = store
+        self._began = False
+        self._finished = False
+        self._started = time.perf_counter()
+        self._disturbance_id: int | None = None
+        self._text_id: int | None = None
+        self._seen_turns: int | None = None
+
+    async def _run(self, steps: Sequence[Step]) -> list[object]:
+        if self._finished:
+            raise FieldClosed(f"field {self._name}: this turn has ended")
+        if self._began:
+            return await self._store.run(steps)
+        self._began = True
+        return (await self._store.run([Begin(write=True), *steps]))[1:]
+
+    async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
+        """:meth:`Field.wrinkle`, inside the turn."""
+        step = _disturbance_step(text, source, time.time())
+        (self._disturbance_id,) = await self._run([step])
+        return WrinkleReceipt(disturbance_id=self._disturbance_id, tokens=step.tokens,
+                              trigrams=sum(n for _, n in step.trigrams))
+
+    async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
+        """:meth:`Field.snapshot`, inside the turn: it sees the turn's own writes so far."""
+        (snapshot,) = await self._run([_snapshot_step(rng, spec)])
+        self._seen_turns = snapshot.counts.turns
+        return snapshot
+
+    async def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
+        """:meth:`Field.ingest`, inside the turn."""
+        step = _text_step(text, source, meta, time.time())
+        (text_id,) = await self._run([step])
+        if source == SELF_SOURCE:
+            self._text_id = text_id
+        return IngestReceipt(text_id=text_id, tokens=step.tokens, trigrams=sum(n for _, n in step.trigrams))
+
+    async def set_state(self, key: str, value: JSONValue) -> None:
+        """Set one key of the organism's persistent state (visible in later snapshots as ``snapshot.state``)."""
+        _check_name("state key", key, _NAME)
+        await self._run([PutState(key=key, value_json=_json("state", value))])
+
+    async def record(self, *, dissonance: float | None = None, temperature: float | None = None,
+                     **metrics: JSONValue) -> int:
+        """Store this turn's metrics row, linked to its disturbance, its own text and its snapshot's turn count."""
+        record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
+                            dissonance=dissonance, temperature=temperature,
+                            duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
+        (turn_id,) = await self._run([_turn_step(record, time.time())])
+        return turn_id
+
+    async def finish(self, *, commit: bool) -> None:
+        """End the turn: commit its transaction, or roll it back. Called by :meth:`Field.turn` only."""
+        if self._finished:
+            return
+        self._finished = True
+        if not self._began:
+            return
+        if commit:
+            await self._store.run([Commit()])
+            return
+        # Rollback is queued on the database thread before the lock is released, so even if this await is
+        # cancelled again, no later operation can run before it.
+        await asyncio.shield(self._store.run([Rollback()]))

@@ -1,0 +1,192 @@
+"""What a field holds and returns, as immutable values.
+
+A field's reads come back as frozen dataclasses built inside one read transaction, so a generator works from a
+consistent picture of the field that no later write can change under it.
+
+Vocabulary:
+
+- *text*: something the organism itself holds as its own: what it said (``source="self"``), its bootstrap corpus,
+  a reflection, the hub's meta sentence. Texts feed the *own* trigram and word counts.
+- *disturbance*: what a user said to it. Its trigrams and words are counted as *heard*, never as own text, so the
+  user's words can shape the field's weights without ever being quoted back as the organism's memory.
+- *turn*: one organism turn's metrics row, linked to the disturbance it answered and the text it produced.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harmonix.text import Trigram
+
+SELF_SOURCE = "self"
+USER_SOURCE = "user"
+
+JSONValue = Any
+"""A value ``json.dumps`` accepts without a custom encoder (dicts with str keys, lists, str, int, float, bool, None)."""
+
+
+def frozen_mapping(values: Mapping[str, JSONValue] | None = None) -> Mapping[str, JSONValue]:
+    """A read-only view of a copy of ``values``: snapshots must not be mutable by their readers."""
+    return types.MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class TextRow:
+    """One text of the field: ``id`` increases with insertion order."""
+
+    id: int
+    source: str
+    body: str
+    created: float
+    meta: Mapping[str, JSONValue] = field(default_factory=frozen_mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class Disturbance:
+    """One thing a user said to the organism (a wrinkle)."""
+
+    id: int
+    source: str
+    body: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrigramCount:
+    """A trigram and how often the field met it in its own texts (``own``) and in disturbances (``heard``)."""
+
+    words: Trigram
+    own: int
+    heard: int
+
+    @property
+    def count(self) -> int:
+        """``own + heard``."""
+        return self.own + self.heard
+
+
+@dataclass(frozen=True, slots=True)
+class WordCount:
+    """A word and how often the field met it in its own texts (``own``) and in disturbances (``heard``)."""
+
+    word: str
+    own: int
+    heard: int
+
+    @property
+    def count(self) -> int:
+        """``own + heard``."""
+        return self.own + self.heard
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCounts:
+    """Sizes of a field, read in one transaction.
+
+    ``*_trigrams`` and ``*_words`` are token totals (sums of counts); ``trigram_types`` and ``word_types`` are the
+    number of distinct entries.
+    """
+
+    texts: int
+    disturbances: int
+    turns: int
+    trigram_types: int
+    own_trigrams: int
+    heard_trigrams: int
+    word_types: int
+    own_words: int
+    heard_words: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSpec:
+    """How much of the field a snapshot carries. ``None`` means everything (use with care on large fields).
+
+    ``trigrams`` are the most frequent by ``own + heard`` (ties broken alphabetically); ``words`` likewise;
+    ``random`` texts are drawn uniformly without replacement with the caller's RNG.
+    """
+
+    recent: int = 8
+    random: int = 4
+    trigrams: int | None = 256
+    words: int | None = 0
+    disturbances: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("recent", "random", "trigrams", "words", "disturbances"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ValueError(f"SnapshotSpec.{name} must be a non-negative int or None, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSnapshot:
+    """Everything a generator needs from a field, read in one transaction and immutable afterwards.
+
+    - ``recent``: the newest texts, newest first.
+    - ``random``: texts drawn uniformly at random (seeded by the caller's RNG), oldest first.
+    - ``trigrams`` / ``words``: the most frequent entries, most frequent first.
+    - ``disturbances``: the newest disturbances, newest first.
+    - ``last_spoken``: the organism's previous output (newest text with ``source="self"``), for dissonance.
+    - ``state``: the organism's small persistent state (e.g. Sonnet's phase), keyed by name.
+    """
+
+    name: str
+    recent: tuple[TextRow, ...]
+    random: tuple[TextRow, ...]
+    trigrams: tuple[TrigramCount, ...]
+    words: tuple[WordCount, ...]
+    disturbances: tuple[Disturbance, ...]
+    last_spoken: TextRow | None
+    counts: FieldCounts
+    state: Mapping[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReceipt:
+    """What one ingest stored: the new text's id and how many tokens and trigrams it counted."""
+
+    text_id: int
+    tokens: int
+    trigrams: int
+
+
+@dataclass(frozen=True, slots=True)
+class WrinkleReceipt:
+    """What one wrinkle stored: the disturbance's id and how many tokens and trigrams were counted as heard."""
+
+    disturbance_id: int
+    tokens: int
+    trigrams: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One turn's metrics row.
+
+    ``seen_turns`` is how many turns the field held when the turn read its snapshot: in a field whose turns are
+    strictly sequential, the n-th recorded turn saw exactly n - 1.
+    """
+
+    disturbance_id: int | None = None
+    text_id: int | None = None
+    seen_turns: int | None = None
+    dissonance: float | None = None
+    temperature: float | None = None
+    duration_ms: float | None = None
+    metrics: Mapping[str, JSONValue] = field(default_factory=frozen_mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldStats:
+    """A field's identity and sizes, for ``harmonix stats`` and the tests."""
+
+    name: str
+    path: Path
+    schema_version: int
+    counts: FieldCounts
+    file_bytes: int

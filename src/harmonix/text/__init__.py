@@ -1,0 +1,34 @@
+"""The text toolkit: pure functions over strings, shared by every layer above (no fields, engines or asyncio)."""
+
+from harmonix.text.phonetics import (
+    heuristic_syllables,
+    is_known,
+    line_syllables,
+    pronunciation,
+    rhyme_key,
+    stress_pattern,
+    syllables,
+)
+from harmonix.text.stopwords import STOPWORDS, content_words, is_content_word
+from harmonix.text.tokens import Trigram, ngrams, normalize, tokenize, trigrams
+from harmonix.text.validate import MAX_TEXT_CHARS, validate_text
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "STOPWORDS",
+    "Trigram",
+    "content_words",
+    "heuristic_syllables",
+    "is_content_word",
+    "is_known",
+    "line_syllables",
+    "ngrams",
+    "normalize",
+    "pronunciation",
+    "rhyme_key",
+    "stress_pattern",
+    "syllables",
+    "tokenize",
+    "trigrams",
+    "validate_text",
+]

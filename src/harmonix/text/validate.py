@@ -1,0 +1,45 @@
+"""The gate every text passes before it may touch a field.
+
+Bad input gets a clear :class:`~harmonix.errors.InvalidText` and never reaches storage, so a field is unchanged by
+it. Rejected: anything that is not ``str`` (bytes included), empty or whitespace-only text, text over
+``MAX_TEXT_CHARS``, NUL and other control characters (except tab, newline, carriage return), lone surrogates (text
+that is not valid Unicode and cannot be stored as UTF-8), and text with no word in it.
+
+Accepted and stored verbatim: everything else, SQL-looking strings included: storage binds parameters, so
+``"'); DROP TABLE texts; --"`` is just a text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harmonix.errors import InvalidText
+
+MAX_TEXT_CHARS = 32_768
+# C0 controls but tab, newline and carriage return; DEL and the C1 controls; the surrogate block.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A word needs a letter (see harmonix.text.tokens); searching for one is cheaper than tokenizing twice.
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def validate_text(text: object, *, what: str = "text") -> str:
+    """Return ``text`` unchanged if it may enter a field, else raise :class:`InvalidText` saying why.
+
+    ``what`` names the argument in the message ("prompt", "text").
+    """
+    if not isinstance(text, str):
+        raise InvalidText(f"{what} must be a str, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidText(f"{what} is too long: {len(text):,} characters (at most {MAX_TEXT_CHARS:,})")
+    if not text.strip():
+        raise InvalidText(f"{what} is empty")
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        char, index = bad.group(), bad.start()
+        if "\ud800" <= char <= "\udfff":
+            raise InvalidText(f"{what} is not valid Unicode: lone surrogate U+{ord(char):04X} at index {index}")
+        kind = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
+        raise InvalidText(f"{what} contains {kind} at index {index} (binary data?)")
+    if _LETTER.search(text) is None:
+        raise InvalidText(f"{what} contains no words")
+    return text
