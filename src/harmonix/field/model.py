@@ -56,10 +56,9 @@ class Disturbance:
 
 
 @dataclass(frozen=True, slots=True)
-class TrigramCount:
-    """A trigram and how often the field met it in its own texts (``own``) and in disturbances (``heard``)."""
+class OwnHeard:
+    """How often the field met an entry in its own texts (``own``) and in disturbances (``heard``)."""
 
-    words: Trigram
     own: int
     heard: int
 
@@ -70,17 +69,17 @@ class TrigramCount:
 
 
 @dataclass(frozen=True, slots=True)
-class WordCount:
-    """A word and how often the field met it in its own texts (``own``) and in disturbances (``heard``)."""
+class TrigramCount(OwnHeard):
+    """A trigram with its own and heard counts."""
+
+    words: Trigram
+
+
+@dataclass(frozen=True, slots=True)
+class WordCount(OwnHeard):
+    """A word with its own and heard counts."""
 
     word: str
-    own: int
-    heard: int
-
-    @property
-    def count(self) -> int:
-        """``own + heard``."""
-        return self.own + self.heard
 
 
 @dataclass(frozen=True, slots=True)

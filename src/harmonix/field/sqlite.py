@@ -105,18 +105,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_UPSERT_OWN_TRIGRAM = (
-    "INSERT INTO trigrams (w1, w2, w3, own) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (w1, w2, w3) DO UPDATE SET own = own + excluded.own"
-)
-_UPSERT_HEARD_TRIGRAM = (
-    "INSERT INTO trigrams (w1, w2, w3, heard) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (w1, w2, w3) DO UPDATE SET heard = heard + excluded.heard"
-)
-_UPSERT_OWN_WORD = "INSERT INTO words (word, own) VALUES (?, ?) ON CONFLICT (word) DO UPDATE SET own = own + excluded.own"
-_UPSERT_HEARD_WORD = (
-    "INSERT INTO words (word, heard) VALUES (?, ?) ON CONFLICT (word) DO UPDATE SET heard = heard + excluded.heard"
-)
+
+
+def _upsert_trigram(column: str) -> str:
+    return (f"INSERT INTO trigrams (w1, w2, w3, {column}) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT (w1, w2, w3) DO UPDATE SET {column} = {column} + excluded.{column}")
+
+
+def _upsert_word(column: str) -> str:
+    return (f"INSERT INTO words (word, {column}) VALUES (?, ?) "
+            f"ON CONFLICT (word) DO UPDATE SET {column} = {column} + excluded.{column}")
+
+
+_UPSERTS = {column: (_upsert_trigram(column), _upsert_word(column)) for column in ("own", "heard")}
 _TEXT_COLUMNS = "id, source, body, created, meta"
 
 
@@ -343,16 +344,14 @@ class SqliteStore:
                     "INSERT INTO texts (source, body, created, tokens, meta) VALUES (?, ?, ?, ?, ?)",
                     (step.source, step.body, step.created, step.tokens, step.meta_json),
                 ).lastrowid
-                conn.executemany(_UPSERT_OWN_TRIGRAM, [(*words, n) for words, n in step.trigrams])
-                conn.executemany(_UPSERT_OWN_WORD, step.words)
+                self._count(step, "own")
                 return text_id
             case AddDisturbance():
                 disturbance_id = conn.execute(
                     "INSERT INTO disturbances (source, body, created, tokens) VALUES (?, ?, ?, ?)",
                     (step.source, step.body, step.created, step.tokens),
                 ).lastrowid
-                conn.executemany(_UPSERT_HEARD_TRIGRAM, [(*words, n) for words, n in step.trigrams])
-                conn.executemany(_UPSERT_HEARD_WORD, step.words)
+                self._count(step, "heard")
                 return disturbance_id
             case AddTurn():
                 return conn.execute(
@@ -372,3 +371,9 @@ class SqliteStore:
             case ReadCounts():
                 return read_counts(conn)
         raise TypeError(f"unknown field step {step!r}")
+
+    def _count(self, step: AddText | AddDisturbance, column: str) -> None:
+        """Add a text's or disturbance's trigram and word counts to the ``own`` or ``heard`` column."""
+        upsert_trigram, upsert_word = _UPSERTS[column]
+        self._conn.executemany(upsert_trigram, [(*words, n) for words, n in step.trigrams])
+        self._conn.executemany(upsert_word, step.words)
