@@ -12,13 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# For now the main job is a round trip through one field; the cascade replaces it.
+# For now the main job is one HAiKU turn (a round trip through its field); the cascade replaces it.
 run: $(STAMP)
-	$(BIN)/harmonix field ingest demo "The river carries light toward the sleeping sea; the sea keeps it."
-	$(BIN)/harmonix field wrinkle demo "What is resonance, and where does it live?"
-	$(BIN)/harmonix field seed demo --seed 1
-	$(BIN)/harmonix field check demo
-	$(BIN)/harmonix field stats demo
+	$(BIN)/harmonix haiku "What is resonance, and where does it live?"
+	$(BIN)/harmonix field check haiku
+	$(BIN)/harmonix field stats haiku
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

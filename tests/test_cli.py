@@ -98,3 +98,15 @@ def test_bench_field_json_reports_the_ratios(tmp_path: Path, workdir: Path) -> N
         assert isinstance(report[key], float) and report[key] == report[key]
     assert report["sqlite3_ms"] > 0 and report["field_ms"] > 0
     assert list(workdir.iterdir()) == []
+
+
+def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: Path, workdir: Path) -> None:
+    replies = [one_json_object(harmonix("haiku", "What is resonance?", "--seed", "11", "--json",
+                                        home=tmp_path / name, cwd=workdir)) for name in ("a", "b")]
+    reply = replies[0]
+    assert {"text", "lines", "syllables", "dissonance", "temperature", "pulse"} <= reply.keys()
+    assert reply["syllables"] == [5, 7, 5] and reply["text"] == "\n".join(reply["lines"])
+    assert set(reply["pulse"]) == {"novelty", "arousal", "entropy"}
+    assert replies[0]["text"] == replies[1]["text"], "same seed, same (fresh) field: same haiku"
+    bad = harmonix("haiku", "   ", "--json", home=tmp_path / "a", cwd=workdir)
+    assert bad.returncode == 2 and "empty" in one_json_object(bad)["error"]["message"]

@@ -4,7 +4,6 @@ in test_field_concurrency.py and test_field_processes.py)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import sqlite3
 from pathlib import Path
@@ -14,15 +13,7 @@ import pytest
 from harmonix.errors import FieldClosed, FieldMismatch, FieldReentry, FieldVersionError, InvalidArgument, InvalidText
 from harmonix.field import Field, SnapshotSpec, TurnRecord, audit_field
 from harmonix.field.sqlite import SCHEMA_VERSION
-
-
-def fingerprint(path: Path) -> str:
-    """A hash of everything in the database file: equal fingerprints mean an unchanged field."""
-    conn = sqlite3.connect(path)
-    try:
-        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
-    finally:
-        conn.close()
+from fieldtools import fingerprint
 
 
 @pytest.fixture
@@ -263,3 +254,15 @@ async def test_hostile_strings_are_stored_verbatim(path: Path) -> None:
         snapshot = await field.snapshot(random.Random(0), SnapshotSpec(recent=10))
     assert [t.body for t in reversed(snapshot.recent)] == hostile
     assert audit_field(path).ok
+
+
+async def test_snapshot_lookup_and_word_floor(path: Path) -> None:
+    async with Field.open(path, "test") as field:
+        await field.ingest("sea sea sea stone stone light")
+        await field.wrinkle("sea quasar")
+        snapshot = await field.snapshot(random.Random(0), SnapshotSpec(words=None, word_floor=2,
+                                                                      lookup=("quasar", "never")))
+    assert {w.word: w.count for w in snapshot.words} == {"sea": 4, "stone": 2}
+    assert {k: (v.own, v.heard) for k, v in snapshot.lookup.items()} == {"quasar": (0, 1), "never": (0, 0)}
+    with pytest.raises(ValueError):
+        SnapshotSpec(lookup=["not", "a", "tuple"])  # type: ignore[arg-type]

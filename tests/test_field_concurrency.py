@@ -27,7 +27,7 @@ import pytest
 
 from harmonix.field import Field, Guards, SnapshotSpec, audit_field
 from harmonix.text import tokenize
-from test_field import fingerprint
+from fieldtools import fingerprint
 
 GUARDED = Guards()
 NO_LOCK = Guards(lock=False)

@@ -196,6 +196,56 @@ def field_check(config: Config, as_json: bool, name: str) -> None:
         sys.exit(1)
 
 
+# --- organisms ------------------------------------------------------------------------------------------------------
+
+
+@main.command("haiku")
+@click.argument("prompt")
+@click.option("--seed", type=int, default=None, help="RNG seed: the same seed on the same field gives the same haiku.")
+@harmonix_command
+def haiku_command(config: Config, as_json: bool, prompt: str, seed: int | None) -> None:
+    """HAiKU answers PROMPT ("-" for stdin) in strict 5-7-5 from its own field."""
+    from harmonix.organisms.haiku import Haiku
+
+    async def run() -> Any:
+        async with Haiku.open(config) as haiku:
+            return await haiku.answer(read_text_argument(prompt), seed=seed)
+
+    reply = asyncio.run(run())
+    if as_json:
+        emit_json(jsonable(reply))
+        return
+    stdout.print(reply.text, highlight=False)
+    stderr.print(f"[dim]d={reply.dissonance:.2f}  T={reply.temperature:.2f}  novelty={reply.pulse.novelty:.2f}  "
+                 f"arousal={reply.pulse.arousal:.2f}  entropy={reply.pulse.entropy:.2f}  seed={reply.seed}[/]")
+
+
+# --- harmonix train … ----------------------------------------------------------------------------------------------
+
+
+@main.group("train")
+def train_group() -> None:
+    """Rebuild our data from the public-domain corpora (reproducible; see each command's --help)."""
+
+
+@train_group.command("haiku", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def train_haiku(arguments: tuple[str, ...]) -> None:
+    """Build HAiKU's bootstrap field (harmonix.training.haiku_bootstrap; --help for its options)."""
+    from harmonix.training.haiku_bootstrap import main as build_bootstrap
+
+    build_bootstrap(list(arguments))
+
+
+@train_group.command("sonnet", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def train_sonnet(arguments: tuple[str, ...]) -> None:
+    """Train Sonnet's char-transformer, or --eval-only (harmonix.training.sonnet; --help for its options)."""
+    from harmonix.training.sonnet import main as train
+
+    train(list(arguments))
+
+
 # --- harmonix bench … ----------------------------------------------------------------------------------------------
 
 
@@ -216,9 +266,31 @@ def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> No
     if as_json:
         emit_json(jsonable(result))
         return
-    table = Table(title=f"harmonix bench field: medians of {repeats} repeats")
+    print_table(f"harmonix bench field: medians of {repeats} repeats", jsonable(result))
+
+
+@bench_group.command("haiku")
+@click.option("--turns", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--sentences", type=click.IntRange(min=1), default=500, show_default=True,
+              help="markovify sentences to time.")
+@harmonix_command
+def bench_haiku(config: Config, as_json: bool, turns: int, sentences: int) -> None:
+    """HAiKU's compose time next to markovify's on the same text (see harmonix.bench.haiku)."""
+    from harmonix.bench.haiku import run_haiku_bench
+
+    result = run_haiku_bench(turns=turns, sentences=sentences)
+    report = {**jsonable(result), "target_met": result.target_met}
+    if as_json:
+        emit_json(report)
+    else:
+        print_table(f"harmonix bench haiku: medians over {turns} turns", report)
+
+
+def print_table(title: str, values: dict[str, Any]) -> None:
+    """A two-column table of a benchmark's figures."""
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key, value in jsonable(result).items():
+    for key, value in values.items():
         table.add_row(key, "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
     stdout.print(table)

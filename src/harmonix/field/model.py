@@ -105,8 +105,9 @@ class FieldCounts:
 class SnapshotSpec:
     """How much of the field a snapshot carries. ``None`` means everything (use with care on large fields).
 
-    ``trigrams`` are the most frequent by ``own + heard`` (ties broken alphabetically); ``words`` likewise;
-    ``random`` texts are drawn uniformly without replacement with the caller's RNG.
+    ``trigrams`` are the most frequent by ``own + heard`` (ties broken alphabetically); ``words`` likewise, among
+    the words met at least ``word_floor`` times; ``random`` texts are drawn uniformly without replacement with the
+    caller's RNG; ``lookup`` names words whose counts the snapshot must carry whatever their rank.
     """
 
     recent: int = 8
@@ -114,12 +115,16 @@ class SnapshotSpec:
     trigrams: int | None = 256
     words: int | None = 0
     disturbances: int = 4
+    word_floor: int = 0
+    lookup: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("recent", "random", "trigrams", "words", "disturbances"):
+        for name in ("recent", "random", "trigrams", "words", "disturbances", "word_floor"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(f"SnapshotSpec.{name} must be a non-negative int or None, got {value!r}")
+        if not isinstance(self.lookup, tuple) or not all(isinstance(word, str) for word in self.lookup):
+            raise ValueError("SnapshotSpec.lookup must be a tuple of words")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,7 @@ class FieldSnapshot:
     - ``disturbances``: the newest disturbances, newest first.
     - ``last_spoken``: the organism's previous output (newest text with ``source="self"``), for dissonance.
     - ``state``: the organism's small persistent state (e.g. Sonnet's phase), keyed by name.
+    - ``lookup``: the counts of the words the spec asked for (zero counts for words the field never met).
     """
 
     name: str
@@ -143,6 +149,7 @@ class FieldSnapshot:
     last_spoken: TextRow | None
     counts: FieldCounts
     state: Mapping[str, JSONValue]
+    lookup: Mapping[str, WordCount] = field(default_factory=frozen_mapping)
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,9 +217,15 @@ def read_snapshot(conn: sqlite3.Connection, name: str, step: ReadSnapshot) -> Fi
     words = tuple(
         WordCount(word=word, own=own, heard=heard)
         for word, own, heard in conn.execute(
-            "SELECT word, own, heard FROM words ORDER BY own + heard DESC, word LIMIT ?", (_limit(spec.words),)
+            "SELECT word, own, heard FROM words WHERE own + heard >= ? ORDER BY own + heard DESC, word LIMIT ?",
+            (spec.word_floor, _limit(spec.words)),
         )
     )
+    lookup = {word: WordCount(word=word, own=0, heard=0) for word in spec.lookup}
+    for word, own, heard in conn.execute(
+        f"SELECT word, own, heard FROM words WHERE word IN ({', '.join('?' * len(lookup))})", tuple(lookup)
+    ):
+        lookup[word] = WordCount(word=word, own=own, heard=heard)
     disturbances = tuple(
         Disturbance(id=row[0], source=row[1], body=row[2], created=row[3])
         for row in conn.execute(
@@ -240,6 +246,7 @@ def read_snapshot(conn: sqlite3.Connection, name: str, step: ReadSnapshot) -> Fi
         last_spoken=None if spoken is None else _text_row(spoken),
         counts=counts,
         state=frozen_mapping(state),
+        lookup=frozen_mapping(lookup),
     )
 
 

@@ -40,10 +40,12 @@ def lexicon() -> Mapping[str, tuple[Pronunciation, ...]]:
     return {word: tuple(prons) for word, prons in lexicon.items()}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def pronunciation(word: str) -> Pronunciation | None:
     """The canonical (first) CMUdict pronunciation of a lowercase token, or ``None`` when it is unknown.
 
     Our tokenizer strips leading and trailing apostrophes, CMUdict keeps them ("'tis"), so both spellings are tried.
+    Memoized: generators ask about the same few thousand words all the time.
     """
     entries = lexicon()
     for spelling in (word, f"'{word}", f"{word}'"):
@@ -62,8 +64,9 @@ def _stresses(phones: Pronunciation) -> tuple[int, ...]:
     return tuple(int(phone[-1]) for phone in phones if phone[-1].isdigit())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def syllables(word: str) -> int:
-    """Syllable count of one token: CMUdict's canonical pronunciation, else :func:`heuristic_syllables`."""
+    """Syllable count of one token: CMUdict's canonical pronunciation, else :func:`heuristic_syllables` (memoized)."""
     phones = pronunciation(word)
     if phones is None:
         return heuristic_syllables(word)

@@ -1,0 +1,277 @@
+"""An order-2 word Markov chain and a search that walks it into exact syllable budgets.
+
+The chain maps a state (two words) to its next words with weights (counts). It can be *layered*: an immutable base
+(e.g. a bootstrap field, built once per process) plus a small delta (e.g. what a field said and heard lately); the
+layered chain merges a state's weights only when the walk visits it, so a turn never copies the base.
+
+**Sampling.** At a state with next words ``w_i`` of weight ``c_i`` the walk tries words in the order of the keys::
+
+    key_i = (s * log c_i + log h_i) / T + g_i
+
+``T`` is the temperature, ``g_i`` standard Gumbel noise, ``s = 1`` (or ``-1`` with ``rare=True``: prefer the paths
+the chain has seen least), and ``h_i`` in (0, 1] an optional *habituation* factor for the bigram (previous word,
+``w_i``). Largest key first: the first word tried is a draw from ``p_i ∝ (c_i^s h_i)^(1/T)``, the next ones follow
+without replacement (the Gumbel top-k trick). Opening pairs are drawn with ``p ∝ weight^(1/T)``.
+
+**Search.** Budgets (5, 7, 5 for a haiku) are met by depth-first search with backtracking: a word that would overshoot
+the current line is skipped, a line may only end on a word ``closes_line`` allows, a dead end backtracks to the
+previous word's next alternative, and at most ``branch`` alternatives are tried per word. The search never pads a
+line with "a random word of the right length": every word follows from the two before it. It gives up after
+``max_expansions`` word trials; the caller then starts from another opening.
+
+All randomness comes from one ``numpy.random.Generator`` the caller seeds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+State = tuple[str, str]
+Habituation = Mapping[str, Mapping[str, float]]
+"""Previous word -> next word -> ``log h`` (a non-positive log-factor) for the habituated bigrams."""
+
+
+@dataclass(frozen=True, slots=True)
+class Successors:
+    """The next words of one state, the natural log of their weights, and each word's position."""
+
+    words: tuple[str, ...]
+    log_weights: np.ndarray
+    index: Mapping[str, int]
+
+
+class _MergedTransitions(Mapping[State, Mapping[str, float]]):
+    """A read-only view of two transition tables whose weights add, merged per state on first access."""
+
+    def __init__(self, base: Mapping[State, Mapping[str, float]], delta: Mapping[State, Mapping[str, float]]):
+        self._base, self._delta = base, delta
+        self._merged: dict[State, Mapping[str, float]] = {}
+
+    def __getitem__(self, state: State) -> Mapping[str, float]:
+        if state in self._merged:
+            return self._merged[state]
+        base, delta = self._base.get(state), self._delta.get(state)
+        if base is None and delta is None:
+            raise KeyError(state)
+        if base is None or delta is None:
+            merged = base if delta is None else delta
+        else:
+            merged = dict(base)
+            for word, weight in delta.items():
+                merged[word] = merged.get(word, 0.0) + weight
+        self._merged[state] = merged
+        return merged
+
+    def __iter__(self) -> Iterator[State]:
+        yield from self._base
+        yield from (state for state in self._delta if state not in self._base)
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for state in self._delta if state not in self._base)
+
+
+class OpeningSampler:
+    """Draws opening pairs with ``p ∝ weight^(1/T)`` by bisection over precomputed cumulative weights."""
+
+    def __init__(self, starts: Mapping[State, float], temperature: float) -> None:
+        self.pairs = sorted(starts)
+        self.cumulative = list(itertools.accumulate(starts[pair] ** (1.0 / temperature) for pair in self.pairs))
+
+    @property
+    def total(self) -> float:
+        return self.cumulative[-1] if self.cumulative else 0.0
+
+    def draw(self, u: float) -> State:
+        """The pair at cumulative position ``u * total`` (``u`` uniform in [0, 1))."""
+        return self.pairs[min(bisect.bisect_right(self.cumulative, u * self.total), len(self.pairs) - 1)]
+
+
+class MarkovChain:
+    """Weighted trigrams and opening pairs. Build with :meth:`from_counts`; layer with :meth:`with_delta`."""
+
+    def __init__(self, transitions: Mapping[State, Mapping[str, float]], starts: Mapping[State, float],
+                 base: MarkovChain | None = None, delta: MarkovChain | None = None) -> None:
+        self.transitions = transitions
+        self.starts = starts
+        self._layers = (base, delta)
+        self._successors: dict[State, Successors | None] = {}
+        self._samplers: dict[float, OpeningSampler] = {}
+
+    @classmethod
+    def from_counts(cls, trigrams: Iterable[tuple[str, str, str, float]],
+                    starts: Iterable[tuple[str, str, float]] = ()) -> MarkovChain:
+        """A chain from ``(w1, w2, w3, weight)`` rows and ``(w1, w2, weight)`` opening pairs (weights add up)."""
+        transitions: dict[State, dict[str, float]] = {}
+        for w1, w2, w3, weight in trigrams:
+            following = transitions.setdefault((w1, w2), {})
+            following[w3] = following.get(w3, 0.0) + weight
+        opening: dict[State, float] = {}
+        for w1, w2, weight in starts:
+            opening[(w1, w2)] = opening.get((w1, w2), 0.0) + weight
+        return cls(transitions, opening)
+
+    def with_delta(self, delta: MarkovChain) -> MarkovChain:
+        """This chain plus ``delta`` (weights add), without copying this chain: see the module docstring."""
+        starts = dict(delta.starts)
+        return MarkovChain(_MergedTransitions(self.transitions, delta.transitions), starts, base=self, delta=delta)
+
+    def successors(self, state: State) -> Successors | None:
+        """The next words of ``state`` (``None`` for a dead end), cached per chain. A layered chain answers states
+        its delta does not touch from the base's cache, which outlives the layered chain."""
+        base, delta = self._layers
+        if base is not None and delta is not None and state not in delta.transitions:
+            return base.successors(state)
+        if state not in self._successors:
+            following = self.transitions.get(state)
+            if following:
+                words = tuple(sorted(word for word, weight in following.items() if weight > 0))
+                self._successors[state] = Successors(words, np.log([following[word] for word in words]),
+                                                     {word: i for i, word in enumerate(words)})
+            else:
+                self._successors[state] = None
+        return self._successors[state]
+
+    def _sampler(self, temperature: float) -> OpeningSampler:
+        key = round(temperature, 3)
+        if key not in self._samplers:
+            self._samplers[key] = OpeningSampler(self.starts, key)
+        return self._samplers[key]
+
+    def draw_opening(self, temperature: float, rng: np.random.Generator) -> State:
+        """An opening pair, ``p ∝ weight^(1/T)`` over this chain's openings (a layered chain: both layers')."""
+        base, delta = self._layers
+        samplers = [self._sampler(temperature)] if base is None else [base._sampler(temperature), self._sampler(temperature)]
+        samplers = [s for s in samplers if s.total > 0]
+        if not samplers:
+            raise ValueError("the chain has no opening pairs")
+        u = rng.random() * sum(s.total for s in samplers)
+        for sampler in samplers:
+            if u < sampler.total:
+                return sampler.draw(u / sampler.total)
+            u -= sampler.total
+        return samplers[-1].draw(1.0 - 1e-12)
+
+    def log_probability(self, words: Sequence[str]) -> float:
+        """``sum log p(w_i | w_{i-2}, w_{i-1})`` over ``words[2:]`` (``-inf`` if a transition is unknown)."""
+        total = 0.0
+        for i in range(2, len(words)):
+            following = self.transitions.get((words[i - 2], words[i - 1]), {})
+            weight = following.get(words[i], 0.0)
+            if weight <= 0:
+                return -math.inf
+            total += math.log(weight / sum(following.values()))
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """One finished walk: its lines (lists of words) and how many word trials the search spent."""
+
+    lines: tuple[tuple[str, ...], ...]
+    expansions: int
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(word for line in self.lines for word in line)
+
+
+class Walker:
+    """Walks one chain at one temperature with one habituation, caching per-state keys across walks."""
+
+    def __init__(self, chain: MarkovChain, *, temperature: float, rng: np.random.Generator, rare: bool = False,
+                 habituation: Habituation | None = None, branch: int = 6, max_expansions: int = 300) -> None:
+        self.chain, self.temperature, self.rng, self.rare = chain, temperature, rng, rare
+        self.habituation = habituation or {}
+        self.branch, self.max_expansions = branch, max_expansions
+        self._scaled: dict[State, tuple[tuple[str, ...], np.ndarray] | None] = {}
+
+    def _scaled_log_weights(self, state: State) -> tuple[tuple[str, ...], np.ndarray] | None:
+        """``(s * log c + log h) / T`` for every next word of ``state`` (module docstring), cached."""
+        if state not in self._scaled:
+            following = self.chain.successors(state)
+            if following is None:
+                self._scaled[state] = None
+            else:
+                keys = -following.log_weights if self.rare else following.log_weights.copy()
+                for word, log_factor in self.habituation.get(state[1], {}).items():
+                    position = following.index.get(word)
+                    if position is not None:
+                        keys[position] += log_factor
+                self._scaled[state] = (following.words, keys / self.temperature)
+        return self._scaled[state]
+
+    def ordered(self, state: State) -> list[str]:
+        """Up to ``branch`` next words of ``state`` in sampling order without replacement."""
+        scaled = self._scaled_log_weights(state)
+        if scaled is None:
+            return []
+        words, base_keys = scaled
+        keys = base_keys + self.rng.gumbel(size=len(words))
+        if len(words) > self.branch:
+            top = np.argpartition(-keys, self.branch)[: self.branch]
+            return [words[i] for i in top[np.argsort(-keys[top])]]
+        return [words[i] for i in np.argsort(-keys)]
+
+    def walk(self, budgets: Sequence[int], syllables: Callable[[str], int], opening: State, *,
+             closes_line: Callable[[str], bool] = lambda word: True,
+             accept: Callable[[tuple[str, ...]], bool] = lambda words: True) -> Walk | None:
+        """Lines of exactly ``budgets`` syllables from ``opening`` (module docstring), or ``None`` within budget."""
+        boundaries = list(itertools.accumulate(budgets))
+        words: list[str] = []
+        expansions = 0
+
+        def place(word: str, used: int, line: int) -> tuple[int, int] | None:
+            used += syllables(word)
+            if used > boundaries[line] or (used == boundaries[line] and not closes_line(word)):
+                return None
+            return used, line + (used == boundaries[line])
+
+        def extend(used: int, line: int) -> bool | None:
+            nonlocal expansions
+            if line == len(boundaries):
+                return accept(tuple(words))
+            for word in self.ordered((words[-2], words[-1])):
+                expansions += 1
+                if expansions > self.max_expansions:
+                    return None
+                placed = place(word, used, line)
+                if placed is None:
+                    continue
+                words.append(word)
+                found = extend(*placed)
+                if found is None or found:
+                    return found
+                words.pop()
+            return False
+
+        used, line = 0, 0
+        for word in opening:
+            placed = place(word, used, line) if line < len(boundaries) else None
+            if placed is None:
+                return None
+            words.append(word)
+            used, line = placed
+        if not extend(used, line):
+            return None
+        return Walk(split_lines(words, budgets, syllables), expansions)
+
+
+def split_lines(words: Sequence[str], budgets: Sequence[int],
+                syllables: Callable[[str], int]) -> tuple[tuple[str, ...], ...]:
+    """Cut ``words`` into lines of ``budgets`` syllables (the words must fit exactly)."""
+    lines: list[tuple[str, ...]] = []
+    start = 0
+    for budget in budgets:
+        used, end = 0, start
+        while used < budget:
+            used += syllables(words[end])
+            end += 1
+        lines.append(tuple(words[start:end]))
+        start = end
+    return tuple(lines)

@@ -1,0 +1,1 @@
+"""Organisms: one field + one engine + the observer maths each; one file per organism."""

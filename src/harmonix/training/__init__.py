@@ -1,0 +1,1 @@
+"""Reproducible training of our models (torch lives here only, through the optional ``train`` extra)."""
