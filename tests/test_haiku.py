@@ -142,7 +142,7 @@ async def test_a_heard_word_joins_the_walk_once_admitted(config: Config) -> None
     async with Haiku.open(config) as haiku:
 
         async def reachable() -> bool:
-            snapshot = await haiku.field.snapshot(random.Random(0), haiku_module._snapshot_spec(["quasar"]))
+            snapshot = await haiku.field.snapshot(random.Random(0), haiku_module.snapshot_spec("quasar"))
             chain = haiku_module.turn_chain("nothing new", snapshot, load_bootstrap())
             return "quasar" in chain.transitions.get(("and", "the"), {})
 

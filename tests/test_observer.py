@@ -8,16 +8,20 @@ from harmonix.observer import dissonance, normalized_entropy, pulse, temperature
 
 
 class TestDissonance:
-    def test_one_minus_jaccard(self) -> None:
-        assert dissonance({"sea", "light"}, {"sea", "stone"}) == pytest.approx(1 - 1 / 3)
+    def test_share_of_the_users_words_the_organism_did_not_say(self) -> None:
+        assert dissonance({"sea", "light"}, {"sea", "stone"}) == pytest.approx(0.5)
+
+    def test_a_long_output_does_not_make_every_prompt_foreign(self) -> None:
+        sonnet = {f"word{i}" for i in range(80)} | {"sea", "light"}
+        assert dissonance({"sea", "light"}, sonnet) == 0.0
 
     def test_identical_and_disjoint(self) -> None:
         assert dissonance({"sea"}, {"sea"}) == 0.0
         assert dissonance({"sea"}, {"stone"}) == 1.0
 
-    def test_nothing_said_yet_and_nothing_known(self) -> None:
+    def test_nothing_said_yet_and_nothing_brought(self) -> None:
         assert dissonance({"sea"}, set()) == 1.0
-        assert dissonance(set(), set()) == 0.5
+        assert dissonance(set(), {"sea"}) == 0.5
 
 
 class TestPulse:

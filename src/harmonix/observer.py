@@ -17,15 +17,19 @@ from harmonix.text import content_words, tokenize
 
 
 def dissonance(user_words: Collection[str], system_words: Collection[str]) -> float:
-    """``d = 1 - |U ∩ S| / |U ∪ S|`` (one minus the Jaccard similarity) in [0, 1].
+    """``d = 1 - |U ∩ S| / |U|``: the share of the user's content words that the organism's previous output does
+    not contain, in [0, 1]. 0: everything the user brought, the organism just said; 1: all of it is foreign.
 
-    Both empty: 0.5 (nothing is known either way). The organism has said nothing yet (S empty, U not): 1.0.
+    Why not one minus Jaccard (``|U ∩ S| / |U ∪ S|``): it is ruled by the size of the longer text, so a
+    five-word prompt against a fourteen-line sonnet is ~1 whatever it says. Containment asks how much of what the
+    user brought is foreign to the organism's state, whatever the organism's length.
+
+    No content word in the prompt (U empty): 0.5, nothing is known either way.
     """
     user, system = set(user_words), set(system_words)
-    union = user | system
-    if not union:
+    if not user:
         return 0.5
-    return 1.0 - len(user & system) / len(union)
+    return 1.0 - len(user & system) / len(user)
 
 
 @dataclass(frozen=True, slots=True)

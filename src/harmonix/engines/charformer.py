@@ -1,20 +1,38 @@
-"""The shape of Sonnet's character transformer and how its weights are stored: shared by training and inference.
+"""Sonnet's character transformer in pure NumPy: the model's shape, its weights, and fast batched sampling.
 
-The model is a nanoGPT-style decoder: token + position embeddings, ``n_layer`` pre-LayerNorm blocks (causal
-self-attention with ``n_head`` heads, then a 4x MLP with tanh-GELU), a final LayerNorm, and an output head tied to
-the token embedding. Attention logits are scaled by ``1 / sqrt(head_size)`` in training *and* inference: the
-ancestor scaled them differently in its two engines and paid for it in loss.
+**The model** (trained by :mod:`harmonix.training.sonnet` with the same maths) is a nanoGPT-style decoder::
 
-Weights live in an ``.npz`` of plain float arrays (loaded with ``allow_pickle=False``), named by
-:func:`weight_names`; linear weights are stored input-major (``x @ W``). The vocabulary and the config live in a
-JSON file beside it.
+    x      = wte[token] + wpe[position]
+    block  : x = x + proj(attention(LN1(x)));  x = x + fc2(gelu(fc(LN2(x))))     (n_layer times)
+    logits = LN_f(x) @ wte.T                                                      (output tied to the embedding)
+
+- LayerNorm: ``(x - mean) / sqrt(var + 1e-5) * w + b`` with the biased variance, as torch computes it;
+- GELU, tanh form: ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``;
+- attention: per head, ``softmax(q k^T / sqrt(head_size) + causal mask) v``. The scale is ``1 / sqrt(head_size)``
+  in training *and* here: the ancestor scaled differently in its two engines and paid for it in loss.
+
+**Weights** live in an ``.npz`` of plain float arrays (``allow_pickle=False``) named by :func:`weight_names`, linear
+weights input-major (``x @ W``), cast to float32 on load; the vocabulary and shape in a JSON file beside it.
+
+**Inference.** A KV cache keeps every layer's keys and values, so each new character costs one position, not a
+whole recomputation. Many sequences are sampled at once (a batch shares every matrix product). Sampling draws from
+``softmax(logits / T)`` restricted to the ``top_k`` likeliest characters and, when a :class:`Guide` is given, to the
+characters it allows (constrained decoding: the model still chooses, among what the form permits). The positions are absolute, so when a
+sequence reaches ``block_size`` its cache is rebuilt from its last ``block_size // 2`` characters. NumPy runs with
+one BLAS thread (``threadpoolctl``): on two cores a second thread only fights the other organisms for the CPU.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +75,233 @@ def weight_names(config: CharformerConfig) -> list[str]:
         names += [p + "ln1.w", p + "ln1.b", p + "attn.w", p + "attn.b", p + "proj.w", p + "proj.b",
                   p + "ln2.w", p + "ln2.b", p + "fc.w", p + "fc.b", p + "fc2.w", p + "fc2.b"]
     return names + ["lnf.w", "lnf.b"]
+
+
+# --- the NumPy engine ----------------------------------------------------------------------------------------------
+
+_LN_EPS = 1e-5
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(-1, keepdims=True)
+    return centred / np.sqrt(variance + _LN_EPS) * w + b
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+class Guide(Protocol):
+    """Constrains sampling row by row. ``allowed`` returns a boolean mask over the vocabulary, or ``None`` for no
+    constraint; ``done`` says a row has finished. Both see the row's generated text so far."""
+
+    def allowed(self, row: int, text: str) -> np.ndarray | None: ...
+
+    def done(self, row: int, text: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A sampled continuation and the model's own mean log-probability (temperature 1, no mask) of its characters:
+    how natural the model finds it, constraints aside."""
+
+    text: str
+    mean_log_probability: float
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer for ``batch`` sequences: arrays (batch, n_head, block_size, head_size).
+
+    ``padding[row]`` positions at the start of a row are padding that no query may attend to; the row's text
+    starts at position 0 after them."""
+
+    keys: list[np.ndarray]
+    values: list[np.ndarray]
+    padding: np.ndarray
+    length: int = 0
+
+
+class Charformer:
+    """The model with loaded weights. :meth:`load` it from a weights directory; it is read-only afterwards."""
+
+    def __init__(self, config: CharformerConfig, weights: dict[str, np.ndarray]) -> None:
+        missing = set(weight_names(config)) - weights.keys()
+        if missing:
+            raise ValueError(f"weights lack {sorted(missing)[:5]}")
+        self.config = config
+        self.w = {name: np.ascontiguousarray(weights[name], dtype=np.float32) for name in weight_names(config)}
+        self.w["head"] = np.ascontiguousarray(self.w["wte"].T)
+        # Fold the attention scale 1/sqrt(head_size) into the query columns: same maths, one multiply fewer.
+        scale = np.float32(1.0 / math.sqrt(config.head_size))
+        for layer in range(config.n_layer):
+            self.w[f"h{layer}.attn.w"][:, : config.n_embd] *= scale
+            self.w[f"h{layer}.attn.b"][: config.n_embd] *= scale
+        self._index = {char: i for i, char in enumerate(config.vocab)}
+        self._threads = ThreadpoolController()
+
+    @classmethod
+    def load(cls, directory: Path) -> Charformer:
+        """The model in ``directory`` (``sonnet.json`` + ``sonnet.npz``)."""
+        config = CharformerConfig.load(directory / "sonnet.json")
+        with np.load(directory / "sonnet.npz", allow_pickle=False) as arrays:
+            return cls(config, {name: arrays[name] for name in arrays.files})
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``; characters outside the vocabulary are dropped."""
+        return [self._index[char] for char in text if char in self._index]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.config.vocab[i] for i in ids)
+
+    # -- full forward pass (evaluation and the parity test) --
+
+    def forward(self, tokens: np.ndarray) -> np.ndarray:
+        """Logits (batch, time, vocab) for token ids (batch, time), time <= block_size, without a cache."""
+        with self._threads.limit(limits=1, user_api="blas"):
+            batch, time = tokens.shape
+            x = self.w["wte"][tokens] + self.w["wpe"][:time]
+            mask = np.triu(np.full((time, time), -np.inf, dtype=np.float32), k=1)
+            for layer in range(self.config.n_layer):
+                q, k, v = self._qkv(layer, x)
+                x = self._finish_block(layer, x, softmax(q @ k.transpose(0, 1, 3, 2) + mask) @ v)
+            return layer_norm(x, self.w["lnf.w"], self.w["lnf.b"]) @ self.w["head"]
+
+    def _qkv(self, layer: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Queries, keys, values of ``x`` (batch, time, d) as (batch, head, time, head_size) each."""
+        p = f"h{layer}."
+        batch, time, d = x.shape
+        qkv = layer_norm(x, self.w[p + "ln1.w"], self.w[p + "ln1.b"]) @ self.w[p + "attn.w"] + self.w[p + "attn.b"]
+        heads = qkv.reshape(batch, time, 3, self.config.n_head, self.config.head_size).transpose(2, 0, 3, 1, 4)
+        return heads[0], heads[1], heads[2]
+
+    def _finish_block(self, layer: int, x: np.ndarray, attended: np.ndarray) -> np.ndarray:
+        """Residual attention output, then the residual MLP. ``attended`` is (batch, head, time, head_size)."""
+        p = f"h{layer}."
+        batch, _, time, _ = attended.shape
+        merged = attended.transpose(0, 2, 1, 3).reshape(batch, time, self.config.n_embd)
+        x = x + merged @ self.w[p + "proj.w"] + self.w[p + "proj.b"]
+        hidden = gelu(layer_norm(x, self.w[p + "ln2.w"], self.w[p + "ln2.b"]) @ self.w[p + "fc.w"] + self.w[p + "fc.b"])
+        return x + hidden @ self.w[p + "fc2.w"] + self.w[p + "fc2.b"]
+
+    # -- incremental decoding with a KV cache --
+
+    def new_cache(self, batch: int, padding: Sequence[int] | None = None) -> KVCache:
+        shape = (batch, self.config.n_head, self.config.block_size, self.config.head_size)
+        return KVCache([np.zeros(shape, np.float32) for _ in range(self.config.n_layer)],
+                       [np.zeros(shape, np.float32) for _ in range(self.config.n_layer)],
+                       np.zeros(batch, np.int64) if padding is None else np.asarray(padding, np.int64))
+
+    def extend(self, cache: KVCache, tokens: np.ndarray) -> np.ndarray:
+        """Feed ``tokens`` (batch, time) at the cache's next positions; return the logits of the last one."""
+        batch, time = tokens.shape
+        start = cache.length
+        if start + time > self.config.block_size:
+            raise ValueError("the cache is full: rebuild it (see Charformer.sample)")
+        end = start + time
+        # Each row's text starts at position 0 whatever its left padding (the positions are absolute).
+        positions = np.maximum(np.arange(start, end)[None, :] - cache.padding[:, None], 0)
+        x = self.w["wte"][tokens] + self.w["wpe"][positions]
+        # A single new position may see every cached one; longer feeds need the causal mask. Padding is masked with
+        # a large finite number: a padding query that sees only padding must not produce NaN.
+        mask = np.triu(np.full((time, end), -np.inf, dtype=np.float32), k=start + 1)[None, None] if time > 1 else 0.0
+        if cache.padding.any():
+            padded = np.arange(end)[None, :] < cache.padding[:, None]
+            mask = mask + np.where(padded, np.float32(-1e9), np.float32(0.0))[:, None, None, :]
+        for layer in range(self.config.n_layer):
+            q, k, v = self._qkv(layer, x)
+            cache.keys[layer][:, :, start:end] = k
+            cache.values[layer][:, :, start:end] = v
+            keys, values = cache.keys[layer][:, :, :end], cache.values[layer][:, :, :end]
+            x = self._finish_block(layer, x, softmax(q @ keys.transpose(0, 1, 3, 2) + mask) @ values)
+        cache.length = end
+        return layer_norm(x[:, -1], self.w["lnf.w"], self.w["lnf.b"]) @ self.w["head"]
+
+    def sample(self, prompts: Sequence[str], *, max_new: int, rng: np.random.Generator, temperature: float = 1.0,
+               top_k: int | None = None, stop: str | None = "\n", guide: Guide | None = None) -> list[Sample]:
+        """Continue every prompt by up to ``max_new`` characters, all in one batch. A continuation ends at (and
+        excludes) the first ``stop`` character, or where ``guide`` says it is done, or where the guide allows no
+        character at all. Prompts are left-cropped to half a block."""
+        if temperature <= 0:
+            raise ValueError("temperature must be positive")
+        keep = self.config.block_size // 2
+        histories = [self.encode(prompt)[-keep:] or [self._index["\n"]] for prompt in prompts]
+        stop_id = None if stop is None else self._index[stop]
+        outputs: list[list[int]] = [[] for _ in prompts]
+        log_probability = np.zeros(len(prompts))
+        done = np.zeros(len(prompts), dtype=bool)
+        with self._threads.limit(limits=1, user_api="blas"):
+            logits, cache = self._refill(histories)
+            for _ in range(max_new):
+                guided = logits if guide is None else self._guided(logits, outputs, done, guide)
+                ids = self._draw(guided, rng, temperature, top_k)
+                natural = _log_softmax(logits)
+                for row, token in enumerate(ids):
+                    if done[row]:
+                        continue
+                    if token == stop_id:
+                        done[row] = True
+                        continue
+                    log_probability[row] += natural[row, token]
+                    outputs[row].append(int(token))
+                    if guide is not None and guide.done(row, self.decode(outputs[row])):
+                        done[row] = True
+                for row, token in enumerate(ids):
+                    histories[row].append(int(token))
+                if done.all():
+                    break
+                if cache.length == self.config.block_size:
+                    logits, cache = self._refill([history[-keep:] for history in histories])
+                else:
+                    logits = self.extend(cache, ids[:, None])
+        return [Sample(self.decode(output), float(lp / max(1, len(output))))
+                for output, lp in zip(outputs, log_probability, strict=True)]
+
+    def _guided(self, logits: np.ndarray, outputs: list[list[int]], done: np.ndarray, guide: Guide) -> np.ndarray:
+        """Logits with the characters each row's guide forbids set to -inf; a row with nothing allowed is done."""
+        guided = logits.copy()
+        for row in range(len(outputs)):
+            if done[row]:
+                continue
+            mask = guide.allowed(row, self.decode(outputs[row]))
+            if mask is None:
+                continue
+            if not mask.any():
+                done[row] = True
+                continue
+            guided[row, ~mask] = -np.inf
+        return guided
+
+    def _refill(self, histories: list[list[int]]) -> tuple[np.ndarray, KVCache]:
+        """A fresh cache holding every history (right-aligned by masked left padding), and the last logits."""
+        width = max(len(history) for history in histories)
+        tokens = np.array([[0] * (width - len(h)) + h for h in histories], dtype=np.int64)
+        cache = self.new_cache(len(histories), padding=[width - len(h) for h in histories])
+        return self.extend(cache, tokens), cache
+
+    @staticmethod
+    def _draw(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int | None) -> np.ndarray:
+        """One token per row from ``softmax(logits / T)`` over the ``top_k`` likeliest (all when ``None``)."""
+        logits = np.where(np.isneginf(logits).all(-1, keepdims=True), 0.0, logits)  # rows already finished
+        scaled = logits / temperature
+        if top_k is not None and top_k < scaled.shape[-1]:
+            threshold = np.partition(scaled, -top_k, axis=-1)[:, -top_k][:, None]
+            scaled = np.where(scaled < threshold, -np.inf, scaled)
+        probabilities = softmax(scaled)
+        cumulative = probabilities.cumsum(-1)
+        u = rng.random((len(probabilities), 1)) * cumulative[:, -1:]
+        return np.minimum((cumulative < u).sum(-1), probabilities.shape[-1] - 1)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isneginf(logits), np.float32(-1e30), logits)
+    shifted = finite - finite.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))

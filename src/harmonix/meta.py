@@ -1,0 +1,236 @@
+"""MetaHarmonix: the hub. One breath of the system per prompt, a *cascade*.
+
+**INHALE.** HAiKU, Sonnet and Prose answer the prompt at the same time, each in its own turn under its own field lock
+(``--sequential``: one after another, for comparison). Each has a timeout (``timeout_s``); an organism that fails or
+times out is reported with its ``error``, its turn is rolled back so its field is unchanged, and the others answer
+regardless. Then the Artist weaves whatever arrived.
+
+**EXHALE**, under the hub's cascade lock (so exhales never interleave; inhales of other cascades go on):
+
+- the *meta sentence*: an order-2 Markov walk (:meth:`harmonix.engines.markov.Walker.sentence`) over the trigrams of
+  this cascade's outputs, cut into sentences with an end marker, from a sentence opening to a sentence end, 8 to 20
+  words, and not a sentence any one organism already said whole: a sentence born of the combined field of this turn;
+- the metrics: each organism's dissonance; ``global_resonance = mean(1 - d)`` over the organisms that answered;
+  ``field_entropy`` = normalised Shannon entropy of the content words of all this cascade's outputs
+  (:func:`harmonix.observer.normalized_entropy`);
+- the *reverse wave*: the meta sentence is ingested into every organism's field (``source="meta"``), each under its
+  own lock, and the cascade is recorded in the hub's own field (``meta``).
+
+**Compute budget.** On ``cores()`` cores, llama.cpp gets ``cores - 1`` threads (at least one) unless configured:
+during INHALE Sonnet's NumPy holds a core, and llama.cpp threads spin-wait, so one thread too many collapses both.
+One LLM engine serves Prose and Artist (:class:`~harmonix.engines.llm.EnginePool`).
+
+Cascades may overlap freely: each organism's turns still follow one another strictly in its own field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import re
+import secrets
+import statistics
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harmonix.config import Config, cores
+from harmonix.engines.llm import EnginePool
+from harmonix.engines.markov import MarkovChain, Walker
+from harmonix.field import Field
+from harmonix.observer import normalized_entropy
+from harmonix.organisms.base import Organism, Reply, Stimulus
+from harmonix.text import content_words, tokenize, trigrams, validate_text
+
+log = logging.getLogger(__name__)
+
+HUB = "meta"
+INHALE = ("haiku", "sonnet", "prose")
+ARTIST = "artist"
+META_SOURCE = "meta"
+SENTENCE_END = "</s>"
+SENTENCE_WORDS = (8, 20)
+SENTENCE_ATTEMPTS = 40
+DEFAULT_TIMEOUT_S = 180.0
+_SENTENCE_SPLIT = re.compile(r"[.!?;:]+|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """One organism's part in a cascade: its text or its error, how long it took, what it measured.
+
+    ``cpu_seconds`` is the whole process's CPU time during the stage (every thread, llama.cpp's included): the
+    stage's own cost when it runs alone (``--sequential``), an upper bound when stages overlap."""
+
+    name: str
+    text: str | None
+    error: str | None
+    seconds: float
+    cpu_seconds: float
+    dissonance: float | None
+    reply: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaResult:
+    sentence: str | None
+    global_resonance: float | None
+    field_entropy: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeResult:
+    """A whole breath. ``timings`` in seconds: each stage, ``inhale``, ``exhale`` and ``total``."""
+
+    prompt: str
+    seed: int
+    sequential: bool
+    haiku: StageResult
+    sonnet: StageResult
+    prose: StageResult
+    artist: StageResult
+    meta: MetaResult
+    timings: Mapping[str, float]
+
+    @property
+    def stages(self) -> tuple[StageResult, ...]:
+        return (self.haiku, self.sonnet, self.prose, self.artist)
+
+
+def sentences_of(text: str) -> list[list[str]]:
+    """The token lists of ``text``'s sentences (cut at . ! ? ; : and line breaks), three tokens or more."""
+    return [tokens for part in _SENTENCE_SPLIT.split(text) if len(tokens := tokenize(part)) >= 3]
+
+
+def meta_sentence(texts: Sequence[str], rng: np.random.Generator) -> str | None:
+    """The meta sentence of the module docstring, or ``None`` when the texts allow none."""
+    said = [sentence for text in texts for sentence in sentences_of(text)]
+    if not said:
+        return None
+    rows = [(*trigram, 1.0) for sentence in said for trigram in trigrams([*sentence, SENTENCE_END])]
+    chain = MarkovChain.from_counts(rows, [(s[0], s[1], 1.0) for s in said])
+    whole = {" ".join(sentence) for sentence in said}
+    walker = Walker(chain, temperature=1.0, rng=rng, max_expansions=2000)
+    low, high = SENTENCE_WORDS
+    fallback = None
+    for _ in range(SENTENCE_ATTEMPTS):
+        words = walker.sentence(chain.draw_opening(1.0, rng), SENTENCE_END, min_words=low, max_words=high)
+        if words is None:
+            continue
+        if " ".join(words) not in whole:
+            fallback = words
+            break
+        fallback = fallback or words
+    if fallback is None:
+        return None
+    text = " ".join(fallback)
+    return text[:1].upper() + text[1:] + "."
+
+
+def global_resonance(stages: Sequence[StageResult]) -> float | None:
+    values = [1.0 - stage.dissonance for stage in stages if stage.dissonance is not None]
+    return statistics.mean(values) if values else None
+
+
+class MetaHarmonix:
+    """The hub. ``async with MetaHarmonix.open(config) as hub: result = await hub.cascade(prompt)``."""
+
+    def __init__(self, organisms: Mapping[str, Organism], hub_field: Field, timeout_s: float) -> None:
+        missing = {*INHALE, ARTIST} - organisms.keys()
+        if missing:
+            raise ValueError(f"the hub needs every organism; missing {sorted(missing)}")
+        self.organisms = dict(organisms)
+        self._field = hub_field
+        self._timeout_s = timeout_s
+        self._exhale = asyncio.Lock()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, config: Config, *, organisms: Mapping[str, Organism] | None = None,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> AsyncIterator[MetaHarmonix]:
+        """The hub with the four organisms of ``config`` (or the given ones), sharing one LLM engine."""
+        from harmonix.organisms.artist import Artist
+        from harmonix.organisms.haiku import Haiku
+        from harmonix.organisms.prose import Prose
+        from harmonix.organisms.sonnet import Sonnet
+
+        if config.llm_threads is None:
+            config = dataclasses.replace(config, llm_threads=max(1, cores() - 1))
+        async with contextlib.AsyncExitStack() as stack:
+            if organisms is None:
+                pool = await stack.enter_async_context(EnginePool.open())
+                organisms = {
+                    "haiku": await stack.enter_async_context(Haiku.open(config)),
+                    "sonnet": await stack.enter_async_context(Sonnet.open(config)),
+                    "prose": await stack.enter_async_context(Prose.open(config, pool)),
+                    "artist": await stack.enter_async_context(Artist.open(config, pool)),
+                }
+            hub_field = await stack.enter_async_context(Field.open(config.field_path(HUB), HUB))
+            yield cls(organisms, hub_field, timeout_s)
+
+    @property
+    def field(self) -> Field:
+        return self._field
+
+    async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False) -> CascadeResult:
+        """One breath (module docstring). A bad prompt raises :class:`~harmonix.errors.InvalidText` at once."""
+        validate_text(prompt, what="prompt")
+        seed = secrets.randbits(63) if seed is None else seed
+        rng = random.Random(seed)
+        seeds = {name: rng.getrandbits(63) for name in (*INHALE, ARTIST)}
+        started = time.perf_counter()
+        if sequential:
+            inhaled = [await self._stage(name, Stimulus(prompt, seeds[name])) for name in INHALE]
+        else:
+            inhaled = list(await asyncio.gather(*(self._stage(n, Stimulus(prompt, seeds[n])) for n in INHALE)))
+        inhale_s = time.perf_counter() - started
+        voices = {stage.name: stage.text for stage in inhaled if stage.text}
+        artist = await self._stage(ARTIST, Stimulus(prompt, seeds[ARTIST], voices))
+        exhale_started = time.perf_counter()
+        async with self._exhale:
+            meta = await self._exhale_breath(prompt, [*inhaled, artist], np.random.default_rng(rng.getrandbits(64)))
+        finished = time.perf_counter()
+        stages = {stage.name: stage for stage in (*inhaled, artist)}
+        timings = {name: stage.seconds for name, stage in stages.items()}
+        timings |= {"inhale": inhale_s, "exhale": finished - exhale_started, "total": finished - started}
+        return CascadeResult(prompt=prompt, seed=seed, sequential=sequential, haiku=stages["haiku"],
+                             sonnet=stages["sonnet"], prose=stages["prose"], artist=artist, meta=meta,
+                             timings=timings)
+
+    async def _stage(self, name: str, stimulus: Stimulus) -> StageResult:
+        """One organism's turn with its timeout; any failure becomes the stage's ``error``."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                reply: Reply = await self.organisms[name].respond(stimulus)
+        except Exception as error:  # one organism's failure must not stop the breath; it is reported, and logged
+            log.warning("%s failed in a cascade: %s: %s", name, type(error).__name__, error, exc_info=error)
+            message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            return StageResult(name, None, message, time.perf_counter() - started,
+                               time.process_time() - cpu_started, None)
+        return StageResult(name, reply.text, None, time.perf_counter() - started, time.process_time() - cpu_started,
+                           reply.dissonance, reply)
+
+    async def _exhale_breath(self, prompt: str, stages: Sequence[StageResult], rng: np.random.Generator) -> MetaResult:
+        texts = [stage.text for stage in stages if stage.text]
+        sentence = meta_sentence(texts, rng)
+        words = [word for text in texts for word in content_words(tokenize(text))]
+        meta = MetaResult(sentence=sentence, global_resonance=global_resonance(stages),
+                          field_entropy=normalized_entropy(words) if words else None)
+        if sentence is not None:
+            await asyncio.gather(*(organism.field.ingest(sentence, source=META_SOURCE)
+                                   for organism in self.organisms.values()))
+        async with self._field.turn() as turn:
+            await turn.wrinkle(prompt)
+            if sentence is not None:
+                await turn.ingest(sentence)
+            await turn.record(dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
+                              global_resonance=meta.global_resonance, field_entropy=meta.field_entropy,
+                              errors={stage.name: stage.error for stage in stages if stage.error})
+        return meta

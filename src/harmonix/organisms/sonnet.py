@@ -1,0 +1,434 @@
+"""Sonnet: our own character transformer, composing Shakespearean sonnets (14 lines, ABAB CDCD EFEF GG).
+
+The second step of the constraint gradient. The model is a 1.8M-parameter character transformer trained by us on
+Shakespeare's complete works (:mod:`harmonix.training.sonnet`), run in NumPy (:mod:`harmonix.engines.charformer`).
+Unlike HAiKU and Prose, Sonnet takes context: the text it continues is built from its field's seed (lines of its
+recent sonnets) and the content words of the turn (the prompt, plus whatever the caller passes as ``context``).
+
+**Form.** The model writes verse but knows nothing of rhyme or counting, so the form guides it while it writes
+(constrained decoding, :class:`LineGuide`); the model still chooses every character among those the form allows:
+
+1. the sonnet is written line by line, each line sampled as ``LINE_BATCH`` candidates at once, conditioned on the
+   priming text and the lines so far;
+2. a line may end (newline) only once it holds 9 to 11 syllables by CMUdict, on a word that can end a line: known to
+   CMUdict, not a function word, with at least ``MIN_PARTNERS`` possible rhymes in ``data/sonnet/rhymes.json``
+   (the words of Shakespeare that CMUdict knows, grouped by rhyme key);
+3. the second line of each rhyming pair (ABAB CDCD EFEF GG), once it has 8 syllables, may only continue into a word
+   of its partner's rhyme key that brings it to 9-11 syllables and is not the partner's own end word;
+4. candidates are then read (:func:`read_line`: cleaned, counted, at most one word outside CMUdict, no
+   ``COPY_WINDOW`` consecutive words copied from the corpus) and the best valid one by :attr:`VerseLine.quality`
+   is kept; a line with no valid candidate is resampled (``LINE_ATTEMPTS``), and if it still has none the best
+   candidate is kept anyway: a sonnet always has 14 lines, and ``rhyme_scheme`` (computed from the final text)
+   marks with "-" the pairs that do not rhyme.
+
+Lines are capitalised; each quatrain and the couplet end with a full stop.
+
+**Iambic score** of a line: its syllables' stresses (CMUdict) against the template da-DUM da-DUM …; a monosyllable
+may take either beat, a polysyllable's stressed syllables (1 or 2) must fall on even positions (counting from 1) and
+its unstressed ones on odd positions. Score = matching constrained syllables / constrained syllables (1 when none).
+
+**Phase machine.** A sonnet's temperature follows a small state machine whose state lives in the field (key
+``phase``): ``energy <- 0.6 * energy + 0.4 * d`` each turn (``d`` = dissonance with the previous sonnet), and the
+phase is the band the energy falls in: crystalline < 0.35 <= liquid < 0.6 <= vapour < 0.8 <= plasma, with a
+hysteresis of 0.05 (a phase is left only once the energy is 0.05 past its band). Temperatures: crystalline 0.5,
+liquid 0.6, vapour 0.7, plasma 0.8: the more the user disturbs Sonnet, the hotter it writes.
+
+**One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, dissonance and phase, compose off
+the event loop, ingest the sonnet, store the phase, record the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import random
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from harmonix.config import Config
+from harmonix.copyfilter import CopyFilter
+from harmonix.engines.charformer import Charformer
+from harmonix.errors import HarmonixError
+from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec, build_seed
+from harmonix.observer import dissonance
+from harmonix.organisms.base import Stimulus
+from harmonix.text import STOPWORDS, content_words, is_known, rhyme_key, stress_pattern, syllables, tokenize
+from harmonix.text import validate_text
+
+NAME = "sonnet"
+SCHEME = "ABABCDCDEFEFGG"
+SYLLABLE_RANGE = (9, 11)
+RHYME_FROM_SYLLABLE = 8
+MIN_PARTNERS = 3
+LINE_BATCH = 12
+LINE_CHARS = 90
+LINE_ATTEMPTS = 3
+TOP_K = 20
+FLUENCY_WEIGHT = 0.5
+CONTEXT_WORDS = 6
+PHASES = (("crystalline", 0.0, 0.50), ("liquid", 0.35, 0.60), ("vapour", 0.60, 0.70), ("plasma", 0.80, 0.80))
+"""(name, lower energy bound, temperature), in order."""
+HYSTERESIS = 0.05
+_STRAY = re.compile(r"[^A-Za-z',;:.!?\- ]")
+_SPACES = re.compile(r"\s+")
+
+
+class SonnetModelMissing(FileNotFoundError):
+    """No trained weights where Sonnet looked."""
+
+
+class CompositionFailed(HarmonixError):
+    """The model produced not a single line for a slot in ``LINE_ATTEMPTS`` batches (it is not a verse model)."""
+
+
+# --- model and data, loaded once per process -----------------------------------------------------------------------
+
+
+def packaged_model_dir() -> Path:
+    return Path(str(resources.files("harmonix").joinpath("data", "sonnet")))
+
+
+@functools.cache
+def load_model(directory: Path) -> Charformer:
+    if not (directory / "sonnet.npz").is_file():
+        raise SonnetModelMissing(f"no Sonnet weights in {directory}: run `harmonix train sonnet`")
+    return Charformer.load(directory)
+
+
+@functools.cache
+def load_copy_filter(directory: Path) -> CopyFilter:
+    return CopyFilter.load(directory / "copies.npz")
+
+
+@functools.cache
+def load_rhymes(directory: Path) -> dict[str, tuple[str, ...]]:
+    document = json.loads((directory / "rhymes.json").read_text(encoding="utf-8"))
+    return {key: tuple(words) for key, words in document["rhymes"].items()}
+
+
+# --- reading one line ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerseLine:
+    """A cleaned line and what the form needs to know about it."""
+
+    text: str
+    words: tuple[str, ...]
+    syllables: int
+    rhyme: str | None
+    iambic: float
+    fluency: float
+    valid: bool
+
+    @property
+    def end_word(self) -> str:
+        return self.words[-1] if self.words else ""
+
+    @property
+    def quality(self) -> float:
+        """For ranking candidates: ``iambic + 0.25 * [exactly ten syllables] + FLUENCY_WEIGHT * fluency``, where
+        fluency is the model's mean log-probability per character of the line (unconstrained, temperature 1)."""
+        return self.iambic + (0.25 if self.syllables == 10 else 0.0) + FLUENCY_WEIGHT * self.fluency
+
+
+def clean_line(raw: str) -> str:
+    """Drop characters a line should not carry, tidy spacing and leading marks, capitalise."""
+    text = _SPACES.sub(" ", _STRAY.sub("", raw)).strip(" ,;:-'")
+    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
+    return text[:1].upper() + text[1:]
+
+
+def iambic_score(words: Sequence[str]) -> float:
+    """The iambic score in the module docstring."""
+    matched = constrained = position = 0
+    for word in words:
+        stresses = stress_pattern(word)
+        if stresses is None or len(stresses) == 1:
+            position += syllables(word)
+            continue
+        for stress in stresses:
+            position += 1
+            constrained += 1
+            matched += (stress > 0) == (position % 2 == 0)
+    return matched / constrained if constrained else 1.0
+
+
+def read_line(raw: str, copy_filter: CopyFilter, fluency: float = 0.0) -> VerseLine:
+    """Score one generated line against the form (module docstring, step 4)."""
+    text = clean_line(raw)
+    words = tuple(tokenize(text))
+    count = sum(syllables(word) for word in words)
+    unknown = sum(not is_known(word) for word in words)
+    end = words[-1] if words else ""
+    rhyme = rhyme_key(end) if end and end not in STOPWORDS else None
+    low, high = SYLLABLE_RANGE
+    valid = bool(words) and low <= count <= high and unknown <= 1 and rhyme is not None and text[:1].isupper() \
+        and not copy_filter.copies(words)
+    return VerseLine(text, words, count, rhyme, iambic_score(words), fluency, valid)
+
+
+# --- guiding the model through the form ---------------------------------------------------------------------------
+
+
+def can_end_line(word: str, rhymes: dict[str, tuple[str, ...]]) -> bool:
+    """A word may end a line: CMUdict knows it, it is no function word, and ``MIN_PARTNERS`` others rhyme with it."""
+    key = rhyme_key(word) if word not in STOPWORDS else None
+    return key is not None and sum(other != word for other in rhymes.get(key, ())) >= MIN_PARTNERS
+
+
+class LineGuide:
+    """Steps 2 and 3 of the form for one batch of candidate lines (see the module docstring).
+
+    Stateless in the text except for rhyme mode, which a row enters at the first word boundary with at least
+    ``RHYME_FROM_SYLLABLE`` syllables and keeps: from there its last word is spelled through a trie of the rhyme
+    words that fit its remaining syllables.
+    """
+
+    _END_MARKS = ",;:.!?"
+
+    def __init__(self, vocab: str, rhymes: dict[str, tuple[str, ...]], rhyme: str | None, partner: str | None):
+        self._vocab = vocab
+        self._rhymes, self._rhyme, self._partner = rhymes, rhyme, partner
+        self._everything = np.ones(len(vocab), dtype=bool)
+        self._masks: dict[frozenset[str], np.ndarray] = {}
+        self._tries: dict[int, tuple[int, frozenset[str]]] = {}  # row -> (where its rhyme word starts, words)
+        self._no_newline = self._mask(frozenset(vocab) - {"\n"})
+
+    def _mask(self, chars: frozenset[str]) -> np.ndarray:
+        if chars not in self._masks:
+            self._masks[chars] = np.array([char in chars for char in self._vocab])
+        return self._masks[chars]
+
+    def allowed(self, row: int, text: str) -> np.ndarray | None:
+        if not text:
+            return self._mask(frozenset(char for char in self._vocab if char.isupper()))
+        low, high = SYLLABLE_RANGE
+        if row in self._tries:
+            return self._spell(row, text)
+        words = tokenize(text)
+        at_boundary = not (text[-1].isalpha() or text[-1] == "'")
+        done_words = words if at_boundary else words[:-1]
+        counted = sum(syllables(word) for word in done_words)
+        if counted > high:
+            return self._mask(frozenset())
+        if self._rhyme is not None:
+            if text[-1] == " " and counted >= RHYME_FROM_SYLLABLE:
+                fitting = frozenset(w for w in self._rhymes.get(self._rhyme, ())
+                                    if low <= counted + syllables(w) <= high and w != self._partner)
+                if not fitting:
+                    return self._mask(frozenset())
+                self._tries[row] = (len(text), fitting)
+                return self._spell(row, text)
+            return self._no_newline
+        total = counted if at_boundary else counted + syllables(words[-1])
+        may_end = bool(words) and low <= total <= high and can_end_line(words[-1], self._rhymes)
+        return None if may_end else self._no_newline
+
+    def _spell(self, row: int, text: str) -> np.ndarray:
+        start, words = self._tries[row]
+        partial = text[start:]
+        if partial and partial[-1] in self._END_MARKS:
+            return self._mask(frozenset("\n"))
+        following = {word[len(partial)] for word in words if word.startswith(partial) and len(word) > len(partial)}
+        if partial in words:
+            following |= set(self._END_MARKS) | {"\n"}
+        return self._mask(frozenset(following))
+
+    def done(self, row: int, text: str) -> bool:
+        return False
+
+
+def scheme_of(lines: Sequence[str]) -> str:
+    """The rhyme scheme the lines achieve: each ABAB CDCD EFEF GG pair whose end words have the same rhyme key and
+    are different words keeps its letters; the others are "-"."""
+    ends = [tokenize(line)[-1] if tokenize(line) else "" for line in lines]
+    achieved = list("-" * len(SCHEME))
+    for letter in sorted(set(SCHEME)):
+        first, second = (i for i, l in enumerate(SCHEME) if l == letter)
+        if second < len(ends) and ends[first] != ends[second] and rhyme_key(ends[first]) is not None \
+                and rhyme_key(ends[first]) == rhyme_key(ends[second]):
+            achieved[first] = achieved[second] = letter
+    return "".join(achieved)
+
+
+def punctuate(lines: Sequence[str]) -> list[str]:
+    """Each quatrain and the couplet end with a full stop; other lines keep their own marks, or take a comma."""
+    finished = []
+    for i, line in enumerate(lines):
+        body = line.rstrip(",;:.!?-' ")
+        if i in (3, 7, 11, 13):
+            finished.append(body + ("!" if line.endswith("!") else "?" if line.endswith("?") else "."))
+        else:
+            finished.append(line if line[-1:] in ",;:.!?" else body + ",")
+    return finished
+
+
+# --- the phase machine ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    name: str
+    energy: float
+    temperature: float
+
+
+def next_phase(previous: Phase | None, d: float) -> Phase:
+    """Update the energy with this turn's dissonance and move between phases with hysteresis (module docstring)."""
+    energy = d if previous is None else 0.6 * previous.energy + 0.4 * d
+    names = [name for name, _, _ in PHASES]
+    current = names.index(previous.name) if previous is not None else None
+    target = max(i for i, (_, bound, _) in enumerate(PHASES) if energy >= bound)
+    if current is not None and target != current:
+        # Leave the current band only once the energy is HYSTERESIS past its edge.
+        if target > current and energy < PHASES[current + 1][1] + HYSTERESIS:
+            target = current
+        elif target < current and energy > PHASES[current][1] - HYSTERESIS:
+            target = current
+    name, _, temperature = PHASES[target]
+    return Phase(name, energy, temperature)
+
+
+# --- composing -----------------------------------------------------------------------------------------------------
+
+
+def priming_text(seed_lines: Sequence[str], words: Sequence[str]) -> str:
+    """What the model continues: lines of its recent sonnets, then a line naming the turn's content words."""
+    lines = [line for line in seed_lines if line.strip()][-3:]
+    if words:
+        named = list(words[:CONTEXT_WORDS])
+        lines.append("Of " + ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] + ",")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Composition:
+    lines: tuple[str, ...]
+    scheme: str
+    syllables: tuple[int, ...]
+    batches: int
+
+
+def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,
+            temperature: float, rng: np.random.Generator) -> Composition:
+    """Write the 14 lines one by one under the form's guide (module docstring). Pure CPU work."""
+    chosen: list[VerseLine] = []
+    batches = 0
+    for index, letter in enumerate(SCHEME):
+        partner = next((chosen[i] for i in range(index) if SCHEME[i] == letter), None)
+        guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
+                          partner.end_word if partner else None)
+        context = prime + "".join(line.text + "\n" for line in chosen)
+        best: VerseLine | None = None
+        for _ in range(LINE_ATTEMPTS):
+            batches += 1
+            samples = model.sample([context] * LINE_BATCH, max_new=LINE_CHARS, rng=rng, temperature=temperature,
+                                   top_k=TOP_K, guide=guide)
+            candidates = [read_line(sample.text, copy_filter, sample.mean_log_probability) for sample in samples]
+            candidates = [c for c in candidates if c.words]
+            fitting = [c for c in candidates if c.valid and (partner is None or (
+                c.rhyme == partner.rhyme and c.end_word != partner.end_word))]
+            pick = max(fitting or candidates, key=lambda c: c.quality, default=None)
+            if pick is not None and (best is None or (pick in fitting) or pick.quality > best.quality):
+                best = pick
+            if fitting:
+                break
+        if best is None:
+            raise CompositionFailed(f"no candidate at all for line {index + 1}")
+        chosen.append(best)
+    lines = punctuate([line.text for line in chosen])
+    return Composition(lines=tuple(lines), scheme=scheme_of(lines), syllables=tuple(l.syllables for l in chosen),
+                       batches=batches)
+
+
+# --- the organism --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SonnetReply:
+    text: str
+    lines: tuple[str, ...]
+    rhyme_scheme: str
+    syllables: tuple[int, ...]
+    dissonance: float
+    temperature: float
+    phase: str
+    seed: int
+    batches: int
+    compose_ms: float
+
+
+class Sonnet:
+    """The organism. ``async with Sonnet.open(config) as sonnet: reply = await sonnet.answer(prompt)``."""
+
+    def __init__(self, field: Field, model: Charformer, copy_filter: CopyFilter,
+                 rhymes: dict[str, tuple[str, ...]]) -> None:
+        self._field, self._model, self._copy_filter, self._rhymes = field, model, copy_filter, rhymes
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, config: Config, *, model_dir: Path | None = None,
+                   path: Path | None = None) -> AsyncIterator[Sonnet]:
+        """Sonnet with its field at ``config.field_path("sonnet")`` and the packaged weights (or ``model_dir``)."""
+        directory = model_dir or packaged_model_dir()
+        model = await asyncio.to_thread(load_model, directory)
+        copy_filter = await asyncio.to_thread(load_copy_filter, packaged_model_dir())
+        rhymes = await asyncio.to_thread(load_rhymes, packaged_model_dir())
+        async with Field.open(path or config.field_path(NAME), NAME) as field:
+            yield cls(field, model, copy_filter, rhymes)
+
+    name = NAME
+
+    @property
+    def field(self) -> Field:
+        return self._field
+
+    async def respond(self, stimulus: Stimulus) -> SonnetReply:
+        """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
+        return await self.answer(stimulus.prompt, seed=stimulus.seed)
+
+    async def answer(self, prompt: str, *, context: str = "", seed: int | None = None) -> SonnetReply:
+        """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
+        validate_text(prompt, what="prompt")
+        if context:
+            validate_text(context, what="context")
+        seed = secrets.randbits(63) if seed is None else seed
+        rng = random.Random(seed)
+        words = list(dict.fromkeys(content_words(tokenize(f"{prompt}\n{context}"))))
+        async with self._field.turn() as turn:
+            await turn.wrinkle(prompt)
+            snapshot = await turn.snapshot(rng, SnapshotSpec(recent=2, random=1, trigrams=0, disturbances=0))
+            d = dissonance(words, _spoken_words(snapshot))
+            stored = snapshot.state.get("phase")
+            phase = next_phase(None if stored is None else Phase(**stored), d)
+            seed_lines = build_seed(snapshot, rng, mode="recent", words=30).text.split("\n")
+            prime = priming_text(seed_lines, words)
+            generator = np.random.default_rng(rng.getrandbits(64))
+            started = time.perf_counter()
+            composition = await asyncio.to_thread(compose, self._model, self._copy_filter, self._rhymes, prime,
+                                                  phase.temperature, generator)
+            compose_ms = (time.perf_counter() - started) * 1000
+            text = "\n".join(composition.lines)
+            await turn.ingest(text, source=SELF_SOURCE, seed=seed)
+            await turn.set_state("phase", {"name": phase.name, "energy": phase.energy,
+                                           "temperature": phase.temperature})
+            await turn.record(dissonance=d, temperature=phase.temperature, phase=phase.name,
+                              rhyme_scheme=composition.scheme, batches=composition.batches,
+                              compose_ms=round(compose_ms, 3))
+        return SonnetReply(text=text, lines=composition.lines, rhyme_scheme=composition.scheme,
+                           syllables=composition.syllables, dissonance=d, temperature=phase.temperature,
+                           phase=phase.name, seed=seed, batches=composition.batches, compose_ms=compose_ms)
+
+
+def _spoken_words(snapshot: FieldSnapshot) -> list[str]:
+    return content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []

@@ -1,0 +1,107 @@
+"""The NumPy char-transformer: parity with torch, the KV cache, padding, sampling and guides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harmonix.engines.charformer import Charformer, CharformerConfig, weight_names
+from harmonix.organisms.sonnet import packaged_model_dir
+
+torch = pytest.importorskip("torch", reason="the parity test needs torch (the train extra; CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model with random weights (biases and norms perturbed too), exported the way training exports."""
+    from harmonix.corpora import ALPHABET
+    from harmonix.training.sonnet import build_model, export_weights
+
+    torch.manual_seed(0)
+    config = CharformerConfig(vocab=ALPHABET, block_size=64, n_layer=2, n_head=4, n_embd=64)
+    model = build_model(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    directory = tmp_path_factory.mktemp("weights")
+    export_weights(model, config, directory)
+    return directory
+
+
+def torch_logits(directory: Path, tokens: np.ndarray) -> np.ndarray:
+    from harmonix.training.sonnet import build_model, load_weights
+
+    config = CharformerConfig.load(directory / "sonnet.json")
+    model = build_model(config)
+    load_weights(model, config, directory)
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(tokens)).numpy()
+
+
+@pytest.mark.parametrize("which", ["random", "packaged"])
+def test_numpy_logits_match_torch(which: str, random_weights: Path) -> None:
+    directory = random_weights if which == "random" else packaged_model_dir()
+    engine = Charformer.load(directory)
+    tokens = np.random.default_rng(1).integers(0, engine.config.vocab_size, (3, engine.config.block_size))
+    expected = torch_logits(directory, tokens)
+    assert np.abs(engine.forward(tokens) - expected).max() < 1e-4
+    cache = engine.new_cache(3)
+    half = engine.config.block_size // 2
+    assert np.abs(engine.extend(cache, tokens[:, :half]) - expected[:, half - 1]).max() < 1e-4
+    for position in range(half, engine.config.block_size):
+        logits = engine.extend(cache, tokens[:, position : position + 1])
+        assert np.abs(logits - expected[:, position]).max() < 1e-4
+
+
+def test_left_padding_changes_nothing(random_weights: Path) -> None:
+    engine = Charformer.load(random_weights)
+    short, long = engine.encode("the sea"), engine.encode("a much longer line about the river and the stone")
+    alone, _ = engine._refill([short])
+    batched, _ = engine._refill([short, long])
+    assert np.abs(alone[0] - batched[0]).max() < 1e-4
+
+
+def test_weights_file_has_no_pickles_and_all_names() -> None:
+    with np.load(packaged_model_dir() / "sonnet.npz", allow_pickle=False) as arrays:
+        config = CharformerConfig.load(packaged_model_dir() / "sonnet.json")
+        assert set(arrays.files) == set(weight_names(config))
+        assert all(arrays[name].dtype == np.float16 for name in arrays.files)
+    assert (packaged_model_dir() / "sonnet.npz").stat().st_size <= 10 * 2**20
+
+
+class TestSampling:
+    def test_same_seed_same_text_and_stop_at_newline(self, random_weights: Path) -> None:
+        engine = Charformer.load(random_weights)
+        runs = [engine.sample(["the sea", "a"], max_new=40, rng=np.random.default_rng(3)) for _ in range(2)]
+        assert runs[0] == runs[1]
+        assert all("\n" not in sample.text and len(sample.text) <= 40 for sample in runs[0])
+
+    def test_long_generation_rebuilds_the_cache(self, random_weights: Path) -> None:
+        engine = Charformer.load(random_weights)
+        (sample,) = engine.sample(["x"], max_new=3 * engine.config.block_size, rng=np.random.default_rng(0), stop=None)
+        assert len(sample.text) == 3 * engine.config.block_size
+
+    def test_top_k_one_is_greedy(self, random_weights: Path) -> None:
+        engine = Charformer.load(random_weights)
+        (sample,) = engine.sample(["the"], max_new=1, rng=np.random.default_rng(0), top_k=1, stop=None)
+        cache = engine.new_cache(1)
+        logits = engine.extend(cache, np.array([engine.encode("the")]))
+        assert sample.text == engine.decode([int(np.argmax(logits[0]))])
+
+    def test_guide_masks_characters(self, random_weights: Path) -> None:
+        engine = Charformer.load(random_weights)
+        vowels = np.array([char in "aeiou" for char in engine.config.vocab])
+
+        class OnlyVowels:
+            def allowed(self, row: int, text: str) -> np.ndarray:
+                return vowels
+
+            def done(self, row: int, text: str) -> bool:
+                return len(text) >= 12
+
+        samples = engine.sample(["x"] * 4, max_new=50, rng=np.random.default_rng(1), guide=OnlyVowels())
+        assert all(len(s.text) == 12 and set(s.text) <= set("aeiou") for s in samples)
+        assert all(np.isfinite(s.mean_log_probability) and s.mean_log_probability < 0 for s in samples)

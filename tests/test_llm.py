@@ -1,0 +1,182 @@
+"""The LLM engines against real components: the embedded model in-process, llama.cpp's own OpenAI-compatible HTTP
+server, a server process killed mid-answer, and a scripted server for the retry paths."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from harmonix.engines.llm import (
+    EnginePool,
+    LLMBusy,
+    LLMChoice,
+    LlamaCppEngine,
+    LlamaCppSettings,
+    LLMRequestError,
+    LLMTimeout,
+    LLMUnavailable,
+    ModelMissing,
+    OpenAIEngine,
+    OpenAISettings,
+    Sampling,
+    embedded_model_path,
+)
+from scripted_http import scripted_server, sse
+
+SAY = [{"role": "user", "content": "Write one sentence about a river."}]
+LONG = Sampling(max_tokens=400, temperature=0.8, seed=1, extra={"ignore_eos": True})
+
+
+@pytest_asyncio.fixture
+async def engine() -> AsyncIterator[LlamaCppEngine]:
+    async with LlamaCppEngine.open(LlamaCppSettings(embedded_model_path(), n_parallel=2, threads=1)) as opened:
+        yield opened
+
+
+class TestEmbedded:
+    async def test_generates_and_a_seed_reproduces_it(self, engine: LlamaCppEngine) -> None:
+        sampling = Sampling(max_tokens=24, temperature=0.9, seed=7)
+        first, again = await engine.chat(SAY, sampling), await engine.chat(SAY, sampling)
+        other = await engine.chat(SAY, Sampling(max_tokens=24, temperature=0.9, seed=8))
+        assert first.text and first.text == again.text and other.text != first.text
+        assert 0 < first.tokens <= 24 and first.tokens_per_s > 0 and first.backend == "llamacpp"
+
+    async def test_completion_and_stop_sequence(self, engine: LlamaCppEngine) -> None:
+        generation = await engine.complete("One, two, three, four,", Sampling(max_tokens=30, seed=1, stop=("seven",)))
+        assert "seven" not in generation.text and generation.text
+
+    async def test_concurrent_requests_share_the_slots(self, engine: LlamaCppEngine) -> None:
+        results = await asyncio.gather(*(engine.chat(SAY, Sampling(max_tokens=16, seed=i)) for i in range(4)))
+        assert all(result.text for result in results)
+
+    async def test_timeout_stops_the_generation_and_frees_the_slot(self) -> None:
+        settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1)
+        async with LlamaCppEngine.open(settings) as single:
+            started = time.perf_counter()
+            with pytest.raises(LLMTimeout):
+                await single.chat(SAY, LONG, timeout=0.3)
+            assert time.perf_counter() - started < 3, "stopped within a few tokens of the timeout"
+            async with asyncio.timeout(20):
+                assert (await single.chat(SAY, Sampling(max_tokens=8, seed=1))).text
+
+    async def test_cancellation_frees_the_slot(self) -> None:
+        settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1)
+        async with LlamaCppEngine.open(settings) as single:
+            task = asyncio.create_task(single.chat(SAY, LONG))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with asyncio.timeout(20):
+                assert (await single.chat(SAY, Sampling(max_tokens=8, seed=1))).text
+
+    async def test_the_queue_is_bounded(self) -> None:
+        settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1, max_queue=1)
+        async with LlamaCppEngine.open(settings) as single:
+            running = asyncio.create_task(single.chat(SAY, LONG))
+            waiting = asyncio.create_task(single.chat(SAY, Sampling(max_tokens=4, seed=2)))
+            await asyncio.sleep(0.2)
+            with pytest.raises(LLMBusy):
+                await single.chat(SAY, Sampling(max_tokens=4, seed=3))
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            assert (await waiting).text
+
+    async def test_missing_model_is_named(self, tmp_path: Path) -> None:
+        with pytest.raises(ModelMissing):
+            async with LlamaCppEngine.open(LlamaCppSettings(tmp_path / "nothing.gguf")):
+                pass
+
+    async def test_pool_shares_one_engine_per_model(self) -> None:
+        choice = LLMChoice(threads=1, parallel=1)
+        async with EnginePool.open() as pool:
+            assert await choice.engine(pool) is await choice.engine(pool)
+
+
+class TestOpenAIAgainstARealServer:
+    async def test_chat_and_completions_over_http(self, engine: LlamaCppEngine) -> None:
+        async with OpenAIEngine.open(OpenAISettings(engine.listening_address + "/v1")) as client:
+            chat = await client.chat(SAY, Sampling(max_tokens=16, seed=3))
+            completion = await client.complete("The river", Sampling(max_tokens=8, seed=3))
+        assert chat.text and completion.text and chat.backend == "openai" and chat.tokens > 0
+
+    async def test_same_answer_in_process_and_over_http(self, engine: LlamaCppEngine) -> None:
+        """Same model, same sampling (the llama.cpp-only repeat penalty neutral): the same answer either way."""
+        sampling = Sampling(max_tokens=16, temperature=0.7, seed=11, repeat_penalty=1.0)
+        async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
+            assert (await client.chat(SAY, sampling)).text == (await engine.chat(SAY, sampling)).text
+
+    async def test_a_bad_request_is_a_clear_error_not_a_retry(self, engine: LlamaCppEngine) -> None:
+        async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
+            with pytest.raises(LLMRequestError) as error:
+                await client._call("/v1/chat/completions", {"messages": "not a list"}, None)
+        assert error.value.status == 400 and "messages" in str(error.value)
+
+    async def test_timeout(self, engine: LlamaCppEngine) -> None:
+        async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
+            with pytest.raises(LLMTimeout):
+                await client.chat(SAY, LONG, timeout=0.3)
+
+    async def test_server_killed_mid_answer_is_a_clear_error(self) -> None:
+        server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py"))],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            address = server.stdout.readline().strip()
+            async with OpenAIEngine.open(OpenAISettings(address, max_retries=0)) as client:
+                answer = asyncio.create_task(client.chat(SAY, LONG))
+                await asyncio.sleep(1.0)
+                assert not answer.done()
+                server.send_signal(signal.SIGKILL)
+                with pytest.raises(LLMUnavailable, match="went away"):
+                    await answer
+        finally:
+            server.kill()
+            server.wait(timeout=30)
+
+
+class TestRetries:
+    async def test_429_and_503_are_retried_with_backoff(self) -> None:
+        delays: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            delays.append(seconds)
+
+        script = [(429, '{"error": {"message": "slow down"}}'), (503, "{}"), (200, sse("a river", " sings"))]
+        async with scripted_server(script) as server:
+            async with OpenAIEngine.open(OpenAISettings(server.address, backoff_s=0.5), sleep=sleep) as client:
+                answer = await client.chat(SAY, Sampling(max_tokens=8))
+        assert answer.text == "a river sings" and answer.tokens == 2
+        assert delays == [0.5, 1.0] and len(server.requests) == 3
+        assert server.requests[-1]["stream"] is True and "repeat_penalty" not in server.requests[-1]
+
+    async def test_retries_give_up_with_a_clear_error(self) -> None:
+        async with scripted_server([(503, "{}")]) as server:
+            async with OpenAIEngine.open(OpenAISettings(server.address, max_retries=2),
+                                         sleep=lambda s: asyncio.sleep(0)) as client:
+                with pytest.raises(LLMUnavailable, match="503.*after 3 attempts"):
+                    await client.chat(SAY, Sampling())
+
+    async def test_a_refused_connection_is_retried_then_unavailable(self) -> None:
+        async with scripted_server([(200, sse("x"))]) as server:
+            address = server.address
+        async with OpenAIEngine.open(OpenAISettings(address, max_retries=1),
+                                     sleep=lambda s: asyncio.sleep(0)) as client:
+            with pytest.raises(LLMUnavailable, match="cannot reach"):
+                await client.chat(SAY, Sampling())
+
+    async def test_4xx_is_not_retried(self) -> None:
+        async with scripted_server([(401, json.dumps({"error": {"message": "bad key"}}))]) as server:
+            async with OpenAIEngine.open(OpenAISettings(server.address, api_key="wrong")) as client:
+                with pytest.raises(LLMRequestError, match="401: bad key"):
+                    await client.chat(SAY, Sampling())
+        assert len(server.requests) == 1

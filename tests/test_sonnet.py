@@ -1,0 +1,187 @@
+"""Sonnet: the form's guide, the scheme, the phase machine, and the organism's turn."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harmonix.organisms.sonnet as sonnet_module
+from fieldtools import fingerprint
+from harmonix.config import Config
+from harmonix.errors import InvalidText
+from harmonix.field import audit_field
+from harmonix.organisms.haiku import Haiku
+from harmonix.organisms.sonnet import (
+    PHASES,
+    SCHEME,
+    LineGuide,
+    Phase,
+    Sonnet,
+    clean_line,
+    iambic_score,
+    load_rhymes,
+    next_phase,
+    packaged_model_dir,
+    punctuate,
+    scheme_of,
+)
+from harmonix.prompts import standard_prompts
+from harmonix.text import rhyme_key, syllables, tokenize
+
+VOCAB = CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def allowed_chars(mask: np.ndarray | None) -> set[str]:
+    return set(VOCAB) if mask is None else {char for char, ok in zip(VOCAB, mask, strict=True) if ok}
+
+
+class TestLineGuide:
+    def test_a_line_starts_with_a_capital(self) -> None:
+        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None)
+        assert allowed_chars(guide.allowed(0, "")) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+    def test_no_newline_before_nine_syllables_and_after_eleven_nothing(self) -> None:
+        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None)
+        assert "\n" not in allowed_chars(guide.allowed(0, "The night is dark and"))
+        assert "\n" in allowed_chars(guide.allowed(0, "The winter night is cold and full of care"))
+        assert not allowed_chars(guide.allowed(0, "The winter night is very cold and full of care and "))
+
+    def test_no_newline_on_a_function_word(self) -> None:
+        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None)
+        assert "\n" not in allowed_chars(guide.allowed(0, "The winter night is cold and full of the"))
+
+    def test_the_second_line_of_a_pair_spells_a_rhyme(self) -> None:
+        rhymes = load_rhymes(packaged_model_dir())
+        guide = LineGuide(VOCAB, rhymes, rhyme_key("day"), "day")
+        text = "And all the light of summer fades "  # 8 syllables: rhyme mode from here
+        first = allowed_chars(guide.allowed(0, text))
+        fitting = {w for w in rhymes[rhyme_key("day")] if 9 <= 8 + syllables(w) <= 11 and w != "day"}
+        assert first == {w[0] for w in fitting}
+        assert "a" in first
+        spelled = text + "away"
+        assert {"\n", ",", "."} <= allowed_chars(guide.allowed(0, spelled))
+        assert allowed_chars(guide.allowed(0, spelled + ".")) == {"\n"}
+        assert "d" not in allowed_chars(guide.allowed(1, text)) or "day" not in fitting
+
+
+def test_scheme_of_needs_different_words_with_the_same_rhyme() -> None:
+    ends = ["day", "night", "away", "light", "sea", "stone", "moon", "alone", "tree", "time", "free", "rhyme", "fire",
+            "desire"]
+    lines = [f"Some words that end on {end}" for end in ends]
+    assert scheme_of(lines) == "ABAB-D-DEFEFGG", "sea and moon do not rhyme"
+    lines[2] = "Some words that end on day"
+    assert scheme_of(lines)[:4] == "-B-B", "identical words do not rhyme"
+
+
+def test_punctuate_closes_quatrains_and_couplet() -> None:
+    lines = punctuate([f"Line {i}" for i in range(13)] + ["Last line?"])
+    assert [line[-1] for line in lines] == list(",,,.,,,.,,,.,?")
+
+
+def test_clean_line() -> None:
+    assert clean_line("  , and the  sea ; remembers [x] 42 ") == "And the sea; remembers x"
+
+
+def test_iambic_score() -> None:
+    assert iambic_score(tokenize("Shall I compare thee to a summer's day")) == 1.0
+    assert iambic_score(tokenize("Listen, mother, happy river")) == 0.0, "four trochees"
+
+
+class TestPhaseMachine:
+    def test_energy_and_bands(self) -> None:
+        first = next_phase(None, 1.0)
+        assert (first.name, first.energy, first.temperature) == ("plasma", 1.0, PHASES[-1][2])
+        assert next_phase(None, 0.1).name == "crystalline"
+
+    def test_hysteresis_keeps_a_phase_near_its_edge(self) -> None:
+        liquid = Phase("liquid", 0.5, 0.6)
+        assert next_phase(liquid, 0.8).name == "liquid", "energy 0.62: past 0.6 but not by 0.05"
+        assert next_phase(liquid, 1.0).name == "vapour", "energy 0.7"
+        assert next_phase(Phase("vapour", 0.62, 0.7), 0.5).name == "vapour", "energy 0.572: inside the margin"
+
+    def test_temperature_is_monotone_in_the_phase(self) -> None:
+        assert [t for _, _, t in PHASES] == sorted(t for _, _, t in PHASES)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config.load(tmp_path / "home")
+
+
+async def test_a_turn_writes_a_whole_sonnet_and_keeps_its_phase_in_the_field(config: Config) -> None:
+    async with Sonnet.open(config) as sonnet:
+        reply = await sonnet.answer("What does the sea remember at night?", context="salt and silence", seed=1)
+        snapshot = await sonnet.field.snapshot(random.Random(0))
+    assert len(reply.lines) == 14 and reply.text == "\n".join(reply.lines)
+    assert len(reply.syllables) == 14 and len(reply.rhyme_scheme) == 14
+    assert reply.rhyme_scheme == scheme_of(reply.lines)
+    assert dict(snapshot.state["phase"])["name"] == reply.phase
+    assert snapshot.last_spoken is not None and snapshot.last_spoken.body == reply.text
+    assert not list(Path(config.home).rglob("*.json")), "the phase lives in the field, not in a file beside it"
+    assert audit_field(config.field_path("sonnet")).ok
+
+
+async def test_same_seed_same_sonnet(tmp_path: Path) -> None:
+    texts = []
+    for name in ("a", "b"):
+        async with Sonnet.open(Config.load(tmp_path / name)) as sonnet:
+            texts.append((await sonnet.answer("winter light", seed=9)).text)
+    assert texts[0] == texts[1]
+
+
+async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config) -> None:
+    """Generation runs off the event loop: HAiKU answers several times while one sonnet is being written."""
+    async with Sonnet.open(config) as sonnet, Haiku.open(config) as haiku:
+        writing = asyncio.create_task(sonnet.answer("the long night", seed=2))
+        await asyncio.sleep(0.2)
+        for i in range(3):
+            await haiku.answer(f"a quick question {i}", seed=i)
+        assert not writing.done(), "three haiku while the sonnet is still being written"
+        await writing
+
+
+async def test_cancelled_turn_leaves_the_field_unchanged(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    entered, release = threading.Event(), threading.Event()
+    real_compose = sonnet_module.compose
+
+    def slow_compose(*args: object) -> object:
+        entered.set()
+        release.wait(30)
+        return real_compose(*args)
+
+    async with Sonnet.open(config) as sonnet:
+        await sonnet.answer("a first turn", seed=0)
+        before = fingerprint(config.field_path("sonnet"))
+        monkeypatch.setattr(sonnet_module, "compose", slow_compose)
+        task = asyncio.create_task(sonnet.answer("cancelled while composing", seed=1))
+        await asyncio.to_thread(entered.wait, 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        assert fingerprint(config.field_path("sonnet")) == before
+
+
+@pytest.mark.parametrize("bad", ["", " ", "x" * 1_000_000, "\x00\x01binary", b"bytes"])
+async def test_bad_prompt_is_refused_and_the_field_unchanged(config: Config, bad: object) -> None:
+    async with Sonnet.open(config) as sonnet:
+        before = fingerprint(config.field_path("sonnet"))
+        with pytest.raises(InvalidText):
+            await sonnet.answer(bad)  # type: ignore[arg-type]
+        assert fingerprint(config.field_path("sonnet")) == before
+
+
+async def test_form_over_ten_sonnets(config: Config) -> None:
+    """A quick form check in the suite; the 100-sonnet acceptance is `harmonix eval --organisms sonnet`."""
+    prompts = standard_prompts()
+    async with Sonnet.open(config) as sonnet:
+        replies = [await sonnet.answer(prompts[i], seed=i) for i in range(10)]
+    assert all(len(reply.lines) == 14 for reply in replies)
+    assert sum(reply.rhyme_scheme == SCHEME for reply in replies) >= 8
+    lines = [line for reply in replies for line in reply.lines]
+    assert sum(9 <= sum(syllables(w) for w in tokenize(line)) <= 11 for line in lines) >= 0.9 * len(lines)
