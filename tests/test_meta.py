@@ -188,6 +188,11 @@ class TestMetaSentence:
             assert 8 <= len(tokens) <= 20 and set(tokens) <= words
             assert " ".join(tokens) not in whole, "not a sentence one organism already said"
 
+    def test_the_pronoun_i_is_capitalised(self) -> None:
+        texts = ["and i think that i'm the sea that keeps the light", "i know the sea that keeps the light of the moon"]
+        sentences = {meta_sentence(texts, np.random.default_rng(seed)) for seed in range(10)}
+        assert all(" i " not in s and " i'" not in s for s in sentences if s)
+
     def test_nothing_to_walk(self) -> None:
         assert meta_sentence([], np.random.default_rng(0)) is None
         assert meta_sentence(["Too short."], np.random.default_rng(0)) is None

@@ -9,7 +9,8 @@ regardless. Then the Artist weaves whatever arrived.
 
 - the *meta sentence*: an order-2 Markov walk (:meth:`harmonix.engines.markov.Walker.sentence`) over the trigrams of
   this cascade's outputs, cut into sentences with an end marker, from a sentence opening to a sentence end, 8 to 20
-  words, and not a sentence any one organism already said whole: a sentence born of the combined field of this turn;
+  words, and not a sentence any one organism already said whole: a sentence born of the combined field of this turn
+  (tokens are lowercase; the sentence gets its capital and the pronoun "I" back);
 - the metrics: each organism's dissonance; ``global_resonance = mean(1 - d)`` over the organisms that answered;
   ``field_entropy`` = normalised Shannon entropy of the content words of all this cascade's outputs
   (:func:`harmonix.observer.normalized_entropy`);
@@ -129,7 +130,7 @@ def meta_sentence(texts: Sequence[str], rng: np.random.Generator) -> str | None:
         fallback = fallback or words
     if fallback is None:
         return None
-    text = " ".join(fallback)
+    text = " ".join("I" + word[1:] if word == "i" or word.startswith("i'") else word for word in fallback)
     return text[:1].upper() + text[1:] + "."
 
 

@@ -207,6 +207,9 @@ class LlamaCppEngine:
         params.model.path = str(settings.model)
         params.n_parallel = settings.n_parallel
         params.n_ctx = settings.n_ctx * settings.n_parallel
+        # One KV buffer shared by the slots: 4 concurrent requests ran 1.24x the serial throughput against 1.19x
+        # with a buffer per slot (SmolLM2, 2 threads, medians of 3; flash attention and smaller ubatches: 1.21x).
+        params.kv_unified = True
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads
         params.verbosity = -1

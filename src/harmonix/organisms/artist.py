@@ -93,13 +93,27 @@ def messages(chosen: Mapping[str, str], field_seed: str) -> list[Message]:
     return [{"role": "system", "content": PERSONA}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def own_lines(text: str, chosen: Mapping[str, str]) -> list[str]:
+def own_lines(text: str, chosen: Mapping[str, str], *, truncated: bool = False) -> list[str]:
     """The usable lines of the model's answer: bullets and quotes stripped, cut to their first sentence when longer
     than ``MAX_LINE_WORDS`` words, at least ``MIN_LINE_WORDS`` words, no line that merely repeats a quoted one, no
-    line twice; at most ``OWN_LINES``."""
+    line twice; at most ``OWN_LINES``. A model that wrote one paragraph instead of lines gives its sentences as
+    lines (in 72 evaluated cascades it did so three times in a row once, and Artist failed). When the token budget
+    cut the answer (``truncated``) its last line is unfinished and left out, unless too few lines would remain
+    (dropping it regardless failed Artist 3 times in 72 cascades)."""
+    raw_lines = [line for line in text.splitlines() if line.strip()]
+    if len(raw_lines) < MIN_OWN_LINES:
+        raw_lines = re.split(r"(?<=[.!?])\s+", " ".join(raw_lines))
+    if truncated and len(raw_lines) > 1:
+        finished = _usable(raw_lines[:-1], chosen)
+        if len(finished) >= MIN_OWN_LINES:
+            return finished
+    return _usable(raw_lines, chosen)
+
+
+def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str]) -> list[str]:
     quoted = {line.strip().lower() for q in chosen.values() for line in q.splitlines()}
     lines: list[str] = []
-    for raw in text.splitlines():
+    for raw in raw_lines:
         line = _BULLET.sub("", raw).strip().strip('"').strip()
         if len(tokenize(line)) > MAX_LINE_WORDS:
             line = re.split(r"(?<=[.!?])\s+", line)[0]
@@ -187,7 +201,7 @@ class Artist:
                 generation = await self._engine.chat(
                     given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31)),
                     timeout=self._timeout_s)
-                own = own_lines(generation.text, chosen)
+                own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length")
                 if len(own) >= MIN_OWN_LINES:
                     break
             else:

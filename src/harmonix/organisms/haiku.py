@@ -18,7 +18,8 @@ HAiKU answers from the field.
 
 **Habituation.** An organism tires of what it has just said: during the walk, a bigram used ``k`` times in HAiKU's
 last ``HABIT_MEMORY`` haiku has its transition weight multiplied by ``HABITUATION ** k``. Long-term, what HAiKU says
-reinforces its field; short-term, it does not repeat itself. Without it, distinct-2 over 500 haiku fell to 0.25.
+reinforces its field; short-term, it does not repeat itself. Measured over 500 haiku of the standard prompts:
+distinct-2 0.622 with habituation, 0.504 without (``HABITUATION = 1``).
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 
