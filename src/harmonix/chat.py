@@ -9,6 +9,7 @@ Commands: ``/stats`` (every field's sizes), ``/fields`` (the field files), ``/he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -45,12 +46,17 @@ class Lines:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[str | None] = loop.create_future()
 
+        def deliver(line: str | None) -> None:
+            if not answer.done():  # a Ctrl-C may have cancelled the wait meanwhile
+                answer.set_result(line)
+
         def read() -> None:
             try:
                 line: str | None = input(prompt)
             except EOFError:
                 line = None
-            loop.call_soon_threadsafe(answer.set_result, line)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the chat ended while this line was read
+                loop.call_soon_threadsafe(deliver, line)
 
         threading.Thread(target=read, name="harmonix-chat-input", daemon=True).start()
         return await answer
@@ -79,7 +85,8 @@ async def run_chat(config: Config, *, sequential: bool, render: Callable[[Any], 
                     await show_stats()
                 elif line == "/fields":
                     for path in sorted(config.fields_dir.glob("*.sqlite3")):
-                        console.print(f"{path.stem:8} {path.stat().st_size / 1024:8.0f} KiB  {path}", highlight=False)
+                        console.print(f"{path.stem:8} {path.stat().st_size / 1024:8.0f} KiB  {path}", highlight=False,
+                                      soft_wrap=True)
                 elif line.startswith("/"):
                     console.print(f"unknown command {line}; try {COMMANDS}", style="red")
                 else:
