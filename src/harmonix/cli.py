@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,27 +159,11 @@ def field_seed(config: Config, as_json: bool, name: str, rng_seed: int | None, m
 @harmonix_command
 def field_stats(config: Config, as_json: bool, names: tuple[str, ...]) -> None:
     """Sizes of the fields NAMES (default: every field under the home directory)."""
-    chosen = list(names) or sorted(path.stem for path in config.fields_dir.glob("*.sqlite3"))
-
-    async def run() -> list[Any]:
-        results = []
-        for name in chosen:
-            async with Field.open(config.field_path(name), name) as field:
-                results.append(await field.stats())
-        return results
-
-    stats = asyncio.run(run())
+    stats = asyncio.run(field_summaries(config, names))
     if as_json:
         emit_json({"home": config.home, "fields": {s.name: s for s in stats}})
-        return
-    table = Table(title=f"fields in {config.home}")
-    for column in ("field", "texts", "disturbances", "turns", "trigrams", "words", "size"):
-        table.add_column(column, justify="left" if column == "field" else "right")
-    for s in stats:
-        c = s.counts
-        table.add_row(s.name, str(c.texts), str(c.disturbances), str(c.turns), f"{c.own_trigrams + c.heard_trigrams}",
-                      f"{c.own_words + c.heard_words}", f"{s.file_bytes / 1024:.0f} KiB")
-    stdout.print(table)
+    else:
+        print_field_table(config, stats)
 
 
 @field_group.command("check")
@@ -377,11 +361,11 @@ def artist_command(config: Config, as_json: bool, prompt: str, seed: int | None)
         render_cascade(result, only="artist")
 
 
-async def field_summaries(config: Config) -> list[Any]:
-    """Stats of every field under the home directory, organisms first."""
+async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[Any]:
+    """Stats of the fields ``names``, else of every field under the home directory, organisms first."""
     order = [*ORGANISM_NAMES, HUB_NAME]
-    names = sorted((path.stem for path in config.fields_dir.glob("*.sqlite3")),
-                   key=lambda name: (order.index(name) if name in order else len(order), name))
+    names = list(names) or sorted((path.stem for path in config.fields_dir.glob("*.sqlite3")),
+                                  key=lambda name: (order.index(name) if name in order else len(order), name))
     stats = []
     for name in names:
         async with Field.open(config.field_path(name), name) as field:
