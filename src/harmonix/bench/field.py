@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable

@@ -266,7 +266,10 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: np.
     """Walk ``CANDIDATES`` haiku from the turn's chain, choose the best, and walk a reflection. Pure CPU work."""
     chain = turn_chain(prompt, snapshot, bootstrap)
     walker = Walker(chain, temperature=t, rng=rng, habituation=habituation(snapshot))
-    accept = lambda words: not copies_corpus(words, bootstrap)  # noqa: E731
+
+    def accept(words: tuple[str, ...]) -> bool:
+        return not copies_corpus(words, bootstrap)
+
     found: dict[tuple[str, ...], Candidate] = {}
     thought = _last_thought(snapshot, chain)
     for attempt in range(CANDIDATES * ATTEMPTS_PER_CANDIDATE):
