@@ -100,6 +100,20 @@ def test_bench_field_json_reports_the_ratios(tmp_path: Path, workdir: Path) -> N
     assert list(workdir.iterdir()) == []
 
 
+def test_bench_llm_json_reports_paired_ratios_with_their_range(tmp_path: Path, workdir: Path) -> None:
+    """The LLM benchmark at its smallest size (one thread, two slots, two repeats): it works and reports each ratio
+    as the median of per-repeat ratios inside their range; not a timing test."""
+    result = harmonix("bench", "llm", "--repeats", "2", "--threads", "1", "--parallel", "2", "--json",
+                      home=tmp_path / "h", cwd=workdir)
+    assert result.returncode == 0, result.stderr.decode()
+    report = one_json_object(result)
+    assert report["repeats"] == 2 and report["parallel"] == 2 and report["tokens_per_s_single"] > 0
+    for ratio in ("batched_speedup", "engine_overhead_ratio"):
+        low, high = report[f"{ratio}_range"]
+        assert 0 < low <= report[ratio] <= high
+    assert list(workdir.iterdir()) == []
+
+
 def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: Path, workdir: Path) -> None:
     replies = [one_json_object(harmonix("haiku", "What is resonance?", "--seed", "11", "--json",
                                         home=tmp_path / name, cwd=workdir)) for name in ("a", "b")]

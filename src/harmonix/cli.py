@@ -603,7 +603,7 @@ def bench_sonnet(config: Config, as_json: bool, repeats: int, sonnets: int) -> N
 
 
 @bench_group.command("llm")
-@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--parallel", type=click.IntRange(min=1), default=4, show_default=True)
 @harmonix_command
@@ -642,5 +642,16 @@ def print_table(title: str, values: dict[str, Any]) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in values.items():
-        table.add_row(key, "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+        table.add_row(key, _cell(value))
     stdout.print(table)
+
+
+def _cell(value: Any) -> str:
+    """One figure as a table cell: floats to four significant digits, ranges as ``low - high``."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return " - ".join(_cell(item) for item in value)
+    return str(value)

@@ -1,14 +1,17 @@
 """``harmonix bench llm``: the embedded model through our engine, in one run (run it on an idle machine).
 
 All arms generate exactly ``TOKENS`` tokens (end-of-sequence ignored) for the same chat request, on one loaded
-model with ``threads`` llama.cpp threads and ``parallel`` slots; medians of ``repeats`` interleaved repeats.
+model with ``threads`` llama.cpp threads and ``parallel`` slots. Each repeat measures every arm once, in rotating
+order, back to back; a ratio is taken inside each repeat and the reported ratio is the median of those per-repeat
+ratios, with their range. Pairing matters here: this shared host's speed drifts by 10-15 % over minutes, and a ratio
+of two medians taken at different moments mixes that drift into the figure.
 
-- ``tokens_per_s_single``: one request through :class:`~harmonix.engines.llm.LlamaCppEngine`.
-- ``batched_speedup`` = (time of ``parallel`` requests one after another) / (time of the same requests at once):
-  what continuous batching over ``n_parallel`` slots buys (target >= 1.3).
-- ``engine_overhead_ratio`` = our engine's tokens/s / calling ``xllamacpp.Server.handle_chat_completions``
-  directly, unstreamed, on the same server with the same request (target >= 0.95): what streaming, the slot
-  semaphore and the thread hop cost.
+- ``tokens_per_s_single``: one request through :class:`~harmonix.engines.llm.LlamaCppEngine` (median).
+- ``batched_speedup`` = median over repeats of (time of ``parallel`` requests one after another) / (time of the
+  same requests at once): what continuous batching over ``n_parallel`` slots buys (target >= 1.3).
+- ``engine_overhead_ratio`` = median over repeats of our engine's tokens/s / calling
+  ``xllamacpp.Server.handle_chat_completions`` directly, unstreamed, on the same server with the same request
+  (target >= 0.95): what streaming, the slot semaphore and the thread hop cost.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ class LLMBench:
     tokens_per_s_single: float
     tokens_per_s_direct: float
     engine_overhead_ratio: float
+    engine_overhead_ratio_range: tuple[float, float]
     serial_seconds: float
     concurrent_seconds: float
     batched_speedup: float
+    batched_speedup_range: tuple[float, float]
 
 
 def _sampling(seed: int) -> Sampling:
@@ -75,11 +80,15 @@ async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
             arms = [ours, raw, one_after_another, at_once]
             for arm in arms[repeat % 4:] + arms[: repeat % 4]:
                 await arm()
+    overheads = [ours_rate / direct_rate for ours_rate, direct_rate in zip(single, direct, strict=True)]
+    speedups = [alone / together for alone, together in zip(serial, concurrent, strict=True)]
     return LLMBench(repeats=repeats, threads=threads, parallel=parallel, tokens_per_request=TOKENS,
                     tokens_per_s_single=median(single), tokens_per_s_direct=median(direct),
-                    engine_overhead_ratio=median(single) / median(direct), serial_seconds=median(serial),
-                    concurrent_seconds=median(concurrent), batched_speedup=median(serial) / median(concurrent))
+                    engine_overhead_ratio=median(overheads),
+                    engine_overhead_ratio_range=(min(overheads), max(overheads)),
+                    serial_seconds=median(serial), concurrent_seconds=median(concurrent),
+                    batched_speedup=median(speedups), batched_speedup_range=(min(speedups), max(speedups)))
 
 
-def run_llm_bench(repeats: int = 5, threads: int = 2, parallel: int = 4) -> LLMBench:
+def run_llm_bench(repeats: int = 7, threads: int = 2, parallel: int = 4) -> LLMBench:
     return asyncio.run(_run(repeats, threads, parallel))

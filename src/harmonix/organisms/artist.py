@@ -118,7 +118,7 @@ def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str]) -> list[str]:
         if len(tokenize(line)) > MAX_LINE_WORDS:
             line = re.split(r"(?<=[.!?])\s+", line)[0]
         if (len(tokenize(line)) >= MIN_LINE_WORDS and line.lower() not in quoted
-                and line.lower() not in {l.lower() for l in lines} and not line.endswith(":")):
+                and line.lower() not in {kept.lower() for kept in lines} and not line.endswith(":")):
             lines.append(line)
     return lines[:OWN_LINES]
 
