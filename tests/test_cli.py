@@ -114,6 +114,21 @@ def test_bench_llm_json_reports_paired_ratios_with_their_range(tmp_path: Path, w
     assert list(workdir.iterdir()) == []
 
 
+def test_bench_cascade_io_json_reports_paired_efficiency(tmp_path: Path, workdir: Path) -> None:
+    """The cascade benchmark at its smallest size, Prose and Artist on the loopback delay server: both arms run the
+    same prompt with no failed stage, and the efficiency is the median of per-repeat ideal / parallel ratios."""
+    result = harmonix("bench", "cascade", "--io", "--io-delay", "0.05", "--repeats", "2", "--json",
+                      home=tmp_path / "h", cwd=workdir)
+    assert result.returncode == 0, result.stderr.decode()
+    report = one_json_object(result)
+    assert report["io"] and report["repeats"] == 2 and report["errors"] == 0
+    assert set(report["stage_s"]) == {"haiku", "sonnet", "prose", "artist"}
+    low, high = report["efficiency_range"]
+    assert 0 < low <= report["efficiency"] <= high
+    assert report["ideal_s"] <= report["sequential_s"]
+    assert list(workdir.iterdir()) == []
+
+
 def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: Path, workdir: Path) -> None:
     replies = [one_json_object(harmonix("haiku", "What is resonance?", "--seed", "11", "--json",
                                         home=tmp_path / name, cwd=workdir)) for name in ("a", "b")]

@@ -1,14 +1,17 @@
 """``harmonix bench cascade [--io]``: what breathing in parallel buys, against what it could buy at best.
 
 One hub per arm, each on a fresh home; ``repeats`` cascades per arm on the standard prompts, interleaved
-(sequential, parallel, parallel, sequential, …), the same seeds in both arms. Figures are medians:
+(sequential, parallel, parallel, sequential, …). Repeat *i* gives both arms the same prompt and seed, so the two
+cascades of a repeat do the same work, back to back: every ratio is taken inside a repeat, and the figure reported is
+the median over repeats (ratios of medians would mix prompts of different lengths and the host's drift).
 
-- ``sequential_s`` and ``parallel_s``: whole cascades; ``speedup = sequential_s / parallel_s``;
-- the stages *alone* come from the sequential cascades, where each runs by itself: ``stage_s`` (wall) and
-  ``stage_cpu_s`` (the process's CPU time during the stage, every thread included);
-- ``ideal_s = max(slowest INHALE stage alone + Artist alone, sum of the stages' CPU-seconds / usable cores)``: no
-  schedule beats the critical path, nor the CPU work spread over every core;
-- ``ideal_speedup = sequential_s / ideal_s`` and ``efficiency = speedup / ideal_speedup`` (target >= 0.9).
+- ``sequential_s`` and ``parallel_s``: whole cascades (medians); per repeat ``speedup = sequential / parallel``;
+- the stages *alone* come from the sequential cascade, where each runs by itself: ``stage_s`` (wall) and
+  ``stage_cpu_s`` (the process's CPU time during the stage, every thread included), reported as medians;
+- per repeat ``ideal = max(slowest INHALE stage alone + Artist alone, sum of the stages' CPU-seconds / usable
+  cores)``: no schedule beats the critical path, nor the CPU work spread over every core;
+- per repeat ``ideal_speedup = sequential / ideal`` and ``efficiency = speedup / ideal_speedup = ideal / parallel``
+  (target >= 0.9), reported with its range over the repeats.
 
 ``--io``: Prose and Artist use the ``openai`` backend against a loopback server of ours that answers after
 ``io_delay_s`` (:mod:`harmonix.bench.delay_server`), standing in for a remote GPU server: their stages cost waiting,
@@ -42,6 +45,7 @@ class CascadeBench:
     ideal_s: float
     ideal_speedup: float
     efficiency: float
+    efficiency_range: tuple[float, float]
     errors: int
 
 
@@ -67,18 +71,30 @@ async def _run(repeats: int, io: bool, io_delay_s: float) -> CascadeBench:
                                                  sequential=arm == "sequential")
                 (sequential if arm == "sequential" else parallel).append(result)
     names = (*INHALE, ARTIST)
-    stage_s = {name: median([r.timings[name] for r in sequential]) for name in names}
-    stage_cpu_s = {name: median([getattr(r, name).cpu_seconds for r in sequential]) for name in names}
-    sequential_s = median([r.timings["total"] for r in sequential])
-    parallel_s = median([r.timings["total"] for r in parallel])
     usable = cores()
-    ideal_s = max(max(stage_s[name] for name in INHALE) + stage_s[ARTIST], sum(stage_cpu_s.values()) / usable)
-    speedup, ideal_speedup = sequential_s / parallel_s, sequential_s / ideal_s
+    ideals = [_ideal_s(result, usable) for result in sequential]
+    speedups = [alone.timings["total"] / together.timings["total"]
+                for alone, together in zip(sequential, parallel, strict=True)]
+    efficiencies = [ideal / together.timings["total"] for ideal, together in zip(ideals, parallel, strict=True)]
     errors = sum(stage.error is not None for r in sequential + parallel for stage in r.stages)
-    return CascadeBench(io=io, repeats=repeats, usable_cores=usable, sequential_s=sequential_s,
-                        parallel_s=parallel_s, speedup=speedup, stage_s=stage_s, stage_cpu_s=stage_cpu_s,
-                        ideal_s=ideal_s, ideal_speedup=ideal_speedup, efficiency=speedup / ideal_speedup,
+    return CascadeBench(io=io, repeats=repeats, usable_cores=usable,
+                        sequential_s=median([r.timings["total"] for r in sequential]),
+                        parallel_s=median([r.timings["total"] for r in parallel]), speedup=median(speedups),
+                        stage_s={name: median([r.timings[name] for r in sequential]) for name in names},
+                        stage_cpu_s={name: median([getattr(r, name).cpu_seconds for r in sequential])
+                                     for name in names},
+                        ideal_s=median(ideals),
+                        ideal_speedup=median([r.timings["total"] / ideal for r, ideal in zip(sequential, ideals,
+                                                                                             strict=True)]),
+                        efficiency=median(efficiencies), efficiency_range=(min(efficiencies), max(efficiencies)),
                         errors=errors)
+
+
+def _ideal_s(sequential: CascadeResult, usable_cores: int) -> float:
+    """The shortest a parallel cascade doing this sequential cascade's work could take (module docstring)."""
+    critical_path = max(sequential.timings[name] for name in INHALE) + sequential.timings[ARTIST]
+    cpu_work = sum(getattr(sequential, name).cpu_seconds for name in (*INHALE, ARTIST))
+    return max(critical_path, cpu_work / usable_cores)
 
 
 def run_cascade_bench(repeats: int = 5, io: bool = False, io_delay_s: float = 1.5) -> CascadeBench:
