@@ -24,14 +24,16 @@ from harmonix.organisms.sonnet import (
     Sonnet,
     clean_line,
     iambic_score,
+    load_copy_filter,
     load_rhymes,
     next_phase,
     packaged_model_dir,
     punctuate,
+    read_line,
     scheme_of,
 )
 from harmonix.prompts import standard_prompts
-from harmonix.text import rhyme_key, syllables, tokenize
+from harmonix.text import is_known, rhyme_key, syllables, tokenize
 
 VOCAB = CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -85,6 +87,16 @@ def test_punctuate_closes_quatrains_and_couplet() -> None:
 
 def test_clean_line() -> None:
     assert clean_line("  , and the  sea ; remembers [x] 42 ") == "And the sea; remembers x"
+
+
+def test_a_line_is_valid_only_when_every_word_is_in_the_dictionary() -> None:
+    """A coined word would make the syllable count a guess: the same line with one coined word is refused."""
+    copy_filter = load_copy_filter(packaged_model_dir())
+    real = read_line("When winter winds have blown across the sea", copy_filter)
+    coined = read_line("When mempty winds have blown across the sea", copy_filter)
+    assert real.valid and real.syllables == 10
+    assert not is_known("mempty") and 9 <= coined.syllables <= 11 and coined.rhyme == real.rhyme
+    assert not coined.valid
 
 
 def test_iambic_score() -> None:
@@ -185,3 +197,4 @@ async def test_form_over_ten_sonnets(config: Config) -> None:
     assert sum(reply.rhyme_scheme == SCHEME for reply in replies) >= 8
     lines = [line for reply in replies for line in reply.lines]
     assert sum(9 <= sum(syllables(w) for w in tokenize(line)) <= 11 for line in lines) >= 0.9 * len(lines)
+    assert sum(all(map(is_known, tokenize(line))) for line in lines) >= 0.95 * len(lines)

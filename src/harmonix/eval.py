@@ -124,6 +124,7 @@ async def eval_sonnet(config: Config, prompts: Sequence[str]) -> OrganismEval:
         "lines_9_to_11_syllables": sum(9 <= sum(syllables(w) for w in tokenize(line)) <= 11
                                        for line in lines) / len(lines),
         "lines_copying_8_words": sum(copies(line, windows, 8) for line in lines) / len(lines),
+        "lines_of_dictionary_words": sum(all(map(is_known, tokenize(line))) for line in lines) / len(lines),
     }
     texts = [reply.text for reply in replies]
     copied = sum(any(copies(line, windows, 8) for line in reply.lines) for reply in replies)

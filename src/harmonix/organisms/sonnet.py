@@ -15,11 +15,13 @@ recent sonnets) and the content words of the turn (the prompt, plus whatever the
    (the words of Shakespeare that CMUdict knows, grouped by rhyme key);
 3. the second line of each rhyming pair (ABAB CDCD EFEF GG), once it has 8 syllables, may only continue into a word
    of its partner's rhyme key that brings it to 9-11 syllables and is not the partner's own end word;
-4. candidates are then read (:func:`read_line`: cleaned, counted, at most one word outside CMUdict, no
-   ``COPY_WINDOW`` consecutive words copied from the corpus) and the best valid one by :attr:`VerseLine.quality`
-   is kept; a line with no valid candidate is resampled (``LINE_ATTEMPTS``), and if it still has none the best
-   candidate is kept anyway: a sonnet always has 14 lines, and ``rhyme_scheme`` (computed from the final text)
-   marks with "-" the pairs that do not rhyme.
+4. candidates are then read (:func:`read_line`: cleaned, counted, every word known to CMUdict, so its syllables
+   are a fact and not a guess, and no ``COPY_WINDOW`` consecutive words copied from the corpus) and the best valid
+   one by :attr:`VerseLine.quality` is kept. The model does coin words: over 16 sonnets, when one coined word per
+   line was allowed, 31 % of the chosen lines held one; requiring none took 14.2 batches per sonnet, not 14.0.
+   A line with no valid candidate is resampled (``LINE_ATTEMPTS``), and if it still has none the best candidate
+   is kept anyway: a sonnet always has 14 lines, and ``rhyme_scheme`` (computed from the final text) marks with
+   "-" the pairs that do not rhyme.
 
 Lines are capitalised; each quatrain and the couplet end with a full stop.
 
@@ -168,12 +170,11 @@ def read_line(raw: str, copy_filter: CopyFilter, fluency: float = 0.0) -> VerseL
     text = clean_line(raw)
     words = tuple(tokenize(text))
     count = sum(syllables(word) for word in words)
-    unknown = sum(not is_known(word) for word in words)
     end = words[-1] if words else ""
     rhyme = rhyme_key(end) if end and end not in STOPWORDS else None
     low, high = SYLLABLE_RANGE
-    valid = bool(words) and low <= count <= high and unknown <= 1 and rhyme is not None and text[:1].isupper() \
-        and not copy_filter.copies(words)
+    valid = (bool(words) and low <= count <= high and all(map(is_known, words)) and rhyme is not None
+             and text[:1].isupper() and not copy_filter.copies(words))
     return VerseLine(text, words, count, rhyme, iambic_score(words), fluency, valid)
 
 
