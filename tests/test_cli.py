@@ -139,3 +139,10 @@ def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: P
     assert replies[0]["text"] == replies[1]["text"], "same seed, same (fresh) field: same haiku"
     bad = harmonix("haiku", "   ", "--json", home=tmp_path / "a", cwd=workdir)
     assert bad.returncode == 2 and "empty" in one_json_object(bad)["error"]["message"]
+
+
+def test_a_report_names_its_command_without_home_or_json() -> None:
+    from harmonix.cli import reproducing_command
+
+    arguments = ["--organisms", "sonnet", "--home", "/somewhere/else", "--json", "--home=/x", "--report", "r.md"]
+    assert reproducing_command("harmonix eval", arguments) == "harmonix eval --organisms sonnet --report r.md"

@@ -29,6 +29,7 @@ from harmonix.organisms.sonnet import (
     next_phase,
     packaged_model_dir,
     punctuate,
+    rank_candidate,
     read_line,
     scheme_of,
 )
@@ -97,6 +98,18 @@ def test_a_line_is_valid_only_when_every_word_is_in_the_dictionary() -> None:
     assert real.valid and real.syllables == 10
     assert not is_known("mempty") and 9 <= coined.syllables <= 11 and coined.rhyme == real.rhyme
     assert not coined.valid
+
+
+def test_a_slot_prefers_valid_lines_then_one_coined_word_then_anything() -> None:
+    copy_filter = load_copy_filter(packaged_model_dir())
+    partner = read_line("When winter winds have blown across the sea", copy_filter)
+    valid = read_line("And all my hopes lie buried in the tree", copy_filter)
+    one_coined = read_line("And all my mempty buried in the tree", copy_filter)
+    unrhymed = read_line("And all my hopes lie buried in the night", copy_filter)
+    assert valid.valid and one_coined.shaped and one_coined.coined == 1 and unrhymed.valid
+    ranked = sorted([unrhymed, one_coined, valid], key=lambda line: rank_candidate(line, partner), reverse=True)
+    assert ranked == [valid, one_coined, unrhymed]
+    assert rank_candidate(unrhymed, None)[0] == 2, "a first line of a pair has no partner to rhyme with"
 
 
 def test_iambic_score() -> None:

@@ -47,6 +47,22 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def reproducing_command(command: str, arguments: Sequence[str]) -> str:
+    """The command line a report names for reproducing it: ``arguments`` without ``--json`` and without
+    ``--home DIR`` (where state lives says nothing about the result, and a path of one machine must not land in a
+    committed report)."""
+    kept: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--home":
+            skip = True
+        elif argument != "--json" and not argument.startswith("--home="):
+            kept.append(argument)
+    return " ".join([command, *kept])
+
+
 def emit_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(jsonable(document), ensure_ascii=False))
 
@@ -467,8 +483,7 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
     if not prompts:
         raise InvalidArgument("the prompt file holds no prompt")
     results = asyncio.run(run_eval(prompts, chosen, count or len(prompts)))
-    command = "harmonix eval " + " ".join(a for a in sys.argv[2:] if a != "--json")
-    text = markdown_report(results, command.strip())
+    text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]))
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(text, encoding="utf-8")
@@ -508,8 +523,7 @@ def lock_isolation_command(config: Config, as_json: bool, runs: int, turns: int,
     if quick:
         runs, turns = 2, 6
     result = asyncio.run(run_lock_isolation(runs=runs, turns=turns, sessions=counts))
-    command = "harmonix experiment lock-isolation " + " ".join(a for a in sys.argv[3:] if a != "--json")
-    text = markdown(result, command.strip())
+    text = markdown(result, reproducing_command("harmonix experiment lock-isolation", sys.argv[3:]))
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "lock-isolation.md").write_text(text + "\n![violations and echo](lock-isolation.png)\n",

@@ -19,9 +19,9 @@ recent sonnets) and the content words of the turn (the prompt, plus whatever the
    are a fact and not a guess, and no ``COPY_WINDOW`` consecutive words copied from the corpus) and the best valid
    one by :attr:`VerseLine.quality` is kept. The model does coin words: over 16 sonnets, when one coined word per
    line was allowed, 31 % of the chosen lines held one; requiring none took 14.2 batches per sonnet, not 14.0.
-   A line with no valid candidate is resampled (``LINE_ATTEMPTS``), and if it still has none the best candidate
-   is kept anyway: a sonnet always has 14 lines, and ``rhyme_scheme`` (computed from the final text) marks with
-   "-" the pairs that do not rhyme.
+   A line with no valid candidate is resampled (``LINE_ATTEMPTS``); if it still has none, a candidate whose only
+   fault is one coined word is kept, else the best candidate anyway: a sonnet always has 14 lines, and
+   ``rhyme_scheme`` (computed from the final text) marks with "-" the pairs that do not rhyme.
 
 Lines are capitalised; each quatrain and the couplet end with a full stop.
 
@@ -73,7 +73,7 @@ RHYME_FROM_SYLLABLE = 8
 MIN_PARTNERS = 3
 LINE_BATCH = 12
 LINE_CHARS = 90
-LINE_ATTEMPTS = 3
+LINE_ATTEMPTS = 5
 TOP_K = 20
 FLUENCY_WEIGHT = 0.5
 CONTEXT_WORDS = 6
@@ -130,7 +130,15 @@ class VerseLine:
     rhyme: str | None
     iambic: float
     fluency: float
-    valid: bool
+    shaped: bool
+    """9-11 syllables, a rhyme key, a capital, nothing copied: the form, counting coined words by the heuristic."""
+    coined: int
+    """Words CMUdict does not know."""
+
+    @property
+    def valid(self) -> bool:
+        """The form with every syllable a fact: shaped, and no coined word."""
+        return self.shaped and self.coined == 0
 
     @property
     def end_word(self) -> str:
@@ -173,9 +181,10 @@ def read_line(raw: str, copy_filter: CopyFilter, fluency: float = 0.0) -> VerseL
     end = words[-1] if words else ""
     rhyme = rhyme_key(end) if end and end not in STOPWORDS else None
     low, high = SYLLABLE_RANGE
-    valid = (bool(words) and low <= count <= high and all(map(is_known, words)) and rhyme is not None
-             and text[:1].isupper() and not copy_filter.copies(words))
-    return VerseLine(text, words, count, rhyme, iambic_score(words), fluency, valid)
+    shaped = (bool(words) and low <= count <= high and rhyme is not None and text[:1].isupper()
+              and not copy_filter.copies(words))
+    coined = sum(not is_known(word) for word in words)
+    return VerseLine(text, words, count, rhyme, iambic_score(words), fluency, shaped, coined)
 
 
 # --- guiding the model through the form ---------------------------------------------------------------------------
@@ -320,6 +329,15 @@ class Composition:
     batches: int
 
 
+def rank_candidate(line: VerseLine, partner: VerseLine | None) -> tuple[int, float]:
+    """How a candidate for a slot compares: valid lines that rhyme with their partner first (2); then lines whose
+    only fault is one coined word (1), the fallback that keeps the scheme and the count when no valid line came;
+    then the rest (0); by :attr:`VerseLine.quality` within a tier."""
+    rhymes = partner is None or (line.rhyme == partner.rhyme and line.end_word != partner.end_word)
+    tier = 2 if line.valid and rhymes else 1 if line.shaped and line.coined <= 1 and rhymes else 0
+    return tier, line.quality
+
+
 def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,
             temperature: float, rng: np.random.Generator) -> Composition:
     """Write the 14 lines one by one under the form's guide (module docstring). Pure CPU work."""
@@ -330,19 +348,15 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
         guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
                           partner.end_word if partner else None)
         context = prime + "".join(line.text + "\n" for line in chosen)
+        rank = functools.partial(rank_candidate, partner=partner)
         best: VerseLine | None = None
         for _ in range(LINE_ATTEMPTS):
             batches += 1
             samples = model.sample([context] * LINE_BATCH, max_new=LINE_CHARS, rng=rng, temperature=temperature,
                                    top_k=TOP_K, guide=guide)
             candidates = [read_line(sample.text, copy_filter, sample.mean_log_probability) for sample in samples]
-            candidates = [c for c in candidates if c.words]
-            fitting = [c for c in candidates if c.valid and (partner is None or (
-                c.rhyme == partner.rhyme and c.end_word != partner.end_word))]
-            pick = max(fitting or candidates, key=lambda c: c.quality, default=None)
-            if pick is not None and (best is None or (pick in fitting) or pick.quality > best.quality):
-                best = pick
-            if fitting:
+            best = max([c for c in candidates if c.words] + ([best] if best else []), key=rank, default=None)
+            if best is not None and rank(best)[0] == 2:
                 break
         if best is None:
             raise CompositionFailed(f"no candidate at all for line {index + 1}")
