@@ -60,7 +60,7 @@ async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
                 generation = await engine.chat(MESSAGES, _sampling(repeat))
                 single.append(generation.tokens / generation.seconds)
 
-            async def raw() -> None:
+            async def raw() -> None:  # llama.cpp's own call on the engine's server, on purpose: the baseline
                 started = time.perf_counter()
                 answer = await asyncio.to_thread(engine._server.handle_chat_completions,
                                                  dict(direct_request, seed=repeat))
