@@ -264,7 +264,7 @@ def scheme_of(lines: Sequence[str]) -> str:
     ends = [tokenize(line)[-1] if tokenize(line) else "" for line in lines]
     achieved = list("-" * len(SCHEME))
     for letter in sorted(set(SCHEME)):
-        first, second = (i for i, l in enumerate(SCHEME) if l == letter)
+        first, second = (i for i, slot in enumerate(SCHEME) if slot == letter)
         if second < len(ends) and ends[first] != ends[second] and rhyme_key(ends[first]) is not None \
                 and rhyme_key(ends[first]) == rhyme_key(ends[second]):
             achieved[first] = achieved[second] = letter
@@ -362,7 +362,7 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
             raise CompositionFailed(f"no candidate at all for line {index + 1}")
         chosen.append(best)
     lines = punctuate([line.text for line in chosen])
-    return Composition(lines=tuple(lines), scheme=scheme_of(lines), syllables=tuple(l.syllables for l in chosen),
+    return Composition(lines=tuple(lines), scheme=scheme_of(lines), syllables=tuple(line.syllables for line in chosen),
                        batches=batches)
 
 
