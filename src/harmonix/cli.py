@@ -63,6 +63,15 @@ def reproducing_command(command: str, arguments: Sequence[str]) -> str:
     return " ".join([command, *kept])
 
 
+def show_reply(reply: Any, as_json: bool, status: str) -> None:
+    """One organism's reply: all of it as one JSON object, or its text on stdout and ``status`` dimmed on stderr."""
+    if as_json:
+        emit_json(jsonable(reply))
+    else:
+        click.echo(reply.text)
+        stderr.print(f"[dim]{status}[/]")
+
+
 def emit_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(jsonable(document), ensure_ascii=False))
 
@@ -214,12 +223,9 @@ def haiku_command(config: Config, as_json: bool, prompt: str, seed: int | None) 
             return await haiku.answer(read_text_argument(prompt), seed=seed)
 
     reply = asyncio.run(run())
-    if as_json:
-        emit_json(jsonable(reply))
-        return
-    click.echo(reply.text)
-    stderr.print(f"[dim]d={reply.dissonance:.2f}  T={reply.temperature:.2f}  novelty={reply.pulse.novelty:.2f}  "
-                 f"arousal={reply.pulse.arousal:.2f}  entropy={reply.pulse.entropy:.2f}  seed={reply.seed}[/]")
+    pulse = reply.pulse
+    show_reply(reply, as_json, f"d={reply.dissonance:.2f}  T={reply.temperature:.2f}  novelty={pulse.novelty:.2f}  "
+                               f"arousal={pulse.arousal:.2f}  entropy={pulse.entropy:.2f}  seed={reply.seed}")
 
 
 @main.command("sonnet")
@@ -236,12 +242,8 @@ def sonnet_command(config: Config, as_json: bool, prompt: str, context: str, see
             return await sonnet.answer(read_text_argument(prompt), context=context, seed=seed)
 
     reply = asyncio.run(run())
-    if as_json:
-        emit_json(jsonable(reply))
-        return
-    click.echo(reply.text)
-    stderr.print(f"[dim]{reply.rhyme_scheme}  d={reply.dissonance:.2f}  phase={reply.phase}  "
-                 f"T={reply.temperature:.2f}  seed={reply.seed}  {reply.compose_ms / 1000:.1f} s[/]")
+    show_reply(reply, as_json, f"{reply.rhyme_scheme}  d={reply.dissonance:.2f}  phase={reply.phase}  "
+                               f"T={reply.temperature:.2f}  seed={reply.seed}  {reply.compose_ms / 1000:.1f} s")
 
 
 def llm_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -274,12 +276,8 @@ def prose_command(config: Config, as_json: bool, prompt: str, seed: int | None) 
             return await prose.answer(read_text_argument(prompt), seed=seed)
 
     reply = asyncio.run(run())
-    if as_json:
-        emit_json(jsonable(reply))
-        return
-    click.echo(reply.text)
-    stderr.print(f"[dim]d={reply.dissonance:.2f}  T={reply.temperature:.2f}  {reply.tokens} tokens  "
-                 f"{reply.tokens_per_s:.0f} tok/s  {reply.backend}  seed={reply.seed}[/]")
+    show_reply(reply, as_json, f"d={reply.dissonance:.2f}  T={reply.temperature:.2f}  {reply.tokens} tokens  "
+                               f"{reply.tokens_per_s:.0f} tok/s  {reply.backend}  seed={reply.seed}")
 
 
 # --- the cascade ----------------------------------------------------------------------------------------------------
