@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harmonix.bench.timing import median
+from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.config import Config, cores
 from harmonix.meta import ARTIST, INHALE, CascadeResult, MetaHarmonix
 from harmonix.prompts import standard_prompts
@@ -73,21 +73,18 @@ async def _run(repeats: int, io: bool, io_delay_s: float) -> CascadeBench:
     names = (*INHALE, ARTIST)
     usable = cores()
     ideals = [_ideal_s(result, usable) for result in sequential]
-    speedups = [alone.timings["total"] / together.timings["total"]
-                for alone, together in zip(sequential, parallel, strict=True)]
-    efficiencies = [ideal / together.timings["total"] for ideal, together in zip(ideals, parallel, strict=True)]
+    sequential_totals = [r.timings["total"] for r in sequential]
+    parallel_totals = [r.timings["total"] for r in parallel]
+    efficiencies = paired_ratios(ideals, parallel_totals)
     errors = sum(stage.error is not None for r in sequential + parallel for stage in r.stages)
-    return CascadeBench(io=io, repeats=repeats, usable_cores=usable,
-                        sequential_s=median([r.timings["total"] for r in sequential]),
-                        parallel_s=median([r.timings["total"] for r in parallel]), speedup=median(speedups),
+    return CascadeBench(io=io, repeats=repeats, usable_cores=usable, sequential_s=median(sequential_totals),
+                        parallel_s=median(parallel_totals),
+                        speedup=median(paired_ratios(sequential_totals, parallel_totals)),
                         stage_s={name: median([r.timings[name] for r in sequential]) for name in names},
                         stage_cpu_s={name: median([getattr(r, name).cpu_seconds for r in sequential])
                                      for name in names},
-                        ideal_s=median(ideals),
-                        ideal_speedup=median([r.timings["total"] / ideal for r, ideal in zip(sequential, ideals,
-                                                                                             strict=True)]),
-                        efficiency=median(efficiencies), efficiency_range=(min(efficiencies), max(efficiencies)),
-                        errors=errors)
+                        ideal_s=median(ideals), ideal_speedup=median(paired_ratios(sequential_totals, ideals)),
+                        efficiency=median(efficiencies), efficiency_range=span(efficiencies), errors=errors)
 
 
 def _ideal_s(sequential: CascadeResult, usable_cores: int) -> float:

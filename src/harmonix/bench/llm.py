@@ -20,7 +20,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from harmonix.bench.timing import median
+from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.engines.llm import LlamaCppEngine, LlamaCppSettings, Sampling, embedded_model_path
 
 TOKENS = 128
@@ -80,14 +80,12 @@ async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
             arms = [ours, raw, one_after_another, at_once]
             for arm in arms[repeat % 4:] + arms[: repeat % 4]:
                 await arm()
-    overheads = [ours_rate / direct_rate for ours_rate, direct_rate in zip(single, direct, strict=True)]
-    speedups = [alone / together for alone, together in zip(serial, concurrent, strict=True)]
+    overheads, speedups = paired_ratios(single, direct), paired_ratios(serial, concurrent)
     return LLMBench(repeats=repeats, threads=threads, parallel=parallel, tokens_per_request=TOKENS,
                     tokens_per_s_single=median(single), tokens_per_s_direct=median(direct),
-                    engine_overhead_ratio=median(overheads),
-                    engine_overhead_ratio_range=(min(overheads), max(overheads)),
+                    engine_overhead_ratio=median(overheads), engine_overhead_ratio_range=span(overheads),
                     serial_seconds=median(serial), concurrent_seconds=median(concurrent),
-                    batched_speedup=median(speedups), batched_speedup_range=(min(speedups), max(speedups)))
+                    batched_speedup=median(speedups), batched_speedup_range=span(speedups))
 
 
 def run_llm_bench(repeats: int = 7, threads: int = 2, parallel: int = 4) -> LLMBench:

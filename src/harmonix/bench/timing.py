@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 
 def median(values: list[float]) -> float:
     """The median of ``values`` (which must not be empty)."""
     return statistics.median(values)
+
+
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """``numerators[i] / denominators[i]`` for each repeat *i*: a ratio of two arms measured back to back, so the
+    host's drift between repeats cancels out of it (a ratio of two medians would keep it)."""
+    return [top / bottom for top, bottom in zip(numerators, denominators, strict=True)]
+
+
+def span(values: Sequence[float]) -> tuple[float, float]:
+    """The range ``(min, max)`` of ``values``, reported next to their median."""
+    return min(values), max(values)
 
 
 async def interleaved(arms: Mapping[str, Callable[[], Awaitable[float]]], repeats: int) -> dict[str, list[float]]:
