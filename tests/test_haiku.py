@@ -8,13 +8,12 @@ import json
 import random
 import sqlite3
 import statistics
-import threading
 from pathlib import Path
 
 import pytest
 
 import harmonix.organisms.haiku as haiku_module
-from fieldtools import fingerprint
+from fieldtools import Stall, fingerprint
 from harmonix.config import Config
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot, WordCount, audit_field
@@ -207,26 +206,13 @@ class TestTheTurn:
 
     async def test_cancelled_turn_leaves_the_field_unchanged(self, config: Config,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-        entered, release = threading.Event(), threading.Event()
-        real_compose = haiku_module.compose
-
-        def slow_compose(*args: object, **kwargs: object) -> object:
-            entered.set()
-            release.wait(30)
-            return real_compose(*args, **kwargs)
-
         async with Haiku.open(config) as haiku:
             await haiku.answer("a first turn", seed=0)
             before = fingerprint(config.field_path("haiku"))
-            monkeypatch.setattr(haiku_module, "compose", slow_compose)
-            task = asyncio.create_task(haiku.answer("a turn that is cancelled while composing", seed=1))
-            await asyncio.to_thread(entered.wait, 30)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            stall = Stall(monkeypatch, haiku_module, "compose")
+            await stall.cancel_inside(haiku.answer("a turn that is cancelled while composing", seed=1))
             assert fingerprint(config.field_path("haiku")) == before
-            release.set()
-            monkeypatch.setattr(haiku_module, "compose", real_compose)
+            stall.release()
             async with asyncio.timeout(30):
                 await haiku.answer("the next turn is fine", seed=2)
 

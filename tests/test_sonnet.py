@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import harmonix.organisms.sonnet as sonnet_module
-from fieldtools import fingerprint
+from fieldtools import Stall, fingerprint
 from harmonix.config import Config
 from harmonix.errors import InvalidText
 from harmonix.field import audit_field
@@ -171,24 +170,12 @@ async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config) -> 
 
 
 async def test_cancelled_turn_leaves_the_field_unchanged(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    entered, release = threading.Event(), threading.Event()
-    real_compose = sonnet_module.compose
-
-    def slow_compose(*args: object) -> object:
-        entered.set()
-        release.wait(30)
-        return real_compose(*args)
-
     async with Sonnet.open(config) as sonnet:
         await sonnet.answer("a first turn", seed=0)
         before = fingerprint(config.field_path("sonnet"))
-        monkeypatch.setattr(sonnet_module, "compose", slow_compose)
-        task = asyncio.create_task(sonnet.answer("cancelled while composing", seed=1))
-        await asyncio.to_thread(entered.wait, 30)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        release.set()
+        stall = Stall(monkeypatch, sonnet_module, "compose")
+        await stall.cancel_inside(sonnet.answer("cancelled while composing", seed=1))
+        stall.release()
         assert fingerprint(config.field_path("sonnet")) == before
 
 
