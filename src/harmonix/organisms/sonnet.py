@@ -333,8 +333,8 @@ def rank_candidate(line: VerseLine, partner: VerseLine | None) -> tuple[int, flo
     """How a candidate for a slot compares: valid lines that rhyme with their partner first (2); then lines whose
     only fault is one coined word (1), the fallback that keeps the scheme and the count when no valid line came;
     then the rest (0); by :attr:`VerseLine.quality` within a tier."""
-    rhymes = partner is None or (line.rhyme == partner.rhyme and line.end_word != partner.end_word)
-    tier = 2 if line.valid and rhymes else 1 if line.shaped and line.coined <= 1 and rhymes else 0
+    answers_partner = partner is None or (line.rhyme == partner.rhyme and line.end_word != partner.end_word)
+    tier = 2 if line.valid and answers_partner else 1 if line.shaped and line.coined <= 1 and answers_partner else 0
     return tier, line.quality
 
 
@@ -362,8 +362,8 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
             raise CompositionFailed(f"no candidate at all for line {index + 1}")
         chosen.append(best)
     lines = punctuate([line.text for line in chosen])
-    return Composition(lines=tuple(lines), scheme=scheme_of(lines), syllables=tuple(line.syllables for line in chosen),
-                       batches=batches)
+    return Composition(lines=tuple(lines), scheme=scheme_of(lines),
+                       syllables=tuple(line.syllables for line in chosen), batches=batches)
 
 
 # --- the organism --------------------------------------------------------------------------------------------------

@@ -43,10 +43,10 @@ def lexicon() -> Mapping[str, tuple[Pronunciation, ...]]:
         text = stream.read().decode("utf-8")
     lexicon: dict[str, tuple[Pronunciation, ...]] = {}
     for line in text.splitlines():
-        fields = line.partition("#")[0].split() if "#" in line else line.split()
+        fields = line.partition("#")[0].split()
         if len(fields) < 2:
             continue
-        word = fields[0].partition("(")[0] if fields[0].endswith(")") else fields[0]
+        word = fields[0].partition("(")[0]
         lexicon[word] = (*lexicon.get(word, ()), tuple(fields[1:]))
     return lexicon
 
