@@ -418,22 +418,24 @@ class EnginePool:
             yield cls(stack)
 
     async def llamacpp(self, settings: LlamaCppSettings) -> LlamaCppEngine:
-        key = ("llamacpp", settings.model.resolve())
-        async with self._lock:
-            if key not in self._engines:
-                self._engines[key] = await self._stack.enter_async_context(LlamaCppEngine.open(settings))
-            engine = self._engines[key]
+        engine = await self._shared(("llamacpp", settings.model.resolve()), lambda: LlamaCppEngine.open(settings))
         assert isinstance(engine, LlamaCppEngine)
         return engine
 
     async def openai(self, settings: OpenAISettings) -> OpenAIEngine:
         key = ("openai", settings.base_url, settings.model, settings.api_key)
-        async with self._lock:
-            if key not in self._engines:
-                self._engines[key] = await self._stack.enter_async_context(OpenAIEngine.open(settings))
-            engine = self._engines[key]
+        engine = await self._shared(key, lambda: OpenAIEngine.open(settings))
         assert isinstance(engine, OpenAIEngine)
         return engine
+
+    async def _shared(self, key: tuple[Any, ...],
+                      opener: Callable[[], contextlib.AbstractAsyncContextManager[Any]]) -> LLMEngine:
+        """The engine under ``key``, opened with ``opener`` the first time (under the pool's lock, so two callers
+        never load the same model twice) and closed with the pool."""
+        async with self._lock:
+            if key not in self._engines:
+                self._engines[key] = await self._stack.enter_async_context(opener())
+            return self._engines[key]
 
 
 @dataclass(frozen=True, slots=True)
