@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 
 from harmonix.config import Config
-from harmonix.engines.markov import Habituation, MarkovChain, State, Walker
+from harmonix.engines.markov import Habituation, MarkovChain, State, Walk, Walker
 from harmonix.errors import HarmonixError
 from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
 from harmonix.metrics import echo
@@ -212,12 +212,18 @@ def habituation(snapshot: FieldSnapshot) -> Habituation:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    lines: tuple[tuple[str, ...], ...]
+    """A finished walk and its chain log-probability per word."""
+
+    walk: Walk
     log_probability: float
 
     @property
+    def lines(self) -> tuple[tuple[str, ...], ...]:
+        return self.walk.lines
+
+    @property
     def words(self) -> tuple[str, ...]:
-        return tuple(word for line in self.lines for word in line)
+        return self.walk.words
 
     @property
     def text(self) -> str:
@@ -278,7 +284,7 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: np.
         opening = thought if attempt == 0 and thought is not None else chain.draw_opening(t, rng)
         walk = walker.walk(BUDGETS, syllables, opening, closes_line=closes_line, accept=accept)
         if walk is not None and walk.words not in found:
-            found[walk.words] = Candidate(walk.lines, chain.log_probability(walk.words) / len(walk.words))
+            found[walk.words] = Candidate(walk, chain.log_probability(walk.words) / len(walk.words))
     if not found:
         raise CompositionFailed("HAiKU's field has no path of 5-7-5 syllables left to walk")
     candidates = list(found.values())
@@ -307,7 +313,7 @@ def _reflect(prompt: str, answer: Candidate, walker: Walker, bootstrap: Bootstra
         walk = walker.walk(BUDGETS, syllables, states[index], closes_line=closes_line,
                            accept=lambda words: not copies_corpus(words, bootstrap) and words != answer.words)
         if walk is not None:
-            return Candidate(walk.lines, walker.chain.log_probability(walk.words) / len(walk.words))
+            return Candidate(walk, walker.chain.log_probability(walk.words) / len(walk.words))
     return None
 
 
