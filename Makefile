@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/harmonix ask "What is resonance, and where does it live?"
 
+# Lint and types first (seconds), then the whole suite.
 test: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-import sqlite3
+import json
 import threading
-from collections.abc import Callable, Coroutine
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
 
+from harmonix.colony import Harmonix
+from harmonix.config import Config
+from harmonix.field import Field, FieldAudit, Store, audit_field, ensure_colony, open_store
 
-def fingerprint(path: Path) -> str:
-    """A hash of everything in a database file: equal fingerprints mean an unchanged field."""
-    conn = sqlite3.connect(path)
-    try:
-        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
-    finally:
-        conn.close()
+DEFAULT = "default"
+
+
+async def fingerprint(store: Store, name: str, colony: str = DEFAULT) -> str:
+    """A hash of every row of a field (read in one transaction): equal fingerprints mean an unchanged field."""
+    async with Field.open(store, name, colony=colony, create=False) as field:
+        dump = await field.dump()
+    return hashlib.sha256(json.dumps(dump.rows(), sort_keys=True).encode()).hexdigest()
+
+
+async def fingerprints(store: Store, names: tuple[str, ...], colony: str = DEFAULT) -> dict[str, str]:
+    return {name: await fingerprint(store, name, colony) for name in names}
+
+
+async def audit(store: Store, name: str, colony: str = DEFAULT) -> FieldAudit:
+    return await audit_field(store, colony, name)
 
 
 class Stall:
@@ -50,3 +62,24 @@ class Stall:
         """Let the held call finish, and put the real function back."""
         self._released.set()
         self._monkeypatch.setattr(self._module, self._name, self._real)
+
+
+@contextlib.asynccontextmanager
+async def opened(config: Config, cls: Any, **options: Any) -> AsyncIterator[tuple[Any, Store]]:
+    """An organism of class ``cls`` on its field of the configured colony, alone in this process (as
+    ``harmonix haiku`` runs it), and the store that holds the field. ``options`` go to ``cls.build``."""
+    async with Harmonix.open(config, cascades=False) as harmonix:
+        await ensure_colony(harmonix.store, config.colony)
+        async with Field.open(harmonix.store, cls.name, colony=config.colony) as field:
+            yield await cls.build(field, harmonix.engines, config, **options), harmonix.store
+
+
+async def audit_in(config: Config, name: str) -> FieldAudit:
+    """The audit of field ``name`` of the configured colony, through a store of its own."""
+    async with open_store(config.store_url) as store:
+        return await audit_field(store, config.colony, name)
+
+
+async def fingerprint_in(config: Config, name: str) -> str:
+    async with open_store(config.store_url) as store:
+        return await fingerprint(store, name, config.colony)

@@ -1,5 +1,6 @@
-"""A scripted HTTP server on loopback: it answers each request with the next response of its script. For the
-retry paths of the OpenAI backend (429, 503, a refused connection) that a real server will not produce on demand."""
+"""A scripted HTTP server on loopback: it answers each POST with the next response of its script (a GET, such as the
+engine's ``/v1/models`` probe, gets an empty model list and is not counted). For the retry paths of the OpenAI
+backend (429, 503, a refused connection) that a real server will not produce on demand."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ async def scripted_server(script: list[tuple[int, str]]) -> AsyncIterator[Script
         head = await reader.readuntil(b"\r\n\r\n")
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length")), 0)
-        state.requests.append(json.loads(await reader.readexactly(length)) if length else {})
-        status, body = script[min(len(state.requests), len(script)) - 1]
+        if head.startswith(b"GET "):
+            status, body = 200, '{"object": "list", "data": []}'
+        else:
+            state.requests.append(json.loads(await reader.readexactly(length)) if length else {})
+            status, body = script[min(len(state.requests), len(script)) - 1]
         kind = "text/event-stream" if body.startswith("data:") else "application/json"
         payload = body.encode()
         writer.write(f"HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {len(payload)}\r\n"

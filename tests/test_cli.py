@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -51,16 +52,17 @@ def test_round_trip_with_json(tmp_path: Path, workdir: Path) -> None:
     assert stats["fields"]["demo"]["counts"]["texts"] == 1
     check = one_json_object(harmonix("field", "check", "demo", "--json", home=home, cwd=workdir))
     assert check["ok"] is True
-    assert (home / "fields" / "demo.sqlite3").is_file()
+    assert (home / "colonies" / "default" / "demo.sqlite3").is_file()
     assert list(workdir.iterdir()) == [], "nothing may be written to the working directory"
 
 
 def test_home_from_environment_and_default(tmp_path: Path, workdir: Path) -> None:
     env_home = tmp_path / "from-env"
     assert harmonix("field", "ingest", "demo", "words here", home=None, cwd=workdir, env_home=env_home).returncode == 0
-    assert (env_home / "fields" / "demo.sqlite3").is_file()
+    assert (env_home / "colonies" / "default" / "demo.sqlite3").is_file()
     assert harmonix("field", "ingest", "demo", "words here", home=None, cwd=workdir).returncode == 0
-    assert (workdir / "xdg" / "harmonix" / "fields" / "demo.sqlite3").is_file(), "default: the user's data directory"
+    assert (workdir / "xdg" / "harmonix" / "colonies" / "default" / "demo.sqlite3").is_file(), \
+        "default: the user's data directory"
 
 
 @pytest.mark.parametrize(
@@ -77,7 +79,7 @@ def test_bad_input_exits_2_with_one_json_error_and_no_change(tmp_path: Path, wor
                                                              stdin: bytes | None, message: str) -> None:
     home = tmp_path / "home"
     harmonix("field", "ingest", "demo", "the field before", home=home, cwd=workdir)
-    before = (home / "fields" / "demo.sqlite3").read_bytes()
+    before = (home / "colonies" / "default" / "demo.sqlite3").read_bytes()
     result = harmonix(*args, "--json", home=home, cwd=workdir, stdin=stdin)
     assert result.returncode == 2
     error = one_json_object(result)["error"]
@@ -86,7 +88,7 @@ def test_bad_input_exits_2_with_one_json_error_and_no_change(tmp_path: Path, wor
     assert plain.returncode == 2 and plain.stdout == b"" and message in plain.stderr.decode()
     check = one_json_object(harmonix("field", "check", "demo", "--json", home=home, cwd=workdir))
     assert check["texts"] == 1 and check["disturbances"] == 0 and check["ok"]
-    assert (home / "fields" / "demo.sqlite3").read_bytes() == before
+    assert (home / "colonies" / "default" / "demo.sqlite3").read_bytes() == before
 
 
 def test_bench_field_json_reports_the_ratios(tmp_path: Path, workdir: Path) -> None:
@@ -146,3 +148,54 @@ def test_a_report_names_its_command_without_home_or_json() -> None:
 
     arguments = ["--organisms", "sonnet", "--home", "/somewhere/else", "--json", "--home=/x", "--report", "r.md"]
     assert reproducing_command("harmonix eval", arguments) == "harmonix eval --organisms sonnet --report r.md"
+
+
+LLM_COMMANDS = [["prose", "x"], ["artist", "x"], ["ask", "x"], ["chat"], ["eval", "--organisms", "prose", "--count",
+                                                                         "1"],
+                ["bench", "cascade", "--repeats", "1"], ["bench", "llm", "--repeats", "1"]]
+UNANSWERED = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
+
+
+@pytest.mark.parametrize("command", LLM_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_model_file_that_does_not_exist_exits_2_naming_it(tmp_path: Path, workdir: Path,
+                                                           command: list[str]) -> None:
+    for flag in ("--model", "--artist-model"):
+        result = harmonix(*command, flag, "/nonexistent.gguf", home=tmp_path / "h", cwd=workdir, stdin=b"")
+        stderr = result.stderr.decode()
+        assert result.returncode == 2 and f"{flag}: no model file at /nonexistent.gguf" in stderr, stderr
+        assert "Traceback" not in stderr and result.stdout == b""
+
+
+@pytest.mark.parametrize("command", LLM_COMMANDS[:-1], ids=lambda c: " ".join(c[:2]))
+def test_a_server_that_does_not_answer_exits_2_naming_it(tmp_path: Path, workdir: Path,
+                                                        command: list[str]) -> None:
+    result = harmonix(*command, "--llm-url", UNANSWERED, home=tmp_path / "h", cwd=workdir, stdin=b"")
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and f"the LLM server {UNANSWERED} does not answer" in stderr, stderr
+    assert "Traceback" not in stderr
+
+
+def test_artist_alone_on_a_server_that_does_not_answer_exits_2(tmp_path: Path, workdir: Path) -> None:
+    result = harmonix("ask", "x", "--artist-llm-url", UNANSWERED, home=tmp_path / "h", cwd=workdir)
+    assert result.returncode == 2 and UNANSWERED in result.stderr.decode()
+
+
+def test_bench_llm_says_why_it_cannot_measure_a_server(tmp_path: Path, workdir: Path) -> None:
+    result = harmonix("bench", "llm", "--llm-url", "http://127.0.0.1:8080/v1", home=tmp_path / "h", cwd=workdir)
+    assert result.returncode == 2 and "cannot measure the server" in result.stderr.decode()
+
+
+async def test_artist_on_its_own_server_while_prose_runs_the_embedded_model(tmp_path: Path, workdir: Path) -> None:
+    """The seeds' split: Artist on an OpenAI-compatible server (here our loopback stand-in), Prose in-process."""
+    from harmonix.bench.delay_server import delayed_server
+
+    async with delayed_server(0.01) as url:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "harmonix", "ask", "What is resonance?", "--seed", "4", "--json",
+            "--artist-llm-url", url, "--home", str(tmp_path / "h"), cwd=workdir,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 600)
+    assert process.returncode == 0, err.decode()[-2000:]
+    document = json.loads(out)
+    assert document["prose"]["backend"] == "llamacpp" and document["artist"]["backend"] == "openai"
+    assert document["artist"]["text"]

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
-from pathlib import Path
 
 import pytest
 
-from harmonix.field import Field, Guards, SnapshotSpec, audit_field
+from fieldtools import audit, fingerprint
+from harmonix.errors import FieldBusy
+from harmonix.field import Field, Guards, SnapshotSpec, Store, open_store
 from harmonix.text import tokenize
-from fieldtools import fingerprint
 
 GUARDED = Guards()
 NO_LOCK = Guards(lock=False)
@@ -35,17 +34,12 @@ NO_TRANSACTIONS = Guards(transactions=False)
 SMALL = SnapshotSpec(recent=1, random=1, trigrams=8, words=0, disturbances=1)
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "field.sqlite3"
-
-
 # --- 200 concurrent ingests ----------------------------------------------------------------------------------------
 
 
-async def test_200_concurrent_ingests_exact_totals_unique_ids(path: Path) -> None:
+async def test_200_concurrent_ingests_exact_totals_unique_ids(store: Store) -> None:
     texts = [f"ingest carries the river stone toward batch{i}" * (1 + i % 3) for i in range(200)]
-    async with Field.open(path, "test") as field:
+    async with Field.open(store, "test") as field:
         receipts = await asyncio.gather(*(field.ingest(text) for text in texts))
         stats = await field.stats()
     assert len({r.text_id for r in receipts}) == 200
@@ -53,13 +47,13 @@ async def test_200_concurrent_ingests_exact_totals_unique_ids(path: Path) -> Non
     expected_tokens = [len(tokenize(text)) for text in texts]
     assert stats.counts.own_words == sum(r.tokens for r in receipts) == sum(expected_tokens)
     assert stats.counts.own_trigrams == sum(r.trigrams for r in receipts) == sum(n - 2 for n in expected_tokens)
-    assert audit_field(path).ok
+    assert (await audit(store, "test")).ok
 
 
 # --- concurrent turns are strictly sequential ----------------------------------------------------------------------
 
 
-async def turn_violations(path: Path, guards: Guards, turns: int = 200) -> list[str]:
+async def turn_violations(store: Store, guards: Guards, turns: int = 200) -> list[str]:
     """Run ``turns`` concurrent turns on one field; list every way they were not strictly sequential and whole."""
 
     async def one_turn(field: Field, i: int) -> None:
@@ -70,17 +64,14 @@ async def turn_violations(path: Path, guards: Guards, turns: int = 200) -> list[
             await turn.ingest(f"reply batch{i} answers with salt")
             await turn.record(dissonance=0.5)
 
-    async with Field.open(path, "test", guards=guards) as field:
+    async with Field.open(store, "test", guards=guards) as field:
         outcomes = await asyncio.gather(*(one_turn(field, i) for i in range(turns)), return_exceptions=True)
+        dump = await field.dump()
     violations = [f"turn raised {error!r}" for error in outcomes if isinstance(error, BaseException)]
-    violations += list(audit_field(path).violations)
-    conn = sqlite3.connect(path)
-    rows = conn.execute(
-        "SELECT turns.id, seen_turns, disturbances.body, texts.body FROM turns"
-        " LEFT JOIN disturbances ON disturbances.id = disturbance_id LEFT JOIN texts ON texts.id = text_id"
-        " ORDER BY turns.id"
-    ).fetchall()
-    conn.close()
+    violations += list((await audit(store, "test")).violations)
+    prompts = {row[0]: row[2] for row in dump.disturbances}
+    replies = {row[0]: row[2] for row in dump.texts}
+    rows = [(turn[0], turn[4], prompts.get(turn[2]), replies.get(turn[3])) for turn in dump.turns]
     if len(rows) != turns:
         violations.append(f"{len(rows)} turn rows for {turns} turns")
     for position, (turn_id, seen, prompt, reply) in enumerate(rows):
@@ -91,15 +82,15 @@ async def turn_violations(path: Path, guards: Guards, turns: int = 200) -> list[
     return violations
 
 
-async def test_concurrent_turns_are_strictly_sequential(path: Path) -> None:
-    assert await turn_violations(path, GUARDED) == []
+async def test_concurrent_turns_are_strictly_sequential(store: Store) -> None:
+    assert await turn_violations(store, GUARDED) == []
 
 
-async def test_inverted_without_the_lock_turns_interleave(path: Path) -> None:
-    assert await turn_violations(path, NO_LOCK, turns=50)
+async def test_inverted_without_the_lock_turns_interleave(store: Store) -> None:
+    assert await turn_violations(store, NO_LOCK, turns=50)
 
 
-async def test_two_fields_turn_in_parallel(tmp_path: Path) -> None:
+async def test_two_fields_turn_in_parallel(store: Store) -> None:
     """Organisms share nothing: a turn on one field never waits for a turn on another.
 
     Each turn waits, while holding its own field's lock, for the other turn to arrive; if fields were serialised
@@ -114,7 +105,7 @@ async def test_two_fields_turn_in_parallel(tmp_path: Path) -> None:
             await arrived[other].wait()
             await held.ingest(f"reply from {me}")
 
-    async with Field.open(tmp_path / "a.sqlite3", "a") as a, Field.open(tmp_path / "b.sqlite3", "b") as b:
+    async with Field.open(store, "a") as a, Field.open(store, "b") as b:
         async with asyncio.timeout(10):
             await asyncio.gather(turn(a, "a", "b"), turn(b, "b", "a"))
         assert (await a.stats()).counts.texts == (await b.stats()).counts.texts == 1
@@ -128,7 +119,7 @@ PROMPT_TOKENS = len(tokenize(PROMPT))
 REPLY_TOKENS = len(tokenize(REPLY))
 
 
-async def torn_snapshot_violations(path: Path, guards: Guards, snapshots: int = 400) -> list[str]:
+async def torn_snapshot_violations(store: Store, guards: Guards, snapshots: int = 400) -> list[str]:
     """Two writers on their own connections commit batches (a turn: disturbance + text + turn row) while a third
     connection takes snapshots. Every batch adds exactly one row to three tables and fixed token counts, so a
     snapshot is whole only if its counts satisfy the linear relations below."""
@@ -168,9 +159,9 @@ async def torn_snapshot_violations(path: Path, guards: Guards, snapshots: int = 
         return violations
 
     async with (
-        Field.open(path, "test", guards=guards) as first,
-        Field.open(path, "test", guards=guards) as second,
-        Field.open(path, "test", guards=guards) as observer,
+        Field.open(store, "test", guards=guards) as first,
+        Field.open(store, "test", guards=guards) as second,
+        Field.open(store, "test", guards=guards) as observer,
     ):
         results = await asyncio.gather(writer(first, 0), writer(second, 1_000_000), reader(observer),
                                        return_exceptions=True)
@@ -179,24 +170,43 @@ async def torn_snapshot_violations(path: Path, guards: Guards, snapshots: int = 
     )
 
 
-async def test_snapshots_see_each_batch_wholly_or_not_at_all(path: Path) -> None:
-    assert await torn_snapshot_violations(path, GUARDED) == []
-    assert audit_field(path).ok
+async def test_snapshots_see_each_batch_wholly_or_not_at_all(store: Store) -> None:
+    assert await torn_snapshot_violations(store, GUARDED) == []
+    assert (await audit(store, "test")).ok
 
 
-async def test_inverted_without_transactions_snapshots_tear(path: Path) -> None:
-    assert await torn_snapshot_violations(path, NO_TRANSACTIONS, snapshots=2000)
+async def test_inverted_without_transactions_snapshots_tear(store: Store) -> None:
+    assert await torn_snapshot_violations(store, NO_TRANSACTIONS, snapshots=2000)
 
 
 # --- cancellation --------------------------------------------------------------------------------------------------
 
 
-async def cancelled_turn_violations(path: Path, guards: Guards) -> list[str]:
+class Probe(Exception):
+    """Raised inside a probing turn so that it rolls back."""
+
+
+async def write_lock_is_free(store_url: str) -> str | None:
+    """``None`` if a write on field "test" can begin at once from another connection, else why not: a turn on a
+    second store handle (with a one-second lock timeout) writes and rolls back."""
+    async with open_store(store_url, lock_timeout_s=1.0) as other, Field.open(other, "test") as probe:
+        try:
+            async with probe.turn() as turn:
+                await turn.wrinkle("a probe for the write lock")
+                raise Probe
+        except Probe:
+            return None
+        except FieldBusy as error:
+            return f"a write transaction was left open: {error}"
+    return None
+
+
+async def cancelled_turn_violations(store: Store, store_url: str, guards: Guards) -> list[str]:
     """Cancel a turn while it generates (after its wrinkle and a partial ingest); list what it left behind."""
     violations = []
-    async with Field.open(path, "test", guards=guards) as field:
+    async with Field.open(store, "test", guards=guards) as field:
         await field.ingest("the field before the turn")
-        before = fingerprint(path)
+        before = await fingerprint(store, "test")
         generating = asyncio.Event()
 
         async def turn() -> None:
@@ -212,64 +222,71 @@ async def cancelled_turn_violations(path: Path, guards: Guards) -> list[str]:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        if fingerprint(path) != before:
+        if await fingerprint(store, "test") != before:
             violations.append("the cancelled turn changed the field")
-        probe = sqlite3.connect(path, timeout=0)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-        except sqlite3.OperationalError as error:
-            violations.append(f"a write transaction was left open: {error}")
-        finally:
-            probe.close()
+        if (problem := await write_lock_is_free(store_url)) is not None:
+            violations.append(problem)
         async with asyncio.timeout(5):
             await field.ingest("the field works after the cancellation")
     return violations
 
 
-async def test_cancelled_turn_rolls_back_and_frees_the_lock(path: Path) -> None:
-    assert await cancelled_turn_violations(path, GUARDED) == []
+async def test_cancelled_turn_rolls_back_and_frees_the_lock(store: Store, store_url: str) -> None:
+    assert await cancelled_turn_violations(store, store_url, GUARDED) == []
 
 
-async def test_inverted_without_transactions_a_cancelled_turn_leaves_debris(path: Path) -> None:
-    assert await cancelled_turn_violations(path, NO_TRANSACTIONS)
+async def test_inverted_without_transactions_a_cancelled_turn_leaves_debris(store: Store, store_url: str) -> None:
+    assert await cancelled_turn_violations(store, store_url, NO_TRANSACTIONS)
 
 
-async def cancelled_operation_violations(path: Path, guards: Guards) -> list[str]:
-    """Cancel an ingest while it is inside the database thread (blocked on the write lock another connection holds),
-    then release that lock; list what the cancelled operation left behind."""
+async def cancelled_operation_violations(store: Store, store_url: str, guards: Guards) -> list[str]:
+    """Cancel an ingest while it is inside the backend (blocked on the write lock another connection holds, in a
+    turn on a second store handle), then release that lock; list what the cancelled operation left behind."""
     violations = []
-    async with Field.open(path, "test", guards=guards, busy_timeout_s=30) as field:
+    async with Field.open(store, "test", guards=guards) as field:
         await field.ingest("the field before")
-        before = fingerprint(path)
-        blocker = sqlite3.connect(path, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        task = asyncio.create_task(field.ingest("an ingest that is cancelled mid-operation"))
-        await asyncio.sleep(0.2)  # the ingest is now waiting for the write lock inside the database thread
-        task.cancel()
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        before = await fingerprint(store, "test")
+        async with open_store(store_url) as other, Field.open(other, "test") as blocker_field:
+            holding, release = asyncio.Event(), asyncio.Event()
+
+            async def blocker() -> None:
+                try:
+                    async with blocker_field.turn() as turn:
+                        await turn.wrinkle("holding the write lock")
+                        holding.set()
+                        await release.wait()
+                        raise Probe
+                except Probe:
+                    pass
+
+            blocking = asyncio.create_task(blocker())
+            await holding.wait()
+            task = asyncio.create_task(field.ingest("an ingest that is cancelled mid-operation"))
+            await asyncio.sleep(0.2)  # the ingest is now waiting for the write lock inside the backend
+            task.cancel()
+            release.set()
+            await blocking
         with pytest.raises(asyncio.CancelledError):
             await task
         async with asyncio.timeout(5):
             await field.stats()  # queued behind the cancelled operation: it has finished when this returns
-        if fingerprint(path) != before:
+        if await fingerprint(store, "test") != before:
             violations.append("the cancelled ingest changed the field")
         async with asyncio.timeout(5):
             await field.ingest("the next operation is fine")
     return violations
 
 
-async def test_cancelled_operation_is_rolled_back(path: Path) -> None:
-    assert await cancelled_operation_violations(path, GUARDED) == []
+async def test_cancelled_operation_is_rolled_back(store: Store, store_url: str) -> None:
+    assert await cancelled_operation_violations(store, store_url, GUARDED) == []
 
 
-async def test_inverted_without_transactions_a_cancelled_operation_lands(path: Path) -> None:
-    assert await cancelled_operation_violations(path, NO_TRANSACTIONS)
+async def test_inverted_without_transactions_a_cancelled_operation_lands(store: Store, store_url: str) -> None:
+    assert await cancelled_operation_violations(store, store_url, NO_TRANSACTIONS)
 
 
-async def test_operation_cancelled_while_waiting_for_the_lock_never_runs(path: Path) -> None:
-    async with Field.open(path, "test") as field:
+async def test_operation_cancelled_while_waiting_for_the_lock_never_runs(store: Store) -> None:
+    async with Field.open(store, "test") as field:
         inside = asyncio.Event()
         release = asyncio.Event()
 
@@ -293,9 +310,9 @@ async def test_operation_cancelled_while_waiting_for_the_lock_never_runs(path: P
     assert (stats.counts.texts, stats.counts.disturbances) == (0, 1)
 
 
-async def test_big_ingest_cancelled_in_flight_is_all_or_nothing(path: Path) -> None:
+async def test_big_ingest_cancelled_in_flight_is_all_or_nothing(store: Store) -> None:
     words = " ".join(f"word{i % 997}" for i in range(4000))
-    async with Field.open(path, "test") as field:
+    async with Field.open(store, "test") as field:
         for delay in (0.0, 0.001, 0.005, 0.02):
             task = asyncio.create_task(field.ingest(words))
             await asyncio.sleep(delay)
@@ -303,4 +320,4 @@ async def test_big_ingest_cancelled_in_flight_is_all_or_nothing(path: Path) -> N
             await asyncio.gather(task, return_exceptions=True)  # cancelled, or done if it committed first
             async with asyncio.timeout(5):
                 await field.stats()
-    assert audit_field(path).ok
+    assert (await audit(store, "test")).ok

@@ -6,17 +6,16 @@ import asyncio
 import gzip
 import json
 import random
-import sqlite3
 import statistics
 from pathlib import Path
 
 import pytest
 
 import harmonix.organisms.haiku as haiku_module
-from fieldtools import Stall, fingerprint
+from fieldtools import Stall, audit, audit_in, fingerprint, opened
 from harmonix.config import Config
 from harmonix.errors import InvalidText
-from harmonix.field import FieldCounts, FieldSnapshot, WordCount, audit_field
+from harmonix.field import FieldCounts, FieldSnapshot, WordCount
 from harmonix.metrics import distinct_n, echo
 from harmonix.organisms.haiku import (
     ADMIT_AFTER,
@@ -41,7 +40,7 @@ def config(tmp_path: Path) -> Config:
 async def session(config: Config, turns: int, *, reflect: bool = True, seed: int = 0) -> list[HaikuReply]:
     """``turns`` answers to the standard prompts in order, seeds ``seed, seed + 1, …``, on one HAiKU."""
     prompts = standard_prompts()
-    async with Haiku.open(config, reflect=reflect) as haiku:
+    async with opened(config, Haiku, reflect=reflect) as (haiku, _):
         return [await haiku.answer(prompts[i % len(prompts)], seed=seed + i) for i in range(turns)]
 
 
@@ -102,7 +101,7 @@ async def test_acceptance_500_haiku(config: Config) -> None:
     echoes = [echo(reply.text, prompts[i % len(prompts)]) for i, reply in enumerate(replies)]
     assert None not in echoes
     assert statistics.mean(echoes) <= 0.10
-    assert audit_field(config.field_path("haiku")).ok
+    assert (await audit_in(config, "haiku")).ok
 
 
 async def test_same_seed_same_field_same_haiku(tmp_path: Path) -> None:
@@ -138,7 +137,7 @@ def test_words_outside_the_core_are_admitted_once_heard_enough() -> None:
 async def test_a_heard_word_joins_the_walk_once_admitted(config: Config) -> None:
     """Heard twice, "quasar" has no path in HAiKU's chain; heard a third time, the walk can reach it from the state
     ("and", "the") that the heard trigram ("and", "the", "quasar") joins."""
-    async with Haiku.open(config) as haiku:
+    async with opened(config, Haiku) as (haiku, store):
 
         async def reachable() -> bool:
             snapshot = await haiku.field.snapshot(random.Random(0), haiku_module.snapshot_spec("quasar"))
@@ -154,18 +153,18 @@ async def test_a_heard_word_joins_the_walk_once_admitted(config: Config) -> None
 
 class TestTheTurn:
     async def test_one_turn_writes_one_whole_turn(self, config: Config) -> None:
-        async with Haiku.open(config) as haiku:
+        async with opened(config, Haiku) as (haiku, store):
             reply = await haiku.answer("What does the sea remember at night?", seed=3)
             stats = await haiku.field.stats()
         assert (stats.counts.disturbances, stats.counts.turns) == (1, 1)
         assert stats.counts.texts == 1 + (reply.reflection is not None)
         assert 0 <= reply.dissonance <= 1 and 0.6 <= reply.temperature <= 1.1
         assert all(0 <= v <= 1 for v in (reply.pulse.novelty, reply.pulse.arousal, reply.pulse.entropy))
-        audit = audit_field(config.field_path("haiku"))
-        assert audit.ok, audit.violations
+        result = await audit_in(config, "haiku")
+        assert result.ok, result.violations
 
     async def test_dissonance_is_measured_against_the_previous_haiku(self, config: Config) -> None:
-        async with Haiku.open(config) as haiku:
+        async with opened(config, Haiku) as (haiku, store):
             first = await haiku.answer("What is resonance?", seed=1)
             echoing = await haiku.answer(first.text, seed=2)
             unrelated = await haiku.answer("quarterly spreadsheet deadline", seed=3)
@@ -176,18 +175,17 @@ class TestTheTurn:
 
     async def test_concurrent_turns_on_one_haiku_are_sequential(self, config: Config) -> None:
         prompts = standard_prompts()[:12]
-        async with Haiku.open(config) as haiku:
+        async with opened(config, Haiku) as (haiku, store):
             replies = await asyncio.gather(*(haiku.answer(p, seed=i) for i, p in enumerate(prompts)))
-        conn = sqlite3.connect(config.field_path("haiku"))
-        rows = conn.execute("SELECT seen_turns, texts.body FROM turns JOIN texts ON texts.id = text_id"
-                            " ORDER BY turns.id").fetchall()
-        conn.close()
-        assert [seen for seen, _ in rows] == list(range(12))
-        assert sorted(body for _, body in rows) == sorted(r.text for r in replies)
-        assert audit_field(config.field_path("haiku")).ok
+            dump = await haiku.field.dump()
+            assert (await audit(store, "haiku")).ok
+        bodies = {text[0]: text[2] for text in dump.texts}
+        assert [turn[4] for turn in dump.turns] == list(range(12))
+        assert sorted(bodies[turn[3]] for turn in dump.turns) == sorted(r.text for r in replies)
 
     async def test_two_haiku_on_two_fields_do_not_wait_for_each_other(self, tmp_path: Path) -> None:
-        async with Haiku.open(Config.load(tmp_path / "a")) as a, Haiku.open(Config.load(tmp_path / "b")) as b:
+        async with opened(Config.load(tmp_path / "a"), Haiku) as (a, _), \
+                opened(Config.load(tmp_path / "b"), Haiku) as (b, _):
             held, release = asyncio.Event(), asyncio.Event()
 
             async def hold_b() -> None:
@@ -206,12 +204,12 @@ class TestTheTurn:
 
     async def test_cancelled_turn_leaves_the_field_unchanged(self, config: Config,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-        async with Haiku.open(config) as haiku:
+        async with opened(config, Haiku) as (haiku, store):
             await haiku.answer("a first turn", seed=0)
-            before = fingerprint(config.field_path("haiku"))
+            before = await fingerprint(store, "haiku")
             stall = Stall(monkeypatch, haiku_module, "compose")
             await stall.cancel_inside(haiku.answer("a turn that is cancelled while composing", seed=1))
-            assert fingerprint(config.field_path("haiku")) == before
+            assert await fingerprint(store, "haiku") == before
             stall.release()
             async with asyncio.timeout(30):
                 await haiku.answer("the next turn is fine", seed=2)
@@ -219,12 +217,12 @@ class TestTheTurn:
     @pytest.mark.parametrize("bad", ["", "   \n", "x" * 1_000_000, "binary\x00\x01\x02", b"bytes"],
                              ids=["empty", "whitespace", "1MB", "binary", "bytes"])
     async def test_bad_prompt_is_refused_and_the_field_unchanged(self, config: Config, bad: object) -> None:
-        async with Haiku.open(config) as haiku:
+        async with opened(config, Haiku) as (haiku, store):
             await haiku.answer("a first turn", seed=0)
-            before = fingerprint(config.field_path("haiku"))
+            before = await fingerprint(store, "haiku")
             with pytest.raises(InvalidText):
                 await haiku.answer(bad)  # type: ignore[arg-type]
-            assert fingerprint(config.field_path("haiku")) == before
+            assert await fingerprint(store, "haiku") == before
 
 
 class TestInnerLife:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -17,19 +18,15 @@ import pytest_asyncio
 
 from harmonix.engines.llm import (
     EnginePool,
-    LLMBusy,
-    LLMChoice,
     LlamaCppEngine,
     LlamaCppSettings,
-    LLMRequestError,
-    LLMTimeout,
-    LLMUnavailable,
-    ModelMissing,
+    LLMChoice,
     OpenAIEngine,
     OpenAISettings,
     Sampling,
     embedded_model_path,
 )
+from harmonix.errors import LLMBusy, LLMRequestError, LLMTimeout, LLMUnavailable, LLMUnreachable, ModelMissing
 from scripted_http import scripted_server, sse
 
 SAY = [{"role": "user", "content": "Write one sentence about a river."}]
@@ -166,13 +163,21 @@ class TestRetries:
                 with pytest.raises(LLMUnavailable, match="503.*after 3 attempts"):
                     await client.chat(SAY, Sampling())
 
-    async def test_a_refused_connection_is_retried_then_unavailable(self) -> None:
-        async with scripted_server([(200, sse("x"))]) as server:
-            address = server.address
-        async with OpenAIEngine.open(OpenAISettings(address, max_retries=1),
+    async def test_a_server_that_goes_away_is_retried_then_unavailable(self) -> None:
+        server_context = scripted_server([(200, sse("x"))])
+        server = await server_context.__aenter__()
+        async with OpenAIEngine.open(OpenAISettings(server.address, max_retries=1),
                                      sleep=lambda s: asyncio.sleep(0)) as client:
+            await server_context.__aexit__(None, None, None)  # the server goes away after the engine opened
             with pytest.raises(LLMUnavailable, match="cannot reach"):
                 await client.chat(SAY, Sampling())
+
+    async def test_a_server_that_does_not_answer_is_unreachable_when_the_engine_opens(self) -> None:
+        async with scripted_server([(200, sse("x"))]) as server:
+            address = server.address
+        with pytest.raises(LLMUnreachable, match=re.escape(address)):
+            async with OpenAIEngine.open(OpenAISettings(address)):
+                pass
 
     async def test_4xx_is_not_retried(self) -> None:
         async with scripted_server([(401, json.dumps({"error": {"message": "bad key"}}))]) as server:

@@ -21,6 +21,8 @@ from harmonix.experiments.lock_isolation import (
     run_lock_isolation,
     starting_field,
 )
+from harmonix.field.sqlite import SqliteStore
+from harmonix.organisms.haiku import load_bootstrap
 from harmonix.prompts import standard_prompts
 
 
@@ -52,19 +54,25 @@ def test_every_cell_has_its_measures(result) -> None:
 
 
 async def test_integrity_reads_incomplete_and_torn_turns(tmp_path: Path) -> None:
-    path = tmp_path / "field.sqlite3"
-    await starting_field(path, standard_prompts())
-    assert integrity(path, WARMUP).incomplete_turns == 0
+    async with SqliteStore.open(tmp_path / "home") as store:
+        await starting_field(store, "default", load_bootstrap(), standard_prompts())
+        assert (await integrity(store, "default", WARMUP)).incomplete_turns == 0
+        damage(store.field_path("default", "haiku"))
+        found = await integrity(store, "default", WARMUP)
+    assert found.incomplete_turns == 2, "a disturbance without a turn, a turn without rows"
+    assert found.torn_snapshots == 1, "the new turn saw 3 turns, 10 were committed before it"
+    assert found.audit_violations > 0
+
+
+def damage(path: Path) -> None:
+    """Write behind the field's back what an unguarded run could leave: an orphan disturbance, a count no text
+    accounts for, a turn with no rows that saw the wrong number of turns."""
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO disturbances (source, body, created, tokens) VALUES ('user', 'orphan', 0, 1)")
     conn.execute("UPDATE words SET heard = heard + 1 WHERE word = 'the'")  # a count no stored text accounts for
     conn.execute("INSERT INTO turns (created, seen_turns, metrics) VALUES (0, 3, '{}')")
     conn.commit()
     conn.close()
-    found = integrity(path, WARMUP)
-    assert found.incomplete_turns == 2, "a disturbance without a turn, a turn without rows"
-    assert found.torn_snapshots == 1, "the new turn saw 3 turns, 10 were committed before it"
-    assert found.audit_violations > 0
 
 
 def test_bootstrap_interval() -> None:

@@ -1,4 +1,4 @@
-"""The echo metric, frozen as ARCHITECTURE.md §5 defines it, and distinct-n."""
+"""The echo metric, frozen as docs/architecture.md defines it, and distinct-n."""
 
 from __future__ import annotations
 

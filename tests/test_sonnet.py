@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import harmonix.organisms.sonnet as sonnet_module
-from fieldtools import Stall, fingerprint
+from fieldtools import Stall, audit_in, fingerprint, opened
 from harmonix.config import Config
 from harmonix.errors import InvalidText
-from harmonix.field import audit_field
 from harmonix.organisms.haiku import Haiku
 from harmonix.organisms.sonnet import (
     PHASES,
@@ -138,7 +137,7 @@ def config(tmp_path: Path) -> Config:
 
 
 async def test_a_turn_writes_a_whole_sonnet_and_keeps_its_phase_in_the_field(config: Config) -> None:
-    async with Sonnet.open(config) as sonnet:
+    async with opened(config, Sonnet) as (sonnet, store):
         reply = await sonnet.answer("What does the sea remember at night?", context="salt and silence", seed=1)
         snapshot = await sonnet.field.snapshot(random.Random(0))
     assert len(reply.lines) == 14 and reply.text == "\n".join(reply.lines)
@@ -146,21 +145,22 @@ async def test_a_turn_writes_a_whole_sonnet_and_keeps_its_phase_in_the_field(con
     assert reply.rhyme_scheme == scheme_of(reply.lines)
     assert dict(snapshot.state["phase"])["name"] == reply.phase
     assert snapshot.last_spoken is not None and snapshot.last_spoken.body == reply.text
-    assert not list(Path(config.home).rglob("*.json")), "the phase lives in the field, not in a file beside it"
-    assert audit_field(config.field_path("sonnet")).ok
+    assert [path.name for path in Path(config.home).rglob("*.json")] == ["colony.json"], \
+        "the phase lives in the field, not in a file beside it"
+    assert (await audit_in(config, "sonnet")).ok
 
 
 async def test_same_seed_same_sonnet(tmp_path: Path) -> None:
     texts = []
     for name in ("a", "b"):
-        async with Sonnet.open(Config.load(tmp_path / name)) as sonnet:
+        async with opened(Config.load(tmp_path / name), Sonnet) as (sonnet, _):
             texts.append((await sonnet.answer("winter light", seed=9)).text)
     assert texts[0] == texts[1]
 
 
 async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config) -> None:
     """Generation runs off the event loop: HAiKU answers several times while one sonnet is being written."""
-    async with Sonnet.open(config) as sonnet, Haiku.open(config) as haiku:
+    async with opened(config, Sonnet) as (sonnet, _), opened(config, Haiku) as (haiku, _):
         writing = asyncio.create_task(sonnet.answer("the long night", seed=2))
         await asyncio.sleep(0.2)
         for i in range(3):
@@ -170,28 +170,28 @@ async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config) -> 
 
 
 async def test_cancelled_turn_leaves_the_field_unchanged(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    async with Sonnet.open(config) as sonnet:
+    async with opened(config, Sonnet) as (sonnet, store):
         await sonnet.answer("a first turn", seed=0)
-        before = fingerprint(config.field_path("sonnet"))
+        before = await fingerprint(store, "sonnet")
         stall = Stall(monkeypatch, sonnet_module, "compose")
         await stall.cancel_inside(sonnet.answer("cancelled while composing", seed=1))
         stall.release()
-        assert fingerprint(config.field_path("sonnet")) == before
+        assert await fingerprint(store, "sonnet") == before
 
 
 @pytest.mark.parametrize("bad", ["", " ", "x" * 1_000_000, "\x00\x01binary", b"bytes"])
 async def test_bad_prompt_is_refused_and_the_field_unchanged(config: Config, bad: object) -> None:
-    async with Sonnet.open(config) as sonnet:
-        before = fingerprint(config.field_path("sonnet"))
+    async with opened(config, Sonnet) as (sonnet, store):
+        before = await fingerprint(store, "sonnet")
         with pytest.raises(InvalidText):
             await sonnet.answer(bad)  # type: ignore[arg-type]
-        assert fingerprint(config.field_path("sonnet")) == before
+        assert await fingerprint(store, "sonnet") == before
 
 
 async def test_form_over_ten_sonnets(config: Config) -> None:
     """A quick form check in the suite; the 100-sonnet acceptance is `harmonix eval --organisms sonnet`."""
     prompts = standard_prompts()
-    async with Sonnet.open(config) as sonnet:
+    async with opened(config, Sonnet) as (sonnet, store):
         replies = [await sonnet.answer(prompts[i], seed=i) for i in range(10)]
     assert all(len(reply.lines) == 14 for reply in replies)
     assert sum(reply.rhyme_scheme == SCHEME for reply in replies) >= 8

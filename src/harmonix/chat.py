@@ -1,9 +1,22 @@
-"""``harmonix chat``: a conversation with the whole system, one cascade per line.
+"""``harmonix chat``: a conversation with a whole colony, one cascade per line.
 
-Lines are read on a daemon thread (with readline editing and a history file under the home directory when the
-terminal has one), so the event loop stays free and an interrupted program never waits for a reader.
-Commands: ``/stats`` (every field's sizes), ``/fields`` (the field files), ``/help``, ``/quit``; end of input
-(Ctrl-D) ends the chat like ``/quit``.
+**Lines.** From a terminal, lines are read with readline editing and a history file under the home directory, on a
+daemon thread so the event loop stays free. From a pipe, they are read by the event loop itself (no thread is left
+blocked on stdin when the chat ends). Commands: ``/stats`` (every field's sizes), ``/fields`` (where each field
+lives), ``/help``, ``/quit``; end of input (Ctrl-D) ends the chat like ``/quit``.
+
+**Ending at any moment.** Ctrl-C (SIGINT) and SIGTERM end the chat cleanly whenever they arrive — while the engines
+load, while it waits for a line, in the middle of a breath: exit status 0, "bye" on stderr, no traceback, every
+field whole. One handler (:class:`Interruption`) is installed for both signals before anything else happens, and
+stays installed to the end. It never raises where the signal happens to land (a ``KeyboardInterrupt`` in the middle
+of building the event loop, say, leaves a half-made object behind): it records the signal and, while the chat's
+main task runs, cancels it, so a breath in flight is cancelled like any other (each organism's turn commits whole or
+rolls back). A signal that arrives before the main task starts is seen by the task's first step, which ends the
+chat at once. A second signal while the chat is already ending is ignored: the clean-up is short, and cutting it
+short is what could leave something half-closed.
+
+Progress lines on stderr, for people and for tests that must act at a known moment: ``ready: colony NAME`` once
+the colony is open, and (when stderr is not a terminal) ``breathing in…`` as each cascade starts.
 """
 
 from __future__ import annotations
@@ -11,24 +24,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
+from harmonix.colony import Colony, Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidText
-from harmonix.meta import MetaHarmonix
+from harmonix.field import FieldStats
+from harmonix.meta import CascadeResult
 
 log = logging.getLogger(__name__)
 HISTORY_LENGTH = 1000
 COMMANDS = "/stats  /fields  /help  /quit"
+HELP = "Type a prompt; /stats, /fields, /help, /quit. Ctrl-D or Ctrl-C ends."
+PROMPT = "you › "
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class Lines:
-    """Reads one line at a time on a daemon thread; ``None`` at end of input."""
+class Interruption:
+    """The chat's handler for SIGINT and SIGTERM (module docstring). ``received`` is the first signal, if any."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._target: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        if self._target is not None:
+            loop, task = self._target
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the chat is ending anyway
+                loop.call_soon_threadsafe(task.cancel)
+
+    @contextlib.contextmanager
+    def cancelling(self, task: asyncio.Task[Any]) -> Iterator[None]:
+        """While the block runs, a signal cancels ``task`` (which must be running on the current loop); a signal
+        that came before the block cancels it at once."""
+        self._target = (asyncio.get_running_loop(), task)
+        if self.received is not None:
+            raise asyncio.CancelledError
+        try:
+            yield
+        finally:
+            self._target = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle both signals for the block (the main thread only), then put the previous handlers back."""
+        previous = {number: signal.signal(number, self) for number in SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+class TerminalLines:
+    """Lines from a terminal: readline editing and history, read on a daemon thread; ``None`` at end of input."""
 
     def __init__(self, history: Path) -> None:
         self._history = history
@@ -42,17 +103,17 @@ class Lines:
             if history.is_file():
                 readline.read_history_file(history)
 
-    async def next(self, prompt: str) -> str | None:
+    async def next(self) -> str | None:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[str | None] = loop.create_future()
 
         def deliver(line: str | None) -> None:
-            if not answer.done():  # a Ctrl-C may have cancelled the wait meanwhile
+            if not answer.done():  # a signal may have cancelled the wait meanwhile
                 answer.set_result(line)
 
         def read() -> None:
             try:
-                line: str | None = input(prompt)
+                line: str | None = input(PROMPT)
             except EOFError:
                 line = None
             with contextlib.suppress(RuntimeError):  # the loop is closed: the chat ended while this line was read
@@ -61,41 +122,92 @@ class Lines:
         threading.Thread(target=read, name="harmonix-chat-input", daemon=True).start()
         return await answer
 
-    def save(self) -> None:
+    def close(self) -> None:
         if self._readline is not None:
             self._history.parent.mkdir(parents=True, exist_ok=True)
             self._readline.write_history_file(self._history)
 
 
-async def run_chat(config: Config, *, sequential: bool, render: Callable[[Any], None],
-                   show_stats: Callable[[], Awaitable[None]], console: Console | None = None) -> None:
-    console = console or Console(stderr=True)
-    lines = Lines(config.home / "chat_history")
+class PipedLines:
+    """Lines from a pipe or a file, read by the event loop (UTF-8, invalid bytes kept as lone surrogates so the
+    input gate refuses them with a clear message); ``None`` at end of input."""
+
+    def __init__(self) -> None:
+        self._reader: asyncio.StreamReader | None = None
+        self._transport: asyncio.BaseTransport | None = None
+
+    async def next(self) -> str | None:
+        if self._reader is None:
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader()
+            self._transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+            self._reader = reader
+        line = await self._reader.readline()
+        return line.decode("utf-8", errors="surrogateescape") if line else None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def run_chat(config: Config, *, sequential: bool, render: Callable[[CascadeResult], None],
+             show_stats: Callable[[list[FieldStats]], None], console: Console) -> None:
+    """The whole chat, from start-up to "bye" (module docstring). Returns normally however it ends."""
+    interruption = Interruption()
+    with interruption.installed():
+        console.print(HELP, style="dim")
+        asyncio.run(_chat(config, sequential, render, show_stats, console, interruption))
+        console.print("bye", style="dim")
+
+
+async def _chat(config: Config, sequential: bool, render: Callable[[CascadeResult], None],
+                show_stats: Callable[[list[FieldStats]], None], console: Console,
+                interruption: Interruption) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    lines: TerminalLines | PipedLines = TerminalLines(config.home / "chat_history") if sys.stdin.isatty() \
+        else PipedLines()
     try:
-        async with MetaHarmonix.open(config) as hub:
-            while (line := await lines.next("you › ")) is not None:
-                line = line.strip()
-                if not line:
-                    continue
-                if line in ("/quit", "/exit"):
-                    break
-                if line == "/help":
-                    console.print(COMMANDS, style="dim")
-                elif line == "/stats":
-                    await show_stats()
-                elif line == "/fields":
-                    for path in sorted(config.fields_dir.glob("*.sqlite3")):
-                        console.print(f"{path.stem:8} {path.stat().st_size / 1024:8.0f} KiB  {path}", highlight=False,
-                                      soft_wrap=True)
-                elif line.startswith("/"):
-                    console.print(f"unknown command {line}; try {COMMANDS}", style="red")
-                else:
-                    try:
-                        with console.status("breathing in…", spinner="dots"):
-                            result = await hub.cascade(line, sequential=sequential)
-                    except InvalidText as error:
-                        console.print(f"error: {error}", style="red")
-                        continue
-                    render(result)
+        with interruption.cancelling(task):
+            async with Harmonix.open(config) as harmonix:
+                await harmonix.prepare()
+                async with harmonix.colony() as colony:
+                    console.print(f"ready: colony {colony.name}", style="dim", highlight=False)
+                    await _converse(colony, lines, sequential, render, show_stats, console)
+    except asyncio.CancelledError:
+        if interruption.received is None:
+            raise
+        log.debug("chat ended by signal %s", interruption.received)
     finally:
-        lines.save()
+        lines.close()
+
+
+async def _converse(colony: Colony, lines: TerminalLines | PipedLines, sequential: bool,
+                    render: Callable[[CascadeResult], None], show_stats: Callable[[list[FieldStats]], None],
+                    console: Console) -> None:
+    while (line := await lines.next()) is not None:
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/help":
+            console.print(COMMANDS, style="dim")
+        elif line == "/stats":
+            show_stats(await colony.stats())
+        elif line == "/fields":
+            for stats in await colony.stats():
+                console.print(f"{stats.name:8} {stats.size_bytes / 1024:8.0f} KiB  {escape(stats.location)}",
+                              highlight=False, soft_wrap=True)
+        elif line.startswith("/"):
+            console.print(f"unknown command {escape(line)}; try {COMMANDS}", style="red")
+        else:
+            try:
+                if not console.is_terminal:
+                    console.print("breathing in…", style="dim")
+                with console.status("breathing in…", spinner="dots"):
+                    result = await colony.cascade(line, sequential=sequential)
+            except InvalidText as error:
+                console.print(f"error: {escape(str(error))}", style="red")
+                continue
+            render(result)

@@ -1,50 +1,52 @@
 """The ``harmonix`` command line.
 
-Conventions every command keeps: ``--home DIR`` (or ``HARMONIX_HOME``) says where state lives; ``--json`` prints
-exactly one JSON object on stdout and nothing else; logs go to stderr (``-v`` for more); bad input exits with
-status 2 and a message naming the problem, other failures with status 1.
+Conventions every command keeps: ``--home DIR`` (or ``HARMONIX_HOME``) says where state lives and ``--colony NAME``
+(or ``HARMONIX_COLONY``, default ``default``) which colony a command works on, given before the command or after
+it; ``--json`` prints exactly one JSON object on stdout and nothing else; logs go to stderr (``-v`` for more).
+Commands that run an LLM take ``--model``/``--llm-url`` (Prose, and Artist unless it has its own) and
+``--artist-model``/``--artist-llm-url``.
+
+Errors never end in a traceback: a :class:`~harmonix.errors.HarmonixError` prints one line on stderr (``--json``:
+one error object on stdout) and exits with the status :mod:`harmonix.documents` gives it (2 for bad input, bad
+configuration or something that is not there; 1 for a failure while running); Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import datetime
 import functools
 import json
 import logging
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from harmonix import __version__
-from harmonix.config import Config
-from harmonix.errors import HarmonixError, InvalidArgument, InvalidText
-from harmonix.field import Field, audit_field
+from harmonix.colony import Harmonix, open_organism
+from harmonix.config import Config, check_colony_name
+from harmonix.documents import cascade_document, colony_document, error_document, exit_status
+from harmonix.errors import HarmonixError, InvalidArgument
+from harmonix.field import Field, FieldStats, audit_field, ensure_colony, open_store
+from harmonix.meta import CascadeResult, StageResult
+from harmonix.organisms.base import FIELDS, INHALE, SYNTHESIS, TITLES, plain
+from harmonix.progress import terminal_progress
 
 log = logging.getLogger("harmonix")
 stdout = Console()
 stderr = Console(stderr=True)
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, mappings, tuples and paths as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+T = TypeVar("T")
+COLOURS = {"haiku": "cyan", "sonnet": "magenta", "prose": "green", "artist": "yellow"}
+INTERRUPTED = 130
 
 
 def reproducing_command(command: str, arguments: Sequence[str]) -> str:
@@ -63,17 +65,8 @@ def reproducing_command(command: str, arguments: Sequence[str]) -> str:
     return " ".join([command, *kept])
 
 
-def show_reply(reply: Any, as_json: bool, status: str) -> None:
-    """One organism's reply: all of it as one JSON object, or its text on stdout and ``status`` dimmed on stderr."""
-    if as_json:
-        emit_json(jsonable(reply))
-    else:
-        click.echo(reply.text)
-        stderr.print(f"[dim]{status}[/]")
-
-
 def emit_json(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(jsonable(document), ensure_ascii=False))
+    click.echo(json.dumps(plain(document), ensure_ascii=False))
 
 
 def read_text_argument(text: str) -> str:
@@ -83,35 +76,81 @@ def read_text_argument(text: str) -> str:
     return text
 
 
-def harmonix_command(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--home`` and ``--json`` to a command and turn Harmonix errors into clean exits."""
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
 
-    @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="State directory (default: $HARMONIX_HOME, else the user's data directory).")
-    @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
-    @functools.wraps(function)
-    def wrapper(home: Path | None, as_json: bool, **kwargs: Any) -> None:
-        config = Config.load(home)
-        try:
-            function(config=config, as_json=as_json, **kwargs)
-        except HarmonixError as error:
-            status = 2 if isinstance(error, InvalidText | InvalidArgument) else 1
-            if as_json:
-                emit_json({"error": {"type": type(error).__name__, "message": str(error)}})
-            else:
-                stderr.print(f"[bold red]error:[/] {error}", highlight=False)
-            sys.exit(status)
 
-    return wrapper
+def fail(error: BaseException, as_json: bool) -> None:
+    """Report ``error`` (one line on stderr, or one JSON object on stdout) and exit with its status."""
+    if as_json:
+        emit_json(error_document(error))
+    else:
+        message = " ".join(str(error).split()) or type(error).__name__
+        stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(exit_status(error))
+
+
+def harmonix_command(*, llm: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command ``--home``, ``--colony`` and ``--json`` (and with ``llm=True`` the LLM flags), load and
+    validate its :class:`Config` once, and turn errors and Ctrl-C into clean exits (module docstring)."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def wrapper(home: Path | None, colony: str | None, as_json: bool, model: str | None = None,
+                    llm_url: str | None = None, artist_model: str | None = None, artist_llm_url: str | None = None,
+                    **kwargs: Any) -> None:
+            shared = click.get_current_context().find_root().obj or {}
+            try:
+                config = Config.load(home if home is not None else shared.get("home"),
+                                     colony=colony if colony is not None else shared.get("colony"),
+                                     prose_model=model, llm_url=llm_url, artist_model=artist_model,
+                                     artist_llm_url=artist_llm_url)
+                function(config=config, as_json=as_json, **kwargs)
+            except HarmonixError as error:
+                fail(error, as_json)
+            except KeyboardInterrupt:
+                stderr.print("interrupted", style="dim")
+                sys.exit(INTERRUPTED)
+
+        options = [
+            click.option("--home", type=click.Path(path_type=Path), default=None,
+                         help="State directory (default: $HARMONIX_HOME, else the user's data directory)."),
+            click.option("--colony", default=None,
+                         help="The colony (one conversation's memory) to use (default: $HARMONIX_COLONY, else "
+                              "'default')."),
+            click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout."),
+        ]
+        if llm:
+            options += [
+                click.option("--model", default=None,
+                             help="A GGUF model file for Prose (and Artist) (default: $HARMONIX_PROSE_MODEL, else "
+                                  "the embedded SmolLM2)."),
+                click.option("--llm-url", default=None,
+                             help="An OpenAI-compatible server for Prose (and Artist) instead of a local model "
+                                  "($HARMONIX_LLM_URL)."),
+                click.option("--artist-model", default=None,
+                             help="Artist's own GGUF model file ($HARMONIX_ARTIST_MODEL; default: Prose's LLM)."),
+                click.option("--artist-llm-url", default=None,
+                             help="Artist's own OpenAI-compatible server ($HARMONIX_ARTIST_LLM_URL)."),
+            ]
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
 
 
 @click.group()
 @click.version_option(__version__, prog_name="harmonix")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option("--home", type=click.Path(path_type=Path), default=None, help="State directory, for every command.")
+@click.option("--colony", default=None, help="The colony every command uses (a command's own --colony wins).")
+@click.pass_context
+def main(context: click.Context, verbose: int, home: Path | None, colony: str | None) -> None:
     """Harmonix: small text-generation organisms along a constraint gradient, joined by an observer hub."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    context.obj = {"home": home, "colony": colony}
 
 
 # --- harmonix field … ----------------------------------------------------------------------------------------------
@@ -119,42 +158,46 @@ def main(verbose: int) -> None:
 
 @main.group("field")
 def field_group() -> None:
-    """Look into and write to one organism's field directly."""
+    """Look into and write to one field of a colony directly."""
+
+
+async def with_field(config: Config, name: str, operation: Callable[[Field], Coroutine[Any, Any, T]], *,
+                     create: bool = True) -> T:
+    """Run ``operation`` on field ``name`` of the configured colony (the colony is created if missing when
+    ``create``; the field too)."""
+    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        if create:
+            await ensure_colony(store, config.colony)
+        async with Field.open(store, name, colony=config.colony, create=create) as field:
+            return await operation(field)
 
 
 @field_group.command("ingest")
 @click.argument("name")
 @click.argument("text")
 @click.option("--source", default="self", show_default=True, help="Where the text came from.")
-@harmonix_command
+@harmonix_command()
 def field_ingest(config: Config, as_json: bool, name: str, text: str, source: str) -> None:
     """Store TEXT ("-" for stdin) in field NAME as the organism's own."""
-
-    async def run() -> Any:
-        async with Field.open(config.field_path(name), name) as field:
-            return await field.ingest(read_text_argument(text), source=source)
-
-    receipt = asyncio.run(run())
+    body = read_text_argument(text)
+    receipt = run(with_field(config, name, lambda field: field.ingest(body, source=source)))
     if as_json:
-        emit_json({"field": name, **jsonable(receipt)})
+        emit_json({"field": name, **plain(receipt)})
     else:
-        stdout.print(f"ingested text {receipt.text_id} into {name}: {receipt.tokens} tokens, {receipt.trigrams} trigrams")
+        stdout.print(f"ingested text {receipt.text_id} into {name}: {receipt.tokens} tokens, "
+                     f"{receipt.trigrams} trigrams")
 
 
 @field_group.command("wrinkle")
 @click.argument("name")
 @click.argument("text")
-@harmonix_command
+@harmonix_command()
 def field_wrinkle(config: Config, as_json: bool, name: str, text: str) -> None:
     """Disturb field NAME with TEXT ("-" for stdin), as a user would."""
-
-    async def run() -> Any:
-        async with Field.open(config.field_path(name), name) as field:
-            return await field.wrinkle(read_text_argument(text))
-
-    receipt = asyncio.run(run())
+    body = read_text_argument(text)
+    receipt = run(with_field(config, name, lambda field: field.wrinkle(body)))
     if as_json:
-        emit_json({"field": name, **jsonable(receipt)})
+        emit_json({"field": name, **plain(receipt)})
     else:
         stdout.print(f"wrinkled {name}: disturbance {receipt.disturbance_id}, {receipt.trigrams} trigrams heard")
 
@@ -164,65 +207,73 @@ def field_wrinkle(config: Config, as_json: bool, name: str, text: str) -> None:
 @click.option("--seed", "rng_seed", type=int, default=None, help="RNG seed: the same seed gives the same blend.")
 @click.option("--mode", type=click.Choice(["auto", "recent", "trigram", "random"]), default="auto", show_default=True)
 @click.option("--words", type=click.IntRange(min=1), default=48, show_default=True, help="Word budget.")
-@harmonix_command
+@harmonix_command()
 def field_seed(config: Config, as_json: bool, name: str, rng_seed: int | None, mode: str, words: int) -> None:
     """Show the generation seed field NAME would give (recent / trigram / random blend)."""
-
-    async def run() -> Any:
-        async with Field.open(config.field_path(name), name) as field:
-            return await field.seed(random.Random(rng_seed), mode=mode, words=words)  # type: ignore[arg-type]
-
-    seed = asyncio.run(run())
+    rng = random.Random(rng_seed)
+    seed = run(with_field(config, name, lambda field: field.seed(rng, mode=mode, words=words),  # type: ignore[arg-type]
+                          create=False))
     if as_json:
-        emit_json({"field": name, "text": seed.text, **jsonable(seed)})
+        emit_json({"field": name, "text": seed.text, **plain(seed)})
     else:
         click.echo(seed.text or "(the field is empty)")
 
 
 @field_group.command("stats")
 @click.argument("names", nargs=-1)
-@harmonix_command
+@harmonix_command()
 def field_stats(config: Config, as_json: bool, names: tuple[str, ...]) -> None:
-    """Sizes of the fields NAMES (default: every field under the home directory)."""
-    stats = asyncio.run(field_summaries(config, names))
-    if as_json:
-        emit_json({"home": config.home, "fields": {s.name: s for s in stats}})
-    else:
-        print_field_table(config, stats)
+    """Sizes of the fields NAMES of the colony (default: every field it holds)."""
+    show_field_stats(config, as_json, run(field_summaries(config, names)))
 
 
 @field_group.command("check")
 @click.argument("name")
-@harmonix_command
+@harmonix_command()
 def field_check(config: Config, as_json: bool, name: str) -> None:
     """Audit field NAME: recompute every count from its texts (exit 1 if anything disagrees)."""
-    audit = audit_field(config.field_path(name))
+
+    async def audit() -> Any:
+        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+            return await audit_field(store, config.colony, name)
+
+    result = run(audit())
     if as_json:
-        emit_json({"field": name, "ok": audit.ok, **jsonable(audit)})
-    elif audit.ok:
-        stdout.print(f"{name}: ok ({audit.texts} texts, {audit.disturbances} disturbances, {audit.turns} turns)")
+        emit_json({"field": name, "ok": result.ok, **plain(result)})
+    elif result.ok:
+        stdout.print(f"{name}: ok ({result.texts} texts, {result.disturbances} disturbances, {result.turns} turns)")
     else:
-        stdout.print(f"{name}: {len(audit.violations)} violations", *audit.violations, sep="\n")
-    if not audit.ok:
+        stdout.print(f"{name}: {len(result.violations)} violations", *result.violations, sep="\n", markup=False)
+    if not result.ok:
         sys.exit(1)
 
 
 # --- organisms ------------------------------------------------------------------------------------------------------
 
 
+def show_reply(reply: Any, as_json: bool, status: str) -> None:
+    """One organism's reply: as one JSON object (text and details), or its text on stdout and ``status`` dimmed on
+    stderr."""
+    if as_json:
+        emit_json({"text": reply.text, **reply.details()})
+    else:
+        click.echo(reply.text)
+        stderr.print(f"[dim]{status}[/]", highlight=False)
+
+
+async def answer(config: Config, name: str, prompt: str, **options: Any) -> Any:
+    """One turn of organism ``name`` of the configured colony, alone in this process."""
+    async with open_organism(config, name) as organism:
+        return await organism.answer(prompt, **options)  # type: ignore[attr-defined]
+
+
 @main.command("haiku")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed: the same seed on the same field gives the same haiku.")
-@harmonix_command
+@harmonix_command()
 def haiku_command(config: Config, as_json: bool, prompt: str, seed: int | None) -> None:
     """HAiKU answers PROMPT ("-" for stdin) in strict 5-7-5 from its own field."""
-    from harmonix.organisms.haiku import Haiku
-
-    async def run() -> Any:
-        async with Haiku.open(config) as haiku:
-            return await haiku.answer(read_text_argument(prompt), seed=seed)
-
-    reply = asyncio.run(run())
+    reply = run(answer(config, "haiku", read_text_argument(prompt), seed=seed))
     pulse = reply.pulse
     show_reply(reply, as_json, f"d={reply.dissonance:.2f}  T={reply.temperature:.2f}  novelty={pulse.novelty:.2f}  "
                                f"arousal={pulse.arousal:.2f}  entropy={pulse.entropy:.2f}  seed={reply.seed}")
@@ -232,95 +283,52 @@ def haiku_command(config: Config, as_json: bool, prompt: str, seed: int | None) 
 @click.argument("prompt")
 @click.option("--context", default="", help="More text whose content words Sonnet may take up (e.g. a haiku).")
 @click.option("--seed", type=int, default=None, help="RNG seed: the same seed on the same field gives the same sonnet.")
-@harmonix_command
+@harmonix_command()
 def sonnet_command(config: Config, as_json: bool, prompt: str, context: str, seed: int | None) -> None:
     """Sonnet answers PROMPT ("-" for stdin) with 14 rhymed lines from its char-transformer."""
-    from harmonix.organisms.sonnet import Sonnet
-
-    async def run() -> Any:
-        async with Sonnet.open(config) as sonnet:
-            return await sonnet.answer(read_text_argument(prompt), context=context, seed=seed)
-
-    reply = asyncio.run(run())
+    reply = run(answer(config, "sonnet", read_text_argument(prompt), context=context, seed=seed))
     show_reply(reply, as_json, f"{reply.rhyme_scheme}  d={reply.dissonance:.2f}  phase={reply.phase}  "
                                f"T={reply.temperature:.2f}  seed={reply.seed}  {reply.compose_ms / 1000:.1f} s")
-
-
-def llm_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--model PATH`` and ``--llm-url URL``: which LLM Prose and Artist use, folded into the command's config
-    (apply it under :func:`harmonix_command`)."""
-
-    @click.option("--model", "model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="A GGUF model file (default: $HARMONIX_PROSE_MODEL, else the embedded SmolLM2).")
-    @click.option("--llm-url", default=None,
-                  help="An OpenAI-compatible server to use instead of a local model ($HARMONIX_LLM_URL).")
-    @functools.wraps(function)
-    def wrapper(*args: Any, config: Config, model: Path | None, llm_url: str | None, **kwargs: Any) -> Any:
-            return function(*args, config=config, **kwargs)
-
-    return wrapper
 
 
 @main.command("prose")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed: the same seed on the same field gives the same prose.")
-@harmonix_command
-@llm_options
+@harmonix_command(llm=True)
 def prose_command(config: Config, as_json: bool, prompt: str, seed: int | None) -> None:
     """Prose writes a paragraph from its own field; PROMPT ("-" for stdin) only disturbs it."""
-    from harmonix.engines.llm import EnginePool
-    from harmonix.organisms.prose import Prose
-
-    async def run() -> Any:
-        async with EnginePool.open() as pool, Prose.open(config, pool) as prose:
-            return await prose.answer(read_text_argument(prompt), seed=seed)
-
-    reply = asyncio.run(run())
+    reply = run(answer(config, "prose", read_text_argument(prompt), seed=seed))
     show_reply(reply, as_json, f"d={reply.dissonance:.2f}  T={reply.temperature:.2f}  {reply.tokens} tokens  "
                                f"{reply.tokens_per_s:.0f} tok/s  {reply.backend}  seed={reply.seed}")
 
 
 # --- the cascade ----------------------------------------------------------------------------------------------------
 
-ORGANISM_NAMES = ("haiku", "sonnet", "prose", "artist")
-HUB_NAME = "meta"
-COLOURS = {"haiku": "cyan", "sonnet": "magenta", "prose": "green", "artist": "yellow"}
-TITLES = {"haiku": "HAiKU", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist"}
 
-
-def cascade_document(result: Any) -> dict[str, Any]:
-    """The cascade as one JSON object: each organism's text or error (and its details), meta, timings."""
-    document: dict[str, Any] = {"prompt": result.prompt, "seed": result.seed, "sequential": result.sequential}
-    for stage in result.stages:
-        details = {k: v for k, v in jsonable(stage.reply).items() if k != "text"} if stage.reply else {}
-        document[stage.name] = {"text": stage.text, "error": stage.error, "seconds": stage.seconds,
-                                "dissonance": stage.dissonance, **details}
-    document["meta"] = jsonable(result.meta)
-    document["timings"] = dict(result.timings)
-    return document
-
-
-def stage_panel(stage: Any) -> Panel:
+def stage_panel(stage: StageResult) -> Panel:
     title = f"{TITLES[stage.name]} · {stage.seconds:.1f} s"
-    if stage.error:
-        return Panel(Text(stage.error, style="red"), title=title + " · failed", border_style="red")
-    if stage.name == "artist":
+    if stage.error is not None or stage.reply is None:
+        message = f"{stage.error.type}: {stage.error.message}" if stage.error else "no reply"
+        return Panel(Text(message, style="red"), title=title + " · failed", border_style="red")
+    details = stage.reply.details()
+    if stage.name == SYNTHESIS:
         body = Text()
-        for span in stage.reply.spans:
-            body.append(span.text + "\n", style=COLOURS[span.source] + ("" if span.source == "artist" else " italic"))
+        for span in details["spans"]:
+            body.append(span["text"] + "\n",
+                        style=COLOURS[span["source"]] + ("" if span["source"] == SYNTHESIS else " italic"))
         body.append("quoted: ", style="dim")
-        for source in ("haiku", "sonnet", "prose"):
+        for source in INHALE:
             body.append(f"{TITLES[source]} ", style=COLOURS[source] + " italic")
         body.append("· own lines: ", style="dim")
-        body.append("Artist", style=COLOURS["artist"])
-        return Panel(body, title=f"{title} · d={stage.dissonance:.2f}", border_style=COLOURS["artist"])
+        body.append(TITLES[SYNTHESIS], style=COLOURS[SYNTHESIS])
+        return Panel(body, title=f"{title} · d={stage.dissonance:.2f}", border_style=COLOURS[SYNTHESIS])
     subtitle = f"d={stage.dissonance:.2f}"
     if stage.name == "sonnet":
-        subtitle += f" · {stage.reply.rhyme_scheme} · {stage.reply.phase}"
-    return Panel(Text(stage.text), title=f"{title} · {subtitle}", border_style=COLOURS[stage.name])
+        subtitle += f" · {details['rhyme_scheme']} · {details['phase']}"
+    return Panel(Text(stage.text or ""), title=f"{title} · {subtitle}", border_style=COLOURS[stage.name])
 
 
-def render_cascade(result: Any, *, only: str | None = None) -> None:
+def render_cascade(result: CascadeResult, *, only: str | None = None) -> None:
     stages = [stage for stage in result.stages if only is None or stage.name == only]
     for stage in stages:
         stdout.print(stage_panel(stage))
@@ -330,31 +338,27 @@ def render_cascade(result: Any, *, only: str | None = None) -> None:
     stdout.print(Panel(Text(meta.sentence or "(no sentence: nothing arrived)", style="bold"), title="meta",
                        border_style="white"))
     d = {stage.name: stage.dissonance for stage in result.stages}
-    metrics = " | ".join(f"d_{name}={'n/a' if d[name] is None else f'{d[name]:.2f}'}" for name in
-                         ("haiku", "sonnet", "prose"))
+    metrics = " | ".join(f"d_{name}={'n/a' if d[name] is None else f'{d[name]:.2f}'}" for name in INHALE)
     resonance = "n/a" if meta.global_resonance is None else f"{meta.global_resonance:.2f}"
     stdout.print(f"{metrics} | resonance={resonance}", highlight=False)
     stdout.print("timings: " + "  ".join(f"{name} {seconds:.2f}s" for name, seconds in result.timings.items()),
                  style="dim", highlight=False)
 
 
-async def breathe(config: Config, prompt: str, seed: int | None, sequential: bool) -> Any:
-    from harmonix.meta import MetaHarmonix
-
-    async with MetaHarmonix.open(config) as hub:
+async def breathe(config: Config, prompt: str, seed: int | None, sequential: bool) -> CascadeResult:
+    async with Harmonix.open(config) as harmonix, harmonix.colony() as colony:
         with stderr.status("breathing in…", spinner="dots"):
-            return await hub.cascade(prompt, seed=seed, sequential=sequential)
+            return await colony.cascade(prompt, seed=seed, sequential=sequential)
 
 
 @main.command("ask")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed of the whole cascade.")
 @click.option("--sequential", is_flag=True, help="Run the organisms one after another instead of in parallel.")
-@harmonix_command
-@llm_options
+@harmonix_command(llm=True)
 def ask_command(config: Config, as_json: bool, prompt: str, seed: int | None, sequential: bool) -> None:
     """One cascade: HAiKU, Sonnet and Prose answer PROMPT together, Artist weaves them, the hub exhales."""
-    result = asyncio.run(breathe(config, read_text_argument(prompt), seed, sequential))
+    result = run(breathe(config, read_text_argument(prompt), seed, sequential))
     if as_json:
         emit_json(cascade_document(result))
     else:
@@ -364,95 +368,148 @@ def ask_command(config: Config, as_json: bool, prompt: str, seed: int | None, se
 @main.command("artist")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed of the whole cascade.")
-@harmonix_command
-@llm_options
+@harmonix_command(llm=True)
 def artist_command(config: Config, as_json: bool, prompt: str, seed: int | None) -> None:
     """Artist's piece for PROMPT: the three voices answer first (a whole cascade runs), then Artist weaves them."""
-    result = asyncio.run(breathe(config, read_text_argument(prompt), seed, False))
+    result = run(breathe(config, read_text_argument(prompt), seed, False))
     if as_json:
-        emit_json(cascade_document(result)["artist"])
+        emit_json(cascade_document(result)[SYNTHESIS])
     else:
-        render_cascade(result, only="artist")
+        render_cascade(result, only=SYNTHESIS)
 
 
-async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[Any]:
-    """Stats of the fields ``names``, else of every field under the home directory, organisms first."""
-    order = [*ORGANISM_NAMES, HUB_NAME]
-    names = list(names) or sorted((path.stem for path in config.fields_dir.glob("*.sqlite3")),
-                                  key=lambda name: (order.index(name) if name in order else len(order), name))
-    stats = []
-    for name in names:
-        async with Field.open(config.field_path(name), name) as field:
-            stats.append(await field.stats())
-    return stats
+# --- fields and colonies ------------------------------------------------------------------------------------------
 
 
-def print_field_table(config: Config, stats: list[Any]) -> None:
-    table = Table(title=f"fields in {config.home}")
+async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[FieldStats]:
+    """Stats of the colony's fields ``names``, else of every field it holds, organisms first, the hub next."""
+    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        held = await store.field_names(config.colony)
+        chosen = list(names) or sorted(held, key=lambda name: (FIELDS.index(name) if name in FIELDS else len(FIELDS),
+                                                               name))
+        stats = []
+        for name in chosen:
+            async with Field.open(store, name, colony=config.colony, create=False) as field:
+                stats.append(await field.stats())
+        return stats
+
+
+def show_field_stats(config: Config, as_json: bool, stats: list[FieldStats]) -> None:
+    if as_json:
+        emit_json({"home": config.home, "colony": config.colony, "fields": {s.name: s for s in stats}})
+        return
+    table = Table(title=f"colony {config.colony} in {config.home}")
     for column in ("field", "texts", "disturbances", "turns", "trigrams", "words", "size"):
         table.add_column(column, justify="left" if column == "field" else "right")
     for s in stats:
         c = s.counts
         table.add_row(s.name, str(c.texts), str(c.disturbances), str(c.turns), f"{c.own_trigrams + c.heard_trigrams}",
-                      f"{c.own_words + c.heard_words}", f"{s.file_bytes / 1024:.0f} KiB")
+                      f"{c.own_words + c.heard_words}", f"{s.size_bytes / 1024:.0f} KiB")
     stdout.print(table)
 
 
 @main.command("stats")
-@harmonix_command
+@harmonix_command()
 def stats_command(config: Config, as_json: bool) -> None:
-    """Every field's sizes; the hub's field (meta) counts the cascades as turns."""
-    stats = asyncio.run(field_summaries(config))
-    if as_json:
-        emit_json({"home": config.home, "fields": {s.name: s for s in stats}})
-    else:
-        print_field_table(config, stats)
+    """Every field's sizes in the colony; the hub's field (meta) counts the cascades as turns."""
+    show_field_stats(config, as_json, run(field_summaries(config)))
 
 
 @main.command("reset")
-@click.option("--organism", "name", required=True, type=click.Choice([*ORGANISM_NAMES, HUB_NAME, "all"]),
+@click.option("--organism", "name", required=True, type=click.Choice([*FIELDS, "all"]),
               help="Whose field to erase (the hub's is 'meta').")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@harmonix_command
+@harmonix_command()
 def reset_command(config: Config, as_json: bool, name: str, yes: bool) -> None:
-    """Erase an organism's field: its memory starts again from nothing (or from its bootstrap)."""
-    names = [*ORGANISM_NAMES, HUB_NAME] if name == "all" else [name]
-    if not yes and not click.confirm(f"Erase the field of {', '.join(names)} in {config.home}?", err=True):
+    """Erase an organism's field in the colony: its memory starts again from nothing (or from its bootstrap)."""
+    names = list(FIELDS) if name == "all" else [name]
+    if not yes and not click.confirm(f"Erase the field of {', '.join(names)} in colony {config.colony}?", err=True):
         raise click.Abort()
-    removed = []
-    for field_name in names:
-        base = config.field_path(field_name)
-        for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
-            if path.exists():
-                path.unlink()
-                removed.append(str(path))
+
+    async def reset() -> list[str]:
+        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+            await store.colony(config.colony)
+            return [field_name for field_name in names if await store.remove_field(config.colony, field_name)]
+
+    removed = run(reset())
     if as_json:
-        emit_json({"reset": names, "removed": removed})
+        emit_json({"colony": config.colony, "reset": names, "removed": removed})
     else:
-        stdout.print(f"reset {', '.join(names)}: {len(removed)} files removed")
+        stdout.print(f"reset {', '.join(names)} in colony {config.colony}: {len(removed)} fields erased")
 
 
-CHAT_HELP = "Type a prompt; /stats, /fields, /help, /quit. Ctrl-D or Ctrl-C ends."
+@main.group("colony")
+def colony_group() -> None:
+    """Colonies: each one conversation's memory (its own five fields), sharing the engines."""
+
+
+async def with_store(config: Config, operation: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        return await operation(store)
+
+
+@colony_group.command("list")
+@harmonix_command()
+def colony_list(config: Config, as_json: bool) -> None:
+    """Every colony in the home."""
+    colonies = run(with_store(config, lambda store: store.colonies()))
+    if as_json:
+        emit_json({"colonies": [colony_document(info) for info in colonies]})
+        return
+    table = Table(title=f"colonies in {config.home}")
+    for column in ("colony", "created", "forked from"):
+        table.add_column(column)
+    for info in colonies:
+        created = datetime.datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M")
+        table.add_row(info.name, created, info.forked_from or "")
+    stdout.print(table)
+
+
+@colony_group.command("create")
+@click.argument("name")
+@harmonix_command()
+def colony_create(config: Config, as_json: bool, name: str) -> None:
+    """Create an empty colony NAME."""
+    info = run(with_store(config, lambda store: store.create_colony(check_colony_name(name, "NAME"))))
+    emit_json(colony_document(info)) if as_json else stdout.print(f"created colony {info.name}")
+
+
+@colony_group.command("fork")
+@click.argument("name")
+@click.argument("new")
+@harmonix_command()
+def colony_fork(config: Config, as_json: bool, name: str, new: str) -> None:
+    """Copy colony NAME as NEW: every field as it is now, each copied in one consistent read."""
+    check_colony_name(name, "NAME")
+    info = run(with_store(config, lambda store: store.fork_colony(name, check_colony_name(new, "NEW"))))
+    emit_json(colony_document(info)) if as_json else stdout.print(f"forked colony {name} as {info.name}")
+
+
+@colony_group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@harmonix_command()
+def colony_remove(config: Config, as_json: bool, name: str, yes: bool) -> None:
+    """Remove colony NAME and every field it holds (asks first)."""
+    check_colony_name(name, "NAME")
+    if not yes and not click.confirm(f"Remove colony {name} and all its fields?", err=True):
+        raise click.Abort()
+    run(with_store(config, lambda store: store.remove_colony(name)))
+    emit_json({"removed": name}) if as_json else stdout.print(f"removed colony {name}")
 
 
 @main.command("chat")
 @click.option("--sequential", is_flag=True, help="Run the organisms one after another instead of in parallel.")
-@harmonix_command
-@llm_options
+@harmonix_command(llm=True)
 def chat_command(config: Config, as_json: bool, sequential: bool) -> None:
-    """A conversation with the whole system, one cascade per line (history kept under the home directory)."""
+    """A conversation with the whole colony, one cascade per line (history kept under the home directory).
+    Ctrl-C, Ctrl-D or SIGTERM end it at any moment; a breath cut short leaves every field whole."""
     from harmonix.chat import run_chat
 
     if as_json:
         raise InvalidArgument("chat is interactive; use `harmonix ask --json` for one JSON answer")
-    stderr.print(CHAT_HELP, style="dim")
-    try:
-        async def show_stats() -> None:
-            print_field_table(config, await field_summaries(config))
-
-        asyncio.run(run_chat(config, sequential=sequential, render=render_cascade, show_stats=show_stats))
-    except KeyboardInterrupt:
-        stderr.print("\nbye", style="dim")
+    run_chat(config, sequential=sequential, render=render_cascade,
+             show_stats=lambda stats: show_field_stats(config, False, stats), console=stderr)
 
 
 # --- harmonix eval -------------------------------------------------------------------------------------------------
@@ -466,7 +523,7 @@ def chat_command(config: Config, as_json: bool, sequential: bool) -> None:
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Replies per organism (default: one pass).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as markdown to this file.")
-@harmonix_command
+@harmonix_command(llm=True)
 def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organisms: str, count: int | None,
                  report: Path | None) -> None:
     """The standing quality report: echo, form, distinct-2, copy rate, latency, per organism, on fresh fields."""
@@ -480,7 +537,7 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
     prompts = read_prompts(prompts_file)
     if not prompts:
         raise InvalidArgument("the prompt file holds no prompt")
-    results = asyncio.run(run_eval(prompts, chosen, count or len(prompts)))
+    results = run(run_eval(prompts, chosen, count or len(prompts), progress=terminal_progress(stderr), config=config))
     text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]))
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -506,7 +563,7 @@ def experiment_group() -> None:
 @click.option("--quick", is_flag=True, help="2 runs x 6 turns: about a minute at most, for CI.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write lock-isolation.md and lock-isolation.png here.")
-@harmonix_command
+@harmonix_command()
 def lock_isolation_command(config: Config, as_json: bool, runs: int, turns: int, sessions: str, quick: bool,
                            report_dir: Path | None) -> None:
     """Does the lock matter? Four arms (sync/async x lock/no lock), 1 and 4 sessions (harmonix.experiments)."""
@@ -520,7 +577,7 @@ def lock_isolation_command(config: Config, as_json: bool, runs: int, turns: int,
         raise InvalidArgument("--sessions needs at least one positive count")
     if quick:
         runs, turns = 2, 6
-    result = asyncio.run(run_lock_isolation(runs=runs, turns=turns, sessions=counts))
+    result = run(run_lock_isolation(runs=runs, turns=turns, sessions=counts, progress=terminal_progress(stderr)))
     text = markdown(result, reproducing_command("harmonix experiment lock-isolation", sys.argv[3:]))
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -528,7 +585,7 @@ def lock_isolation_command(config: Config, as_json: bool, runs: int, turns: int,
                                                      encoding="utf-8")
         chart(result, report_dir / "lock-isolation.png")
     if as_json:
-        emit_json(jsonable(result))
+        emit_json(plain(result))
     else:
         click.echo(text)
 
@@ -556,7 +613,7 @@ def train_sonnet(arguments: tuple[str, ...]) -> None:
     """Train Sonnet's char-transformer, or --eval-only (harmonix.training.sonnet; --help for its options)."""
     from harmonix.training.sonnet import main as train
 
-    train(list(arguments))
+    train(list(arguments), progress=terminal_progress(stderr))
 
 
 # --- harmonix bench … ----------------------------------------------------------------------------------------------
@@ -570,29 +627,29 @@ def bench_group() -> None:
 @bench_group.command("field")
 @click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
-@harmonix_command
+@harmonix_command()
 def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> None:
     """What the field discipline costs against plain sqlite3 (see harmonix.bench.field)."""
     from harmonix.bench.field import run_field_bench
 
-    result = asyncio.run(run_field_bench(repeats=repeats, ingests=ingests))
+    result = run(run_field_bench(repeats=repeats, ingests=ingests, progress=terminal_progress(stderr)))
     if as_json:
-        emit_json(jsonable(result))
+        emit_json(plain(result))
         return
-    print_table(f"harmonix bench field: medians of {repeats} repeats", jsonable(result))
+    print_table(f"harmonix bench field: medians of {repeats} repeats", plain(result))
 
 
 @bench_group.command("haiku")
 @click.option("--turns", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--sentences", type=click.IntRange(min=1), default=500, show_default=True,
               help="markovify sentences to time.")
-@harmonix_command
+@harmonix_command()
 def bench_haiku(config: Config, as_json: bool, turns: int, sentences: int) -> None:
     """HAiKU's compose time next to markovify's on the same text (see harmonix.bench.haiku)."""
     from harmonix.bench.haiku import run_haiku_bench
 
-    result = run_haiku_bench(turns=turns, sentences=sentences)
-    report = {**jsonable(result), "target_met": result.target_met}
+    result = run_haiku_bench(turns=turns, sentences=sentences, progress=terminal_progress(stderr))
+    report = {**plain(result), "target_met": result.target_met}
     if as_json:
         emit_json(report)
     else:
@@ -602,12 +659,12 @@ def bench_haiku(config: Config, as_json: bool, turns: int, sentences: int) -> No
 @bench_group.command("sonnet")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--sonnets", type=click.IntRange(min=1), default=5, show_default=True)
-@harmonix_command
+@harmonix_command()
 def bench_sonnet(config: Config, as_json: bool, repeats: int, sonnets: int) -> None:
     """NumPy vs torch on the same weights, batched sampling, seconds per sonnet (see harmonix.bench.sonnet)."""
     from harmonix.bench.sonnet import run_sonnet_bench
 
-    result = jsonable(run_sonnet_bench(repeats=repeats, sonnets=sonnets))
+    result = plain(run_sonnet_bench(repeats=repeats, sonnets=sonnets, progress=terminal_progress(stderr)))
     if as_json:
         emit_json(result)
     else:
@@ -618,12 +675,18 @@ def bench_sonnet(config: Config, as_json: bool, repeats: int, sonnets: int) -> N
 @click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--parallel", type=click.IntRange(min=1), default=4, show_default=True)
-@harmonix_command
+@harmonix_command(llm=True)
 def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, parallel: int) -> None:
-    """The embedded model: tokens/s, batching speedup, engine overhead (see harmonix.bench.llm)."""
+    """A GGUF model in-process (the embedded one, or --model): tokens/s, batching speedup, engine overhead (see
+    harmonix.bench.llm)."""
     from harmonix.bench.llm import run_llm_bench
 
-    result = jsonable(run_llm_bench(repeats=repeats, threads=threads, parallel=parallel))
+    llm = config.llm("prose")
+    if llm.url is not None:
+        raise InvalidArgument(f"bench llm measures a model in this process against llama.cpp itself; it cannot "
+                              f"measure the server {llm.url} (give --model PATH, or none for the embedded model)")
+    result = plain(run_llm_bench(repeats=repeats, threads=threads, parallel=parallel, model=llm.model,
+                                 progress=terminal_progress(stderr)))
     if as_json:
         emit_json(result)
     else:
@@ -634,12 +697,16 @@ def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, paralle
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--io", "io", is_flag=True, help="Prose and Artist on a loopback server that answers after a delay.")
 @click.option("--io-delay", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Seconds, with --io.")
-@harmonix_command
+@harmonix_command(llm=True)
 def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_delay: float) -> None:
     """Parallel against sequential cascades, and against the best any schedule could do (see harmonix.bench.cascade)."""
     from harmonix.bench.cascade import run_cascade_bench
 
-    result = jsonable(run_cascade_bench(repeats=repeats, io=io, io_delay_s=io_delay))
+    if io and (config.prose_llm.url or config.prose_llm.model or config.artist_llm):
+        raise InvalidArgument("--io puts Prose and Artist on the benchmark's own loopback server: "
+                              "give no --model or --llm-url with it")
+    result = plain(run_cascade_bench(repeats=repeats, io=io, io_delay_s=io_delay, config=config,
+                                     progress=terminal_progress(stderr)))
     if as_json:
         emit_json(result)
     else:

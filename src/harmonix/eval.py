@@ -25,12 +25,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from harmonix.colony import Harmonix, open_organism
 from harmonix.config import Config
 from harmonix.metrics import distinct_n, echo, is_optimal
+from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import Prompt
 from harmonix.text import is_known, syllables, tokenize
 
@@ -86,22 +88,25 @@ def summarize(organism: str, prompts: Sequence[str], texts: Sequence[str], secon
 Reply = TypeVar("Reply")
 
 
-async def _answers(answer: Callable[[str, int], Awaitable[Reply]], prompts: Sequence[str],
+async def _answers(answer: Callable[[str, int], Awaitable[Reply]], prompts: Sequence[str], task: Tracker,
                    ) -> tuple[list[Reply], list[float]]:
     replies, seconds = [], []
     for i, prompt in enumerate(prompts):
         started = time.perf_counter()
         replies.append(await answer(prompt, i))
         seconds.append(time.perf_counter() - started)
+        task.advance(figure=f"{seconds[-1]:.2f} s")
     return replies, seconds
 
 
-async def eval_haiku(config: Config, prompts: Sequence[str]) -> OrganismEval:
+async def eval_haiku(config: Config, prompts: Sequence[str], task: Tracker) -> OrganismEval:
     from harmonix.organisms.haiku import BUDGETS, Haiku
     from harmonix.training.haiku_bootstrap import bootstrap_layers
 
-    async with Haiku.open(config) as haiku:
-        replies, seconds = await _answers(lambda prompt, seed: haiku.answer(prompt, seed=seed), prompts)
+    async with open_organism(config, "haiku") as organism:
+        assert isinstance(organism, Haiku)
+        haiku = organism
+        replies, seconds = await _answers(lambda prompt, seed: haiku.answer(prompt, seed=seed), prompts, task)
     windows = corpus_windows((work.text for works in bootstrap_layers().values() for work in works), 6)
     texts = [reply.text for reply in replies]
     strict = sum(tuple(sum(syllables(w) for w in line.split()) for line in reply.lines) == BUDGETS
@@ -110,12 +115,14 @@ async def eval_haiku(config: Config, prompts: Sequence[str]) -> OrganismEval:
                      {"strict_5_7_5": strict / len(replies)})
 
 
-async def eval_sonnet(config: Config, prompts: Sequence[str]) -> OrganismEval:
+async def eval_sonnet(config: Config, prompts: Sequence[str], task: Tracker) -> OrganismEval:
     from harmonix.corpora import shakespeare_works
     from harmonix.organisms.sonnet import SCHEME, Sonnet
 
-    async with Sonnet.open(config) as sonnet:
-        replies, seconds = await _answers(lambda prompt, seed: sonnet.answer(prompt, seed=seed), prompts)
+    async with open_organism(config, "sonnet") as organism:
+        assert isinstance(organism, Sonnet)
+        sonnet = organism
+        replies, seconds = await _answers(lambda prompt, seed: sonnet.answer(prompt, seed=seed), prompts, task)
     windows = corpus_windows((work.text for work in shakespeare_works()), 8)
     lines = [line for reply in replies for line in reply.lines]
     form = {
@@ -131,24 +138,25 @@ async def eval_sonnet(config: Config, prompts: Sequence[str]) -> OrganismEval:
     return summarize("sonnet", prompts, texts, seconds, copied, form)
 
 
-async def eval_prose(config: Config, prompts: Sequence[str]) -> OrganismEval:
-    from harmonix.engines.llm import EnginePool
+async def eval_prose(config: Config, prompts: Sequence[str], task: Tracker) -> OrganismEval:
     from harmonix.organisms.prose import Prose, genesis
 
-    async with EnginePool.open() as pool, Prose.open(config, pool) as prose:
-        replies, seconds = await _answers(lambda prompt, seed: prose.answer(prompt, seed=seed), prompts)
+    async with open_organism(config, "prose") as organism:
+        assert isinstance(organism, Prose)
+        prose = organism
+        replies, seconds = await _answers(lambda prompt, seed: prose.answer(prompt, seed=seed), prompts, task)
     windows = corpus_windows(genesis(), 8)
     texts = [reply.text for reply in replies]
     return summarize("prose", prompts, texts, seconds, sum(copies(t, windows, 8) for t in texts),
                      {"retried_turns": sum(reply.attempts > 1 for reply in replies) / len(replies)})
 
 
-async def eval_cascade(config: Config, prompts: Sequence[str]) -> OrganismEval:
-    from harmonix.meta import MetaHarmonix
+async def eval_cascade(config: Config, prompts: Sequence[str], task: Tracker) -> OrganismEval:
+    from harmonix.organisms.artist import ArtistReply
 
-    async with MetaHarmonix.open(config) as hub:
-        results, seconds = await _answers(lambda prompt, seed: hub.cascade(prompt, seed=seed), prompts)
-    pieces = [r.artist.reply for r in results if r.artist.reply is not None]
+    async with Harmonix.open(config) as harmonix, harmonix.colony() as colony:
+        results, seconds = await _answers(lambda prompt, seed: colony.cascade(prompt, seed=seed), prompts, task)
+    pieces = [r.artist.reply for r in results if isinstance(r.artist.reply, ArtistReply)]
     form = {
         "global_resonance_mean": statistics.mean(r.meta.global_resonance or 0.0 for r in results),
         **{f"artist_share_{source}": statistics.mean(p.shares[source] for p in pieces) if pieces else 0.0
@@ -160,7 +168,7 @@ async def eval_cascade(config: Config, prompts: Sequence[str]) -> OrganismEval:
     return summarize("cascade", prompts, texts, seconds, 0, form)
 
 
-EVALUATORS: dict[str, Callable[[Config, Sequence[str]], Awaitable[OrganismEval]]] = {
+EVALUATORS: dict[str, Callable[[Config, Sequence[str], Tracker], Awaitable[OrganismEval]]] = {
     "haiku": eval_haiku,
     "sonnet": eval_sonnet,
     "prose": eval_prose,
@@ -168,13 +176,17 @@ EVALUATORS: dict[str, Callable[[Config, Sequence[str]], Awaitable[OrganismEval]]
 }
 
 
-async def run_eval(prompts: Sequence[Prompt], organisms: Sequence[str], count: int) -> list[OrganismEval]:
-    """Evaluate each organism on ``count`` prompts (cycled), each on a fresh field in a temporary home."""
+async def run_eval(prompts: Sequence[Prompt], organisms: Sequence[str], count: int,
+                   progress: Progress = NO_PROGRESS, config: Config | None = None) -> list[OrganismEval]:
+    """Evaluate each organism on ``count`` prompts (cycled), each on a fresh field in a temporary home (with the
+    LLM and compute settings of ``config``, default: from the environment)."""
     texts = [prompts[i % len(prompts)].text for i in range(count)]
     results = []
     for organism in organisms:
-        with tempfile.TemporaryDirectory(prefix=f"harmonix-eval-{organism}-") as home:
-            results.append(await EVALUATORS[organism](Config.load(Path(home)), texts))
+        with tempfile.TemporaryDirectory(prefix=f"harmonix-eval-{organism}-") as home, \
+                progress.task(f"eval {organism}", count) as task:
+            fresh = replace(config, home=Path(home)) if config is not None else Config.load(Path(home))
+            results.append(await EVALUATORS[organism](fresh, texts, task))
     return results
 
 

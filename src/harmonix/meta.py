@@ -14,12 +14,13 @@ regardless. Then the Artist weaves whatever arrived.
 - the metrics: each organism's dissonance; ``global_resonance = mean(1 - d)`` over the organisms that answered;
   ``field_entropy`` = normalised Shannon entropy of the content words of all this cascade's outputs
   (:func:`harmonix.observer.normalized_entropy`);
-- the *reverse wave*: the meta sentence is ingested into every organism's field (``source="meta"``), each under its
-  own lock, and the cascade is recorded in the hub's own field (``meta``).
+- the *reverse wave*: every organism hears the meta sentence (:meth:`~harmonix.organisms.base.Organism.hear`,
+  ``source="meta"``, each an atomic operation under its own lock), and the cascade is recorded in the hub's own
+  field (``meta``).
 
-**Compute budget.** On ``cores()`` cores, llama.cpp gets ``cores - 1`` threads (at least one) unless configured:
-during INHALE Sonnet's NumPy holds a core, and llama.cpp threads spin-wait, so one thread too many collapses both.
-One LLM engine serves Prose and Artist (:class:`~harmonix.engines.llm.EnginePool`).
+The hub sees organisms only through their protocol (:mod:`harmonix.organisms.base`); a colony
+(:mod:`harmonix.colony`) builds them and hands them over. A stage that fails keeps its error's type
+(:class:`StageError`), so a surface can tell "LLM busy" from "timed out" from "bad input".
 
 Cascades may overlap freely: each organism's turns still follow one another strictly in its own field.
 """
@@ -27,39 +28,46 @@ Cascades may overlap freely: each organism's turns still follow one another stri
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import random
 import re
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from harmonix.config import Config, cores
-from harmonix.engines.llm import EnginePool
 from harmonix.engines.markov import MarkovChain, Walker
 from harmonix.field import Field
 from harmonix.observer import normalized_entropy
-from harmonix.organisms.base import Organism, Reply, Stimulus
+from harmonix.organisms.base import INHALE, SYNTHESIS, Organism, Reply, Stimulus
 from harmonix.text import content_words, tokenize, trigrams, validate_text
 
 log = logging.getLogger(__name__)
 
-HUB = "meta"
-INHALE = ("haiku", "sonnet", "prose")
-ARTIST = "artist"
+ARTIST = SYNTHESIS
 META_SOURCE = "meta"
 SENTENCE_END = "</s>"
 SENTENCE_WORDS = (8, 20)
 SENTENCE_ATTEMPTS = 40
 DEFAULT_TIMEOUT_S = 180.0
+ERROR_CHARS = 200
 _SENTENCE_SPLIT = re.compile(r"[.!?;:]+|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class StageError:
+    """Why a stage failed: the error's class name (``LLMBusy``, ``LLMTimeout``, ``CompositionFailed`` …) and its
+    message. :mod:`harmonix.documents` maps the type to an HTTP status."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, error: BaseException) -> StageError:
+        return cls(type(error).__name__, str(error) or type(error).__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +79,11 @@ class StageResult:
 
     name: str
     text: str | None
-    error: str | None
+    error: StageError | None
     seconds: float
     cpu_seconds: float
     dissonance: float | None
-    reply: Any = field(default=None, repr=False, compare=False)
+    reply: Reply | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +148,11 @@ def global_resonance(stages: Sequence[StageResult]) -> float | None:
 
 
 class MetaHarmonix:
-    """The hub. ``async with MetaHarmonix.open(config) as hub: result = await hub.cascade(prompt)``."""
+    """The hub of one colony: ``hub = MetaHarmonix(organisms, hub_field)``, then ``await hub.cascade(prompt)``.
+    A colony (:class:`harmonix.colony.Colony`) builds it; the organisms and the field stay the colony's."""
 
-    def __init__(self, organisms: Mapping[str, Organism], hub_field: Field, timeout_s: float) -> None:
+    def __init__(self, organisms: Mapping[str, Organism], hub_field: Field,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         missing = {*INHALE, ARTIST} - organisms.keys()
         if missing:
             raise ValueError(f"the hub needs every organism; missing {sorted(missing)}")
@@ -150,30 +160,6 @@ class MetaHarmonix:
         self._field = hub_field
         self._timeout_s = timeout_s
         self._exhale = asyncio.Lock()
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, config: Config, *, organisms: Mapping[str, Organism] | None = None,
-                   timeout_s: float = DEFAULT_TIMEOUT_S) -> AsyncIterator[MetaHarmonix]:
-        """The hub with the four organisms of ``config`` (or the given ones), sharing one LLM engine."""
-        from harmonix.organisms.artist import Artist
-        from harmonix.organisms.haiku import Haiku
-        from harmonix.organisms.prose import Prose
-        from harmonix.organisms.sonnet import Sonnet
-
-        if config.llm_threads is None:
-            config = dataclasses.replace(config, llm_threads=max(1, cores() - 1))
-        async with contextlib.AsyncExitStack() as stack:
-            if organisms is None:
-                pool = await stack.enter_async_context(EnginePool.open())
-                organisms = {
-                    "haiku": await stack.enter_async_context(Haiku.open(config)),
-                    "sonnet": await stack.enter_async_context(Sonnet.open(config)),
-                    "prose": await stack.enter_async_context(Prose.open(config, pool)),
-                    "artist": await stack.enter_async_context(Artist.open(config, pool)),
-                }
-            hub_field = await stack.enter_async_context(Field.open(config.field_path(HUB), HUB))
-            yield cls(organisms, hub_field, timeout_s)
 
     @property
     def field(self) -> Field:
@@ -212,8 +198,7 @@ class MetaHarmonix:
                 reply: Reply = await self.organisms[name].respond(stimulus)
         except Exception as error:  # one organism's failure must not stop the breath; it is reported, and logged
             log.warning("%s failed in a cascade: %s: %s", name, type(error).__name__, error, exc_info=error)
-            message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            return StageResult(name, None, message, time.perf_counter() - started,
+            return StageResult(name, None, StageError.of(error), time.perf_counter() - started,
                                time.process_time() - cpu_started, None)
         return StageResult(name, reply.text, None, time.perf_counter() - started, time.process_time() - cpu_started,
                            reply.dissonance, reply)
@@ -225,13 +210,13 @@ class MetaHarmonix:
         meta = MetaResult(sentence=sentence, global_resonance=global_resonance(stages),
                           field_entropy=normalized_entropy(words) if words else None)
         if sentence is not None:
-            await asyncio.gather(*(organism.field.ingest(sentence, source=META_SOURCE)
-                                   for organism in self.organisms.values()))
+            await asyncio.gather(*(organism.hear(sentence, META_SOURCE) for organism in self.organisms.values()))
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
             if sentence is not None:
                 await turn.ingest(sentence)
+            errors = {stage.name: {"type": stage.error.type, "message": stage.error.message[:ERROR_CHARS]}
+                      for stage in stages if stage.error}
             await turn.record(dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
-                              global_resonance=meta.global_resonance, field_entropy=meta.field_entropy,
-                              errors={stage.name: stage.error for stage in stages if stage.error})
+                              global_resonance=meta.global_resonance, field_entropy=meta.field_entropy, errors=errors)
         return meta

@@ -1,6 +1,7 @@
 """Metrics every report uses, defined once. Pure functions.
 
-``echo`` is the metric the ancestors called *external_vocab*, frozen here exactly as ARCHITECTURE.md §5 defines it.
+``echo`` is the metric the ancestors called *external_vocab*, frozen here exactly as docs/architecture.md defines it
+("The observer and the frozen metric").
 The ancestors changed its formula between the two arms of their experiment; this module is the only definition
 Harmonix has, and its tests pin it.
 """

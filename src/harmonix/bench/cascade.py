@@ -27,8 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harmonix.bench.timing import median, paired_ratios, span
+from harmonix.colony import Harmonix
 from harmonix.config import Config, cores
-from harmonix.meta import ARTIST, INHALE, CascadeResult, MetaHarmonix
+from harmonix.meta import ARTIST, INHALE, CascadeResult
+from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import standard_prompts
 
 
@@ -49,7 +51,7 @@ class CascadeBench:
     errors: int
 
 
-async def _run(repeats: int, io: bool, io_delay_s: float) -> CascadeBench:
+async def _run(repeats: int, io: bool, io_delay_s: float, config: Config | None, progress: Progress) -> CascadeBench:
     from harmonix.bench.delay_server import delayed_server
 
     prompts = standard_prompts()
@@ -57,19 +59,20 @@ async def _run(repeats: int, io: bool, io_delay_s: float) -> CascadeBench:
     parallel: list[CascadeResult] = []
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(delayed_server(io_delay_s)) if io else None
-        hubs = {}
+        colonies = {}
         for arm in ("sequential", "parallel"):
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"harmonix-bench-{arm}-")))
-            config = Config.load(home)
-            if url is not None:
-                config = replace(config, llm_url=url)
-            hubs[arm] = await stack.enter_async_context(MetaHarmonix.open(config))
+            arm_config = Config.load(home, llm_url=url) if config is None or url else replace(config, home=home)
+            harmonix = await stack.enter_async_context(Harmonix.open(arm_config))
+            colonies[arm] = await stack.enter_async_context(harmonix.colony())
+        task = stack.enter_context(progress.task(f"bench cascade{' --io' if io else ''}", repeats))
         for repeat in range(repeats):
             order = ("sequential", "parallel") if repeat % 2 == 0 else ("parallel", "sequential")
             for arm in order:
-                result = await hubs[arm].cascade(prompts[repeat % len(prompts)], seed=repeat,
-                                                 sequential=arm == "sequential")
+                result = await colonies[arm].cascade(prompts[repeat % len(prompts)], seed=repeat,
+                                                     sequential=arm == "sequential")
                 (sequential if arm == "sequential" else parallel).append(result)
+            task.advance(figure=f"{parallel[-1].timings['total']:.2f} s")
     names = (*INHALE, ARTIST)
     usable = cores()
     ideals = [_ideal_s(result, usable) for result in sequential]
@@ -94,5 +97,8 @@ def _ideal_s(sequential: CascadeResult, usable_cores: int) -> float:
     return max(critical_path, cpu_work / usable_cores)
 
 
-def run_cascade_bench(repeats: int = 5, io: bool = False, io_delay_s: float = 1.5) -> CascadeBench:
-    return asyncio.run(_run(repeats, io, io_delay_s))
+def run_cascade_bench(repeats: int = 5, io: bool = False, io_delay_s: float = 1.5, config: Config | None = None,
+                      progress: Progress = NO_PROGRESS) -> CascadeBench:
+    """The benchmark (module docstring), each arm on a fresh home with the LLM settings of ``config`` (default: the
+    environment's); ``io`` replaces the LLM by the loopback delay server."""
+    return asyncio.run(_run(repeats, io, io_delay_s, config, progress))

@@ -1,7 +1,8 @@
 """A loopback OpenAI-compatible server that answers every chat request after a fixed delay, with no local compute.
 
 It stands in for a remote GPU server in ``harmonix bench cascade --io``: Prose and Artist then cost waiting, not
-CPU. It answers ``/v1/chat/completions`` with a streamed paragraph of a few lines (usable by both organisms).
+CPU. It answers ``/v1/chat/completions`` with a streamed paragraph of a few lines (usable by both organisms), and a
+``GET`` (the engine's probe of ``/v1/models``) at once with an empty model list.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 ANSWER = ("The lamp in the hallway keeps its own counsel.\nDust settles on the stair like a slow and patient "
           "snow.\nSomewhere a kettle remembers the morning.\nThe window holds the last of the light for a while.")
@@ -24,15 +26,18 @@ async def delayed_server(delay_s: float) -> AsyncIterator[str]:
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length")), 0)
         await reader.readexactly(length)
-        await asyncio.sleep(delay_s)
-        words = ANSWER.split(" ")
-        chunks = [{"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
-                  for word in words]
-        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                       "usage": {"completion_tokens": len(words)}})
-        body = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-        payload = body.encode()
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        if head.startswith(b"GET "):
+            kind, payload = "application/json", b'{"object": "list", "data": []}'
+        else:
+            await asyncio.sleep(delay_s)
+            words = ANSWER.split(" ")
+            chunks: list[dict[str, Any]] = [
+                {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]} for word in words]
+            chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                           "usage": {"completion_tokens": len(words)}})
+            body = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+            kind, payload = "text/event-stream", body.encode()
+        writer.write(f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\n".encode()
                      + f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n".encode() + payload)
         await writer.drain()
         writer.close()

@@ -9,7 +9,7 @@ Three questions, each answered with medians of ``repeats`` interleaved repeats (
     - ``db_thread``: our SQLite backend's transport alone: the same precomputed rows shipped to the field's database
       thread as one list of steps (one thread hop).
     - ``aiosqlite``: the same precomputed rows through aiosqlite, one await per statement (five hops): the design
-      ARCHITECTURE.md §3 warns about, measured rather than assumed.
+      the design notes warned about (one hop per statement), measured rather than assumed.
     - ``field``: the product, ``Field.ingest(text)``: validation, tokenization, counting, lock, one transaction.
 
     ``ingest_ratio_vs_sqlite3 = field / sqlite3`` (target <= 1.5).
@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harmonix.bench.timing import Stopwatch, interleaved, median
-from harmonix.field import Field, Guards, SnapshotSpec
-from harmonix.field.sqlite import MIGRATIONS, SqliteStore, connect
+from harmonix.field import Field, Guards, SnapshotSpec, open_store, sqlite_url
+from harmonix.field.sqlite import MIGRATIONS, SqliteFieldStore, connect
 from harmonix.field.steps import AddText, Begin, Commit
+from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import tokenize, trigrams
 from harmonix.text.phonetics import lexicon
 
@@ -117,7 +118,7 @@ def _plain_sqlite3(directory: Path, rows: list[_Rows]) -> float:
 
 
 async def _db_thread(directory: Path, rows: list[_Rows]) -> float:
-    store = await SqliteStore.open(directory / "thread.sqlite3", "bench")
+    store = await SqliteFieldStore.open(directory / "thread.sqlite3", "bench")
     try:
         with Stopwatch() as watch:
             for row in rows:
@@ -147,7 +148,7 @@ async def _aiosqlite(directory: Path, rows: list[_Rows]) -> float:
 
 
 async def _field(directory: Path, texts: list[str]) -> float:
-    async with Field.open(directory / "field.sqlite3", "bench") as field:
+    async with open_store(sqlite_url(directory)) as store, Field.open(store, "bench") as field:
         with Stopwatch() as watch:
             for text in texts:
                 await field.ingest(text)
@@ -156,7 +157,7 @@ async def _field(directory: Path, texts: list[str]) -> float:
 
 async def _guard_cost(directory: Path, guards: Guards) -> float:
     """Seconds per use of the field's operation guard (the one place its lock is taken)."""
-    async with Field.open(directory / f"guard-{guards.lock}.sqlite3", "bench", guards=guards) as field:
+    async with open_store(sqlite_url(directory)) as store, Field.open(store, "bench", guards=guards) as field:
         with Stopwatch() as watch:
             for _ in range(GUARD_USES):
                 async with field._exclusive():  # measured on purpose: it is exactly what every operation pays
@@ -183,7 +184,7 @@ async def _concurrent_turns(directory: Path, prompts: list[str], replies: list[s
             await turn.ingest(replies[i])
             await turn.record(dissonance=0.5, temperature=0.8)
 
-    async with Field.open(directory / "turns.sqlite3", "bench") as field:
+    async with open_store(sqlite_url(directory)) as store, Field.open(store, "bench") as field:
         with Stopwatch() as watch:
             await asyncio.gather(*(one_turn(field, i) for i in range(CONCURRENT_TURNS)))
     return watch.seconds / CONCURRENT_TURNS
@@ -197,7 +198,8 @@ def _have_aiosqlite() -> bool:
     return True
 
 
-async def run_field_bench(repeats: int = 7, ingests: int = 40, seed: int = 0) -> FieldBench:
+async def run_field_bench(repeats: int = 7, ingests: int = 40, seed: int = 0,
+                          progress: Progress = NO_PROGRESS) -> FieldBench:
     """Measure everything in the module docstring; every arm runs ``repeats`` times, interleaved."""
     texts = turn_texts(ingests, TURN_WORDS, seed)
     rows = [_rows(text) for text in texts]
@@ -225,7 +227,7 @@ async def run_field_bench(repeats: int = 7, ingests: int = 40, seed: int = 0) ->
     }
     if _have_aiosqlite():
         arms["aiosqlite"] = in_fresh_directory(lambda d: _aiosqlite(d, rows))
-    samples = await interleaved(arms, repeats)
+    samples = await interleaved(arms, repeats, progress=progress, description="bench field")
     m = {name: median(values) for name, values in samples.items()}
     aiosqlite_s = m.get("aiosqlite")
     return FieldBench(

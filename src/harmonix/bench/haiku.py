@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harmonix.bench.timing import median
+from harmonix.colony import open_organism
 from harmonix.config import Config
-from harmonix.prompts import standard_prompts
 from harmonix.organisms.haiku import Haiku
+from harmonix.progress import NO_PROGRESS, Progress, Tracker
+from harmonix.prompts import standard_prompts
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +41,19 @@ class HaikuBench:
         return self.ms_per_haiku <= 10.0
 
 
-async def _haiku_times(turns: int, warmup: int) -> tuple[list[float], list[float]]:
+async def _haiku_times(turns: int, warmup: int, task: Tracker) -> tuple[list[float], list[float]]:
     prompts = standard_prompts()
     compose_ms, turn_ms = [], []
     with tempfile.TemporaryDirectory(prefix="harmonix-bench-haiku-") as home:
-        async with Haiku.open(Config.load(Path(home))) as haiku:
+        async with open_organism(Config.load(Path(home)), "haiku") as haiku:
+            assert isinstance(haiku, Haiku)
             for i in range(warmup + turns):
                 started = time.perf_counter()
                 reply = await haiku.answer(prompts[i % len(prompts)], seed=i)
                 if i >= warmup:
                     turn_ms.append((time.perf_counter() - started) * 1000)
                     compose_ms.append(reply.compose_ms)
+                task.advance()
     return compose_ms, turn_ms
 
 
@@ -71,8 +75,10 @@ def _markovify_times(sentences: int, seed: int) -> tuple[list[float], int]:
     return times, failures
 
 
-def run_haiku_bench(turns: int = 200, warmup: int = 20, sentences: int = 500, seed: int = 0) -> HaikuBench:
-    compose_ms, turn_ms = asyncio.run(_haiku_times(turns, warmup))
+def run_haiku_bench(turns: int = 200, warmup: int = 20, sentences: int = 500, seed: int = 0,
+                    progress: Progress = NO_PROGRESS) -> HaikuBench:
+    with progress.task("bench haiku", warmup + turns) as task:
+        compose_ms, turn_ms = asyncio.run(_haiku_times(turns, warmup, task))
     markovify_ms, failures = _markovify_times(sentences, seed)
     return HaikuBench(turns=turns, ms_per_haiku=median(compose_ms), turn_ms=median(turn_ms),
                       markovify_ms_per_sentence=median(markovify_ms), markovify_sentences=sentences,

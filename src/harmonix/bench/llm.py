@@ -1,4 +1,5 @@
-"""``harmonix bench llm``: the embedded model through our engine, in one run (run it on an idle machine).
+"""``harmonix bench llm``: a GGUF model (the embedded one, or ``--model``) through our engine, in one run (run it on
+an idle machine).
 
 All arms generate exactly ``TOKENS`` tokens (end-of-sequence ignored) for the same chat request, on one loaded
 model with ``threads`` llama.cpp threads and ``parallel`` slots. Each repeat measures every arm once, in rotating
@@ -19,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.engines.llm import LlamaCppEngine, LlamaCppSettings, Sampling, embedded_model_path
+from harmonix.progress import NO_PROGRESS, Progress
 
 TOKENS = 128
 MESSAGES = [{"role": "system", "content": "You are Prose, a quiet voice that writes from memory."},
@@ -49,37 +52,16 @@ def _sampling(seed: int) -> Sampling:
     return Sampling(max_tokens=TOKENS, temperature=0.8, seed=seed, extra={"ignore_eos": True})
 
 
-async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
-    settings = LlamaCppSettings(embedded_model_path(), n_parallel=parallel, threads=threads)
+async def _run(repeats: int, threads: int, parallel: int, model: Path | None, progress: Progress) -> LLMBench:
+    settings = LlamaCppSettings(model or embedded_model_path(), n_parallel=parallel, threads=threads)
     async with LlamaCppEngine.open(settings) as engine:
         await engine.chat(MESSAGES, _sampling(0))  # warm-up
-        direct_request = {"messages": MESSAGES, **_sampling(0).request(llamacpp=True)}
-        single, direct, serial, concurrent = [], [], [], []
-        for repeat in range(repeats):
-            async def ours() -> None:
-                generation = await engine.chat(MESSAGES, _sampling(repeat))
-                single.append(generation.tokens / generation.seconds)
-
-            async def raw() -> None:  # llama.cpp's own call on the engine's server, on purpose: the baseline
-                started = time.perf_counter()
-                answer = await asyncio.to_thread(engine._server.handle_chat_completions,
-                                                 dict(direct_request, seed=repeat))
-                direct.append(answer["usage"]["completion_tokens"] / (time.perf_counter() - started))
-
-            async def one_after_another() -> None:
-                started = time.perf_counter()
-                for i in range(parallel):
-                    await engine.chat(MESSAGES, _sampling(repeat * 10 + i))
-                serial.append(time.perf_counter() - started)
-
-            async def at_once() -> None:
-                started = time.perf_counter()
-                await asyncio.gather(*(engine.chat(MESSAGES, _sampling(repeat * 10 + i)) for i in range(parallel)))
-                concurrent.append(time.perf_counter() - started)
-
-            arms = [ours, raw, one_after_another, at_once]
-            for arm in arms[repeat % 4:] + arms[: repeat % 4]:
-                await arm()
+        samples: dict[str, list[float]] = {"single": [], "direct": [], "serial": [], "concurrent": []}
+        with progress.task("bench llm", repeats) as task:
+            for repeat in range(repeats):
+                await _repeat(engine, repeat, parallel, samples)
+                task.advance(figure=f"{samples['single'][-1]:.0f} tok/s")
+    single, direct, serial, concurrent = (samples[k] for k in ("single", "direct", "serial", "concurrent"))
     overheads, speedups = paired_ratios(single, direct), paired_ratios(serial, concurrent)
     return LLMBench(repeats=repeats, threads=threads, parallel=parallel, tokens_per_request=TOKENS,
                     tokens_per_s_single=median(single), tokens_per_s_direct=median(direct),
@@ -88,5 +70,35 @@ async def _run(repeats: int, threads: int, parallel: int) -> LLMBench:
                     batched_speedup=median(speedups), batched_speedup_range=span(speedups))
 
 
-def run_llm_bench(repeats: int = 7, threads: int = 2, parallel: int = 4) -> LLMBench:
-    return asyncio.run(_run(repeats, threads, parallel))
+async def _repeat(engine: LlamaCppEngine, repeat: int, parallel: int, samples: dict[str, list[float]]) -> None:
+    """One repeat: every arm once, back to back, in an order that rotates with the repeat."""
+    direct_request = {"messages": MESSAGES, **_sampling(repeat).request(llamacpp=True)}
+
+    async def ours() -> None:
+        generation = await engine.chat(MESSAGES, _sampling(repeat))
+        samples["single"].append(generation.tokens / generation.seconds)
+
+    async def raw() -> None:  # llama.cpp's own call on the engine's server, on purpose: the baseline
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(engine._server.handle_chat_completions, direct_request)
+        samples["direct"].append(answer["usage"]["completion_tokens"] / (time.perf_counter() - started))
+
+    async def one_after_another() -> None:
+        started = time.perf_counter()
+        for i in range(parallel):
+            await engine.chat(MESSAGES, _sampling(repeat * 10 + i))
+        samples["serial"].append(time.perf_counter() - started)
+
+    async def at_once() -> None:
+        started = time.perf_counter()
+        await asyncio.gather(*(engine.chat(MESSAGES, _sampling(repeat * 10 + i)) for i in range(parallel)))
+        samples["concurrent"].append(time.perf_counter() - started)
+
+    arms = [ours, raw, one_after_another, at_once]
+    for arm in arms[repeat % 4:] + arms[: repeat % 4]:
+        await arm()
+
+
+def run_llm_bench(repeats: int = 7, threads: int = 2, parallel: int = 4, model: Path | None = None,
+                  progress: Progress = NO_PROGRESS) -> LLMBench:
+    return asyncio.run(_run(repeats, threads, parallel, model, progress))

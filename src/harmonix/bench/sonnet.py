@@ -12,19 +12,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from harmonix.bench.timing import median
+from harmonix.colony import open_organism
 from harmonix.config import Config
 from harmonix.engines.charformer import Charformer
 from harmonix.organisms.sonnet import Sonnet, load_model, packaged_model_dir
+from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
 
 PROMPT = "Shall the sea remember what the night\n"
@@ -68,7 +72,7 @@ class TorchCachedDecoder:
         keys = [torch.zeros(shape) for _ in range(config.n_layer)]
         values = [torch.zeros(shape) for _ in range(config.n_layer)]
 
-        def extend(tokens: torch.Tensor, start: int) -> torch.Tensor:
+        def extend(tokens: Any, start: int) -> Any:
             time_ = tokens.shape[1]
             end = start + time_
             x = model.wte(tokens) + model.wpe(torch.arange(start, end))
@@ -100,20 +104,22 @@ def _tokens_per_s(run: Callable[[], int]) -> float:
     return tokens / (time.perf_counter() - started)
 
 
-async def _sonnet_times(count: int) -> tuple[list[float], list[float]]:
+async def _sonnet_times(count: int, task: Tracker) -> tuple[list[float], list[float]]:
     prompts = standard_prompts()
     turns, composes = [], []
     with tempfile.TemporaryDirectory(prefix="harmonix-bench-sonnet-") as home:
-        async with Sonnet.open(Config.load(Path(home))) as sonnet:
+        async with open_organism(Config.load(Path(home)), "sonnet") as sonnet:
+            assert isinstance(sonnet, Sonnet)
             for i in range(count):
                 started = time.perf_counter()
                 reply = await sonnet.answer(prompts[i % len(prompts)], seed=i)
                 turns.append(time.perf_counter() - started)
                 composes.append(reply.compose_ms / 1000)
+                task.advance(figure=f"{turns[-1]:.2f} s")
     return turns, composes
 
 
-def run_sonnet_bench(repeats: int = 5, sonnets: int = 5) -> SonnetBench:
+def run_sonnet_bench(repeats: int = 5, sonnets: int = 5, progress: Progress = NO_PROGRESS) -> SonnetBench:
     import torch
 
     torch.set_num_threads(1)
@@ -123,20 +129,33 @@ def run_sonnet_bench(repeats: int = 5, sonnets: int = 5) -> SonnetBench:
     if NEW_TOKENS + len(PROMPT) > engine.config.block_size:
         raise ValueError("the benchmark must fit in one block: both engines would have to rebuild their caches")
     samples: dict[str, list[float]] = {"numpy": [], "torch": [], "batched": []}
-    for repeat in range(repeats):
-        rng = np.random.default_rng(repeat)
-        arms = {
-            "numpy": lambda: len(engine.sample([PROMPT], max_new=NEW_TOKENS, rng=rng, stop=None)[0].text),
-            "torch": lambda: twin.generate(PROMPT, NEW_TOKENS, repeat),
-            "batched": lambda: sum(len(s.text) for s in engine.sample([PROMPT] * 32, max_new=NEW_TOKENS, rng=rng,
-                                                                       stop=None)),
-        }
-        order = list(arms)[repeat % 3:] + list(arms)[: repeat % 3]
-        for name in order:
-            samples[name].append(_tokens_per_s(arms[name]))
-    turns, composes = asyncio.run(_sonnet_times(sonnets))
+    with progress.task("bench sonnet", repeats) as task:
+        _engine_rates(engine, twin, repeats, samples, task)
+    with progress.task("bench sonnet: whole turns", sonnets) as task:
+        turns, composes = asyncio.run(_sonnet_times(sonnets, task))
     numpy_rate, torch_rate = median(samples["numpy"]), median(samples["torch"])
     return SonnetBench(repeats=repeats, numpy_tokens_per_s=numpy_rate, torch_tokens_per_s=torch_rate,
                        numpy_vs_torch_tokens_per_s=numpy_rate / torch_rate,
                        batched_tokens_per_s=median(samples["batched"]), seconds_per_sonnet=median(turns),
                        compose_seconds_per_sonnet=median(composes), sonnets=sonnets)
+
+
+def _sampled_chars(engine: Charformer, batch: int, rng: np.random.Generator) -> int:
+    """Characters (tokens) sampled for ``batch`` copies of the prompt, ``NEW_TOKENS`` each."""
+    return sum(len(s.text) for s in engine.sample([PROMPT] * batch, max_new=NEW_TOKENS, rng=rng, stop=None))
+
+
+def _engine_rates(engine: Charformer, twin: TorchCachedDecoder, repeats: int, samples: dict[str, list[float]],
+                  task: Tracker) -> None:
+    """Tokens/s of NumPy at batch 1, torch at batch 1 and NumPy at batch 32, in rotating order per repeat."""
+    for repeat in range(repeats):
+        rng = np.random.default_rng(repeat)
+        arms: dict[str, Callable[[], int]] = {
+            "numpy": functools.partial(_sampled_chars, engine, 1, rng),
+            "torch": functools.partial(twin.generate, PROMPT, NEW_TOKENS, repeat),
+            "batched": functools.partial(_sampled_chars, engine, 32, rng),
+        }
+        order = list(arms)[repeat % 3:] + list(arms)[: repeat % 3]
+        for name in order:
+            samples[name].append(_tokens_per_s(arms[name]))
+        task.advance()

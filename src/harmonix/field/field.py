@@ -1,13 +1,13 @@
 """The Field: one organism's memory and the discipline that keeps it a crystal.
 
-Rules (ARCHITECTURE.md §3), and where they live:
+Rules (docs/architecture.md, "The field discipline"), and where they live:
 
 1. **One asyncio.Lock per Field instance.** Every public coroutine takes it exactly once, in :meth:`Field._exclusive`.
    Nothing else takes it: the SQL lives in the backend, which never sees the lock, so there are no nested
    acquisitions and no ``_unlocked`` twins by construction. A task that already holds the lock and asks again gets
    :class:`~harmonix.errors.FieldReentry` instead of a silent deadlock.
 2. **One public operation = one transaction**, shipped to the backend as one list of steps
-   (:mod:`harmonix.field.steps`): atomic inside the process and against other processes on the same file. An
+   (:mod:`harmonix.field.steps`): atomic inside the process and against other processes sharing the store. An
    error or a cancellation before the commit rolls it back.
 3. **A turn holds the lock and one write transaction from its first step to its end**::
 
@@ -20,8 +20,8 @@ Rules (ARCHITECTURE.md §3), and where they live:
 
    Leaving the block normally commits everything; an exception or a cancellation anywhere inside (generation
    included) rolls everything back, so a failed turn leaves the field exactly as it was. Consequence: one organism's
-   turns are strictly sequential, and while a turn generates, other processes' writes to the same file wait
-   (``busy_timeout``).
+   turns are strictly sequential, and while a turn generates, other processes' writes to the same field wait (up to
+   the store's lock timeout, then :class:`~harmonix.errors.FieldBusy`).
 4. **Bad input never reaches storage**: texts are validated (:func:`harmonix.text.validate_text`) and tokenized
    before the lock is taken.
 
@@ -39,14 +39,16 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Generic, TypeVar
 
 from harmonix.errors import FieldClosed, FieldReentry, InvalidArgument
 from harmonix.field.model import (
     SELF_SOURCE,
     USER_SOURCE,
+    FieldCounts,
+    FieldDump,
     FieldSnapshot,
     FieldStats,
     IngestReceipt,
@@ -56,7 +58,6 @@ from harmonix.field.model import (
     WrinkleReceipt,
 )
 from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
-from harmonix.field.sqlite import SqliteStore
 from harmonix.field.steps import (
     AddDisturbance,
     AddText,
@@ -64,15 +65,18 @@ from harmonix.field.steps import (
     Begin,
     Commit,
     FieldStore,
+    LoadDump,
     PutState,
     ReadCounts,
+    ReadDump,
     ReadSnapshot,
     Rollback,
     Step,
 )
+from harmonix.field.store import Store
 from harmonix.text import tokenize, trigrams, validate_text
 
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,47}")
+FIELD_NAME = re.compile(r"[a-z][a-z0-9_-]{0,47}")
 _SOURCE = re.compile(r"[a-z][a-z0-9_.:-]{0,47}")
 MAX_META_CHARS = 4096
 
@@ -146,11 +150,96 @@ def snapshot_step(rng: random.Random, spec: SnapshotSpec) -> ReadSnapshot:
     return ReadSnapshot(spec=spec, random_seed=rng.getrandbits(64), spoken_source=SELF_SOURCE)
 
 
-class Field:
-    """One organism's memory. Open with ``async with Field.open(path, name) as field:``."""
+def check_field_name(name: str) -> str:
+    """``name`` if it is a valid field name (``[a-z][a-z0-9_-]{0,47}``), else :class:`InvalidArgument`."""
+    return _check_name("field name", name, FIELD_NAME)
 
-    def __init__(self, name: str, store: FieldStore, guards: Guards) -> None:
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned(Generic[Result]):
+    """One step of a turn, planned but not yet run: the step, and what its result becomes once it has run."""
+
+    step: Step
+    finish: Callable[[object], Result]
+
+
+class TurnBook:
+    """What a turn writes, as steps, and what it remembers of them, independent of how the steps run.
+
+    The async :class:`Turn` and the threaded :class:`harmonix.field.sync.SyncTurn` share it, so the two execution
+    models of the lock-isolation experiment differ only in how they run the same steps. The book remembers the
+    turn's disturbance, its own text and how many turns its snapshot saw, so :meth:`record` links the metrics row to
+    them; it opens the transaction with the turn's first step (:meth:`opening`)."""
+
+    def __init__(self) -> None:
+        self.began = False
+        self._started = time.perf_counter()
+        self._disturbance_id: int | None = None
+        self._text_id: int | None = None
+        self._seen_turns: int | None = None
+
+    def opening(self, step: Step) -> list[Step]:
+        """The steps to run for ``step``: preceded by ``Begin(write=True)`` when it is the turn's first."""
+        if self.began:
+            return [step]
+        self.began = True
+        return [Begin(write=True), step]
+
+    def wrinkle(self, text: str, source: str) -> Planned[WrinkleReceipt]:
+        step = disturbance_step(text, source, time.time())
+
+        def finish(disturbance_id: object) -> WrinkleReceipt:
+            assert isinstance(disturbance_id, int)
+            self._disturbance_id = disturbance_id
+            return WrinkleReceipt(disturbance_id, step.tokens, sum(n for _, n in step.trigrams))
+
+        return Planned(step, finish)
+
+    def snapshot(self, rng: random.Random, spec: SnapshotSpec) -> Planned[FieldSnapshot]:
+        def finish(snapshot: object) -> FieldSnapshot:
+            assert isinstance(snapshot, FieldSnapshot)
+            self._seen_turns = snapshot.counts.turns
+            return snapshot
+
+        return Planned(snapshot_step(rng, spec), finish)
+
+    def ingest(self, text: str, source: str, meta: Mapping[str, JSONValue]) -> Planned[IngestReceipt]:
+        step = text_step(text, source, meta, time.time())
+
+        def finish(text_id: object) -> IngestReceipt:
+            assert isinstance(text_id, int)
+            if source == SELF_SOURCE:
+                self._text_id = text_id
+            return IngestReceipt(text_id, step.tokens, sum(n for _, n in step.trigrams))
+
+        return Planned(step, finish)
+
+    def set_state(self, key: str, value: JSONValue) -> Planned[None]:
+        _check_name("state key", key, FIELD_NAME)
+        return Planned(PutState(key=key, value_json=_json("state", value)), lambda _: None)
+
+    def record(self, dissonance: float | None, temperature: float | None,
+               metrics: Mapping[str, JSONValue]) -> Planned[int]:
+        record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
+                            dissonance=dissonance, temperature=temperature,
+                            duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
+
+        def finish(turn_id: object) -> int:
+            assert isinstance(turn_id, int)
+            return turn_id
+
+        return Planned(turn_step(record, time.time()), finish)
+
+
+class Field:
+    """One organism's memory. Open with ``async with Field.open(store, name, colony=...) as field:``."""
+
+    def __init__(self, name: str, colony: str, store: FieldStore, guards: Guards) -> None:
         self._name = name
+        self._colony = colony
         self._store = store
         self._guards = guards
         self._lock = asyncio.Lock()
@@ -159,13 +248,13 @@ class Field:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, path: Path | str, name: str, *, guards: Guards = Guards(),
-                   busy_timeout_s: float = 30.0) -> AsyncIterator[Field]:
-        """Open the field ``name`` stored at ``path`` (created if missing) for the duration of the block."""
-        _check_name("field name", name, _NAME)
-        store = await SqliteStore.open(Path(path), name, busy_timeout_s=busy_timeout_s,
-                                       transactions=guards.transactions)
-        field = cls(name, store, guards)
+    async def open(cls, store: Store, name: str, *, colony: str = "default", create: bool = True,
+                   guards: Guards = Guards()) -> AsyncIterator[Field]:
+        """Open field ``name`` of ``colony`` in ``store`` (created if missing, unless ``create=False``) for the
+        duration of the block."""
+        check_field_name(name)
+        field_store = await store.open_field(colony, name, create=create, transactions=guards.transactions)
+        field = cls(name, colony, field_store, guards)
         try:
             yield field
         finally:
@@ -176,8 +265,12 @@ class Field:
         return self._name
 
     @property
-    def path(self) -> Path:
-        return self._store.path
+    def colony(self) -> str:
+        return self._colony
+
+    @property
+    def location(self) -> str:
+        return self._store.location
 
     # --- the discipline ---------------------------------------------------------------------------------------------
 
@@ -219,23 +312,23 @@ class Field:
         with it. Raises :class:`~harmonix.errors.InvalidText` / :class:`~harmonix.errors.InvalidArgument` before
         touching the field.
         """
-        step = text_step(text, source, meta, time.time())
-        (text_id,) = await self._transaction([step], write=True)
-        return IngestReceipt(text_id=text_id, tokens=step.tokens, trigrams=sum(n for _, n in step.trigrams))
+        planned = TurnBook().ingest(text, source, meta)
+        (text_id,) = await self._transaction([planned.step], write=True)
+        return planned.finish(text_id)
 
     async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
         """Record a user disturbance: a disturbance row plus its trigrams and words counted as *heard*.
 
         Never stored as the organism's own text.
         """
-        step = disturbance_step(text, source, time.time())
-        (disturbance_id,) = await self._transaction([step], write=True)
-        return WrinkleReceipt(disturbance_id=disturbance_id, tokens=step.tokens,
-                              trigrams=sum(n for _, n in step.trigrams))
+        planned = TurnBook().wrinkle(text, source)
+        (disturbance_id,) = await self._transaction([planned.step], write=True)
+        return planned.finish(disturbance_id)
 
     async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
         """Read a consistent, immutable :class:`FieldSnapshot`; ``rng`` chooses its random texts."""
         (snapshot,) = await self._transaction([snapshot_step(rng, spec)], write=False)
+        assert isinstance(snapshot, FieldSnapshot)
         return snapshot
 
     async def seed(self, rng: random.Random, mode: SeedMode = "auto",
@@ -247,14 +340,26 @@ class Field:
     async def record_turn(self, record: TurnRecord) -> int:
         """Store one per-turn metrics row; returns its id."""
         (turn_id,) = await self._transaction([turn_step(record, time.time())], write=True)
+        assert isinstance(turn_id, int)
         return turn_id
 
     async def stats(self) -> FieldStats:
-        """The field's name, file, schema version and sizes, read in one transaction."""
+        """The field's name, colony, location, schema version and sizes (counts read in one transaction)."""
         (counts,) = await self._transaction([ReadCounts()], write=False)
-        path = self._store.path
-        return FieldStats(name=self._name, path=path, schema_version=self._store.schema_version, counts=counts,
-                          file_bytes=path.stat().st_size if path.exists() else 0)
+        assert isinstance(counts, FieldCounts)
+        return FieldStats(name=self._name, colony=self._colony, location=self._store.location,
+                          schema_version=self._store.schema_version, counts=counts,
+                          size_bytes=await self._store.size_bytes())
+
+    async def dump(self) -> FieldDump:
+        """Every row of the field, read in one transaction (export, fork, migration, fingerprints)."""
+        (dump,) = await self._transaction([ReadDump()], write=False)
+        assert isinstance(dump, FieldDump)
+        return dump
+
+    async def load(self, dump: FieldDump) -> None:
+        """Write every row of ``dump`` into this empty field in one transaction, ids kept."""
+        await self._transaction([LoadDump(dump)], write=True)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[Turn]:
@@ -273,69 +378,47 @@ class Field:
 class Turn:
     """The steps of one organism turn, all inside one held lock and one transaction. Made by :meth:`Field.turn`.
 
-    The turn remembers what it did, so :meth:`record` links the metrics row to the turn's disturbance, its own text
-    and the number of turns its snapshot saw.
-    """
+    What the turn writes and remembers is its :class:`TurnBook`; this class only runs the steps, in order."""
 
     def __init__(self, name: str, store: FieldStore) -> None:
         self._name = name
         self._store = store
-        self._began = False
+        self._book = TurnBook()
         self._finished = False
-        self._started = time.perf_counter()
-        self._disturbance_id: int | None = None
-        self._text_id: int | None = None
-        self._seen_turns: int | None = None
 
-    async def _run(self, steps: Sequence[Step]) -> list[object]:
+    async def _run(self, planned: Planned[Result]) -> Result:
         if self._finished:
             raise FieldClosed(f"field {self._name}: this turn has ended")
-        if self._began:
-            return await self._store.run(steps)
-        self._began = True
-        return (await self._store.run([Begin(write=True), *steps]))[1:]
+        steps = self._book.opening(planned.step)
+        return planned.finish((await self._store.run(steps))[-1])
 
     async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
         """:meth:`Field.wrinkle`, inside the turn."""
-        step = disturbance_step(text, source, time.time())
-        (self._disturbance_id,) = await self._run([step])
-        return WrinkleReceipt(disturbance_id=self._disturbance_id, tokens=step.tokens,
-                              trigrams=sum(n for _, n in step.trigrams))
+        return await self._run(self._book.wrinkle(text, source))
 
     async def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
         """:meth:`Field.snapshot`, inside the turn: it sees the turn's own writes so far."""
-        (snapshot,) = await self._run([snapshot_step(rng, spec)])
-        self._seen_turns = snapshot.counts.turns
-        return snapshot
+        return await self._run(self._book.snapshot(rng, spec))
 
     async def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
         """:meth:`Field.ingest`, inside the turn."""
-        step = text_step(text, source, meta, time.time())
-        (text_id,) = await self._run([step])
-        if source == SELF_SOURCE:
-            self._text_id = text_id
-        return IngestReceipt(text_id=text_id, tokens=step.tokens, trigrams=sum(n for _, n in step.trigrams))
+        return await self._run(self._book.ingest(text, source, meta))
 
     async def set_state(self, key: str, value: JSONValue) -> None:
         """Set one key of the organism's persistent state (visible in later snapshots as ``snapshot.state``)."""
-        _check_name("state key", key, _NAME)
-        await self._run([PutState(key=key, value_json=_json("state", value))])
+        await self._run(self._book.set_state(key, value))
 
     async def record(self, *, dissonance: float | None = None, temperature: float | None = None,
                      **metrics: JSONValue) -> int:
         """Store this turn's metrics row, linked to its disturbance, its own text and its snapshot's turn count."""
-        record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
-                            dissonance=dissonance, temperature=temperature,
-                            duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
-        (turn_id,) = await self._run([turn_step(record, time.time())])
-        return turn_id
+        return await self._run(self._book.record(dissonance, temperature, metrics))
 
     async def finish(self, *, commit: bool) -> None:
         """End the turn: commit its transaction, or roll it back. Called by :meth:`Field.turn` only."""
         if self._finished:
             return
         self._finished = True
-        if not self._began:
+        if not self._book.began:
             return
         if commit:
             await self._store.run([Commit()])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harmonix.text import Trigram
@@ -192,7 +191,54 @@ class FieldStats:
     """A field's identity and sizes, for ``harmonix stats`` and the tests."""
 
     name: str
-    path: Path
+    colony: str
+    location: str
     schema_version: int
     counts: FieldCounts
-    file_bytes: int
+    size_bytes: int
+
+
+TextTuple = tuple[int, str, str, float, int, str]
+"""(id, source, body, created, tokens, meta JSON)"""
+DisturbanceTuple = tuple[int, str, str, float, int]
+"""(id, source, body, created, tokens)"""
+TurnTuple = tuple[int, float, int | None, int | None, int | None, float | None, float | None, float | None, str]
+"""(id, created, disturbance_id, text_id, seen_turns, dissonance, temperature, duration_ms, metrics JSON)"""
+TrigramTuple = tuple[str, str, str, int, int]
+"""(w1, w2, w3, own, heard)"""
+WordTuple = tuple[str, int, int]
+"""(word, own, heard)"""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDump:
+    """Every row of a field, read in one transaction: what export, fork, migration and the audit work from.
+
+    Texts, disturbances and turns are ordered by id; trigrams, words and state by their key (code point order).
+    Two fields hold the same memory exactly when their dumps are equal (``name`` aside)."""
+
+    name: str
+    texts: tuple[TextTuple, ...]
+    disturbances: tuple[DisturbanceTuple, ...]
+    turns: tuple[TurnTuple, ...]
+    trigrams: tuple[TrigramTuple, ...]
+    words: tuple[WordTuple, ...]
+    state: tuple[tuple[str, str], ...]
+
+    def rows(self) -> dict[str, tuple[tuple[object, ...], ...]]:
+        """The rows by table name (everything but the name)."""
+        return {"texts": self.texts, "disturbances": self.disturbances, "turns": self.turns,
+                "trigrams": self.trigrams, "words": self.words, "state": self.state}
+
+
+@dataclass(frozen=True, slots=True)
+class ColonyInfo:
+    """A colony: one conversation's memory, an independent set of fields.
+
+    ``owner`` is an opaque id of whoever created it (the server stores a hash of the API key, never the key);
+    ``forked_from`` names the colony it was copied from, if any; ``created`` is a Unix time."""
+
+    name: str
+    created: float
+    owner: str | None = None
+    forked_from: str | None = None

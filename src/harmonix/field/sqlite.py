@@ -1,7 +1,14 @@
-"""SQLite backend of a field: one file, one connection, one database thread.
+"""SQLite backend: a home directory of colonies, each field one file, driven by one connection on one thread.
 
-Design (ARCHITECTURE.md §3, Datasette's ``execute_write_fn``): the connection lives on a dedicated thread, and every
-:meth:`SqliteStore.run` ships a whole list of steps there as one function call. An operation therefore costs one
+**Layout.** ``HOME/colonies/NAME/`` holds colony ``NAME``: a ``colony.json`` (name, created, owner, forked_from)
+and one ``FIELD.sqlite3`` per field. A colony directory appears by an atomic ``mkdir`` (create) or ``rename``
+(fork: the copy is built in a hidden directory first), and disappears by a ``rename`` out of the way before its
+files are deleted, so no other process ever lists half a colony. A home from before colonies (``HOME/fields/``)
+becomes colony ``default`` the first time it is opened.
+
+**One field** (docs/architecture.md, "The field discipline"; Datasette's ``execute_write_fn``): the connection lives
+on a dedicated thread, and every :meth:`SqliteFieldStore.run` ships a whole list of steps there as one function
+call. An operation therefore costs one
 thread hop however many statements it runs (aiosqlite costs one hop *per statement*; ``harmonix bench field``
 measures both). The thread is also the only place the connection is touched, so SQLite never sees two threads on it.
 
@@ -11,8 +18,9 @@ Connection settings and why:
 - ``synchronous=NORMAL``: in WAL mode a commit is durable against a crash of the *process* (tested with SIGKILL)
   but the last commits before a power loss or OS crash may be lost; the database itself stays consistent. This is
   the durability Harmonix trades for commits without an fsync each.
-- ``busy_timeout``: a writer waits for another process's write transaction instead of failing with "database is
-  locked"; write transactions begin ``IMMEDIATE`` so they queue for the lock up front instead of failing on upgrade.
+- ``busy_timeout`` (the store's lock timeout): a writer waits for another process's write transaction instead of
+  failing at once; write transactions begin ``IMMEDIATE`` so they queue for the lock up front instead of failing on
+  upgrade. Past the timeout SQLite's "database is locked" becomes :class:`~harmonix.errors.FieldBusy`.
 - ``foreign_keys=ON``: a turn row cannot point at a text or disturbance that does not exist.
 - ``PRAGMA user_version``: the schema version; :data:`MIGRATIONS` brings older files forward, newer files are refused.
 
@@ -23,19 +31,36 @@ With ``transactions=False`` (for experiments that show why the discipline exists
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import random
+import secrets
+import shutil
 import sqlite3
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harmonix.errors import FieldMismatch, FieldVersionError, OperationAbandoned
+from harmonix.errors import (
+    ColonyExists,
+    ColonyNotFound,
+    FieldBusy,
+    FieldError,
+    FieldMismatch,
+    FieldNotFound,
+    FieldVersionError,
+    OperationAbandoned,
+    StoreUnavailable,
+)
 from harmonix.field.model import (
+    ColonyInfo,
     Disturbance,
     FieldCounts,
+    FieldDump,
     FieldSnapshot,
     SnapshotSpec,
     TextRow,
@@ -48,9 +73,12 @@ from harmonix.field.steps import (
     AddText,
     AddTurn,
     Begin,
+    CheckIntegrity,
     Commit,
+    LoadDump,
     PutState,
     ReadCounts,
+    ReadDump,
     ReadSnapshot,
     Rollback,
     Step,
@@ -144,7 +172,8 @@ def migrate(conn: sqlite3.Connection, name: str) -> int:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise FieldVersionError(f"field file has schema version {version}; this Harmonix knows up to {SCHEMA_VERSION}")
+            raise FieldVersionError(f"field file has schema version {version}; "
+                                    f"this Harmonix knows up to {SCHEMA_VERSION}")
         for target in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[target]:
                 conn.execute(statement)
@@ -250,9 +279,58 @@ def read_snapshot(conn: sqlite3.Connection, name: str, step: ReadSnapshot) -> Fi
     )
 
 
+def read_dump(conn: sqlite3.Connection, name: str) -> FieldDump:
+    """Every row of the field, in the order :class:`FieldDump` documents (call inside a read transaction)."""
+    return FieldDump(
+        name=name,
+        texts=tuple(conn.execute("SELECT id, source, body, created, tokens, meta FROM texts ORDER BY id")),
+        disturbances=tuple(conn.execute("SELECT id, source, body, created, tokens FROM disturbances ORDER BY id")),
+        turns=tuple(conn.execute("SELECT id, created, disturbance_id, text_id, seen_turns, dissonance, temperature,"
+                                 " duration_ms, metrics FROM turns ORDER BY id")),
+        trigrams=tuple(conn.execute("SELECT w1, w2, w3, own, heard FROM trigrams ORDER BY w1, w2, w3")),
+        words=tuple(conn.execute("SELECT word, own, heard FROM words ORDER BY word")),
+        state=tuple(conn.execute("SELECT key, value FROM state ORDER BY key")),
+    )
+
+
+def load_dump(conn: sqlite3.Connection, dump: FieldDump) -> None:
+    """Write every row of ``dump`` into an empty field, ids kept (call inside a write transaction)."""
+    held = conn.execute("SELECT (SELECT count(*) FROM texts) + (SELECT count(*) FROM disturbances)"
+                        " + (SELECT count(*) FROM turns)").fetchone()[0]
+    if held:
+        raise FieldError(f"field {dump.name} is not empty ({held} rows): a dump loads only into an empty field")
+    conn.executemany("INSERT INTO texts (id, source, body, created, tokens, meta) VALUES (?, ?, ?, ?, ?, ?)",
+                     dump.texts)
+    conn.executemany("INSERT INTO disturbances (id, source, body, created, tokens) VALUES (?, ?, ?, ?, ?)",
+                     dump.disturbances)
+    conn.executemany("INSERT INTO turns (id, created, disturbance_id, text_id, seen_turns, dissonance, temperature,"
+                     " duration_ms, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", dump.turns)
+    conn.execute("DELETE FROM trigrams")
+    conn.execute("DELETE FROM words")
+    conn.execute("DELETE FROM state")
+    conn.executemany("INSERT INTO trigrams (w1, w2, w3, own, heard) VALUES (?, ?, ?, ?, ?)", dump.trigrams)
+    conn.executemany("INSERT INTO words (word, own, heard) VALUES (?, ?, ?)", dump.words)
+    conn.executemany("INSERT INTO state (key, value) VALUES (?, ?)", dump.state)
+
+
+def check_integrity(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's own checks: ``PRAGMA integrity_check`` is "ok" and ``PRAGMA foreign_key_check`` finds nothing."""
+    integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    problems = [f"integrity_check: {line}" for line in integrity if integrity != ["ok"]]
+    return problems + [f"foreign_key_check: {row}" for row in conn.execute("PRAGMA foreign_key_check")]
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLite's "database is locked" / "database is busy": another connection held the write lock past
+    ``busy_timeout``."""
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (
+        "locked" in str(error) or "busy" in str(error))
+
+
 class StepExecutor:
     """Executes steps on one connection (the contract in :mod:`harmonix.field.steps`). Whoever owns it decides on
-    which thread it runs: :class:`SqliteStore` on its database thread, :class:`SyncSqliteStore` on the caller's."""
+    which thread it runs: :class:`SqliteFieldStore` on its database thread, :class:`SyncSqliteStore` on the
+    caller's."""
 
     def __init__(self, conn: sqlite3.Connection, name: str, *, transactions: bool) -> None:
         self.conn, self.name, self.transactions = conn, name, transactions
@@ -264,9 +342,14 @@ class StepExecutor:
                 if abandoned.is_set():
                     raise OperationAbandoned(f"field {self.name}: cancelled before {type(step).__name__}")
                 results.append(self._apply(step))
-        except BaseException:
+        except BaseException as error:
             if self.conn.in_transaction:
                 self.conn.rollback()
+            if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+                raise FieldBusy(f"field {self.name}: another process held it past the lock timeout "
+                                f"({error})") from error
+            if isinstance(error, sqlite3.IntegrityError):
+                raise FieldError(f"field {self.name}: {error}") from error
             raise
         return results
 
@@ -308,7 +391,8 @@ class StepExecutor:
                 ).lastrowid
             case PutState(key=key, value_json=value_json):
                 conn.execute(
-                    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (key, value_json),
                 )
                 return None
@@ -316,6 +400,13 @@ class StepExecutor:
                 return read_snapshot(conn, self.name, step)
             case ReadCounts():
                 return read_counts(conn)
+            case ReadDump():
+                return read_dump(conn, self.name)
+            case LoadDump(dump=dump):
+                load_dump(conn, dump)
+                return None
+            case CheckIntegrity():
+                return check_integrity(conn)
         raise TypeError(f"unknown field step {step!r}")
 
     def _count(self, step: AddText | AddDisturbance, column: str) -> None:
@@ -327,16 +418,24 @@ class StepExecutor:
 
 def _open_connection(path: Path, name: str, busy_timeout_s: float, shared: bool) -> tuple[sqlite3.Connection, int]:
     """Connect and migrate; ``shared=True`` lets several threads use the connection (SyncSqliteStore)."""
-    conn = connect(path, busy_timeout_s=busy_timeout_s, check_same_thread=not shared)
+    try:
+        conn = connect(path, busy_timeout_s=busy_timeout_s, check_same_thread=not shared)
+    except sqlite3.OperationalError as error:
+        raise StoreUnavailable(f"cannot open field file {path}: {error}") from error
     try:
         return conn, migrate(conn, name)
+    except sqlite3.OperationalError as error:
+        conn.close()
+        if _is_busy(error):
+            raise FieldBusy(f"field {name}: another process held it past the lock timeout ({error})") from error
+        raise StoreUnavailable(f"cannot use field file {path}: {error}") from error
     except BaseException:
         conn.close()
         raise
 
 
-class SqliteStore:
-    """A field in one SQLite file, driven from one dedicated thread. Create with :meth:`open`."""
+class SqliteFieldStore:
+    """A field in one SQLite file, driven from one dedicated thread. Opened by :meth:`SqliteStore.open_field`."""
 
     def __init__(self, path: Path, executor: ThreadPoolExecutor, steps: StepExecutor, *, schema_version: int) -> None:
         self._path = path
@@ -345,9 +444,9 @@ class SqliteStore:
         self._schema_version = schema_version
 
     @classmethod
-    async def open(cls, path: Path, name: str, *, busy_timeout_s: float = 30.0, transactions: bool = True) -> SqliteStore:
+    async def open(cls, path: Path, name: str, *, busy_timeout_s: float = 30.0,
+                   transactions: bool = True) -> SqliteFieldStore:
         """Open (creating and migrating if needed) the field file ``path`` for field ``name``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"harmonix-field-{name}")
         loop = asyncio.get_running_loop()
         try:
@@ -358,8 +457,8 @@ class SqliteStore:
         return cls(path, executor, StepExecutor(conn, name, transactions=transactions), schema_version=version)
 
     @property
-    def path(self) -> Path:
-        return self._path
+    def location(self) -> str:
+        return str(self._path)
 
     @property
     def schema_version(self) -> int:
@@ -374,6 +473,9 @@ class SqliteStore:
         except asyncio.CancelledError:
             abandoned.set()
             raise
+
+    async def size_bytes(self) -> int:
+        return await asyncio.to_thread(_file_bytes, self._path)
 
     async def close(self) -> None:
         """Roll back anything left open, close the connection and stop the thread (after queued work finishes)."""
@@ -411,3 +513,180 @@ def _close(conn: sqlite3.Connection) -> None:
             conn.rollback()
     finally:
         conn.close()
+
+
+def _file_bytes(path: Path) -> int:
+    """A field file's size with its write-ahead log."""
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+# --- the home: colonies of field files -----------------------------------------------------------------------------
+
+COLONIES = "colonies"
+COLONY_FILE = "colony.json"
+FIELD_SUFFIX = ".sqlite3"
+LEGACY_FIELDS = "fields"
+DEFAULT_COLONY = "default"
+
+
+class SqliteStore:
+    """A home directory of colonies (module docstring). Open with ``async with SqliteStore.open(home) as store``."""
+
+    kind = "sqlite"
+
+    def __init__(self, home: Path, lock_timeout_s: float) -> None:
+        self.home = home
+        self._colonies = home / COLONIES
+        self._lock_timeout_s = lock_timeout_s
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, home: Path, *, lock_timeout_s: float = 30.0) -> AsyncIterator[SqliteStore]:
+        store = cls(home, lock_timeout_s)
+        await asyncio.to_thread(store._prepare)
+        yield store
+
+    def _prepare(self) -> None:
+        """Create the colonies directory (refusing a home that cannot be written), adopt a pre-colony home, and
+        make sure colony ``default`` exists."""
+        try:
+            self._colonies.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"cannot create {self._colonies}: {error.strerror or error}") from error
+        if not os.access(self._colonies, os.W_OK | os.X_OK):
+            raise StoreUnavailable(f"the home {self.home} is not writable")
+        legacy = self.home / LEGACY_FIELDS
+        target = self._colonies / DEFAULT_COLONY
+        if legacy.is_dir() and not target.exists():
+            with contextlib.suppress(FileNotFoundError):  # another process adopted it first
+                legacy.rename(target)
+                log.info("adopted %s as colony %s", legacy, DEFAULT_COLONY)
+        target.mkdir(exist_ok=True)
+        if not (target / COLONY_FILE).exists():
+            _write_info(target, ColonyInfo(name=DEFAULT_COLONY, created=time.time()))
+
+    @property
+    def location(self) -> str:
+        return f"sqlite:{self.home}"
+
+    def colony_dir(self, colony: str) -> Path:
+        return self._colonies / colony
+
+    def field_path(self, colony: str, name: str) -> Path:
+        """The file of field ``name`` in ``colony``."""
+        return self._colonies / colony / f"{name}{FIELD_SUFFIX}"
+
+    async def open_field(self, colony: str, name: str, *, create: bool = True,
+                         transactions: bool = True) -> SqliteFieldStore:
+        path = self.field_path(colony, name)
+        if not (self.colony_dir(colony) / COLONY_FILE).is_file():
+            raise ColonyNotFound(f"no colony {colony!r} in {self.home}")
+        if not create and not path.is_file():
+            raise FieldNotFound(f"no field {name!r} in colony {colony!r}")
+        return await SqliteFieldStore.open(path, name, busy_timeout_s=self._lock_timeout_s, transactions=transactions)
+
+    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
+        info = ColonyInfo(name=name, created=time.time(), owner=owner)
+        await asyncio.to_thread(self._create, info)
+        return info
+
+    def _create(self, info: ColonyInfo) -> None:
+        directory = self.colony_dir(info.name)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            raise ColonyExists(f"colony {info.name!r} already exists") from None
+        _write_info(directory, info)
+
+    async def colony(self, name: str) -> ColonyInfo:
+        return await asyncio.to_thread(self._read_info, name)
+
+    def _read_info(self, name: str) -> ColonyInfo:
+        try:
+            document = json.loads((self.colony_dir(name) / COLONY_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ColonyNotFound(f"no colony {name!r} in {self.home}") from None
+        return ColonyInfo(name=document["name"], created=document["created"], owner=document.get("owner"),
+                          forked_from=document.get("forked_from"))
+
+    async def colonies(self) -> list[ColonyInfo]:
+        def names() -> list[str]:
+            return sorted(path.name for path in self._colonies.iterdir()
+                          if not path.name.startswith(".") and (path / COLONY_FILE).is_file())
+
+        infos = []
+        for name in await asyncio.to_thread(names):
+            with contextlib.suppress(ColonyNotFound):  # removed since it was listed
+                infos.append(await self.colony(name))
+        return infos
+
+    async def fork_colony(self, name: str, new: str, *, owner: str | None = None) -> ColonyInfo:
+        info = ColonyInfo(name=new, created=time.time(), owner=owner, forked_from=name)
+        await asyncio.to_thread(self._fork, name, info)
+        return info
+
+    def _fork(self, name: str, info: ColonyInfo) -> None:
+        """Copy each field with SQLite's backup API (one read transaction per field: a consistent copy) into a
+        hidden directory, then rename it into place: the fork appears whole or not at all."""
+        self._read_info(name)
+        if self.colony_dir(info.name).exists():
+            raise ColonyExists(f"colony {info.name!r} already exists")
+        building = self._colonies / f".fork-{info.name}-{secrets.token_hex(4)}"
+        building.mkdir()
+        try:
+            for path in sorted(self.colony_dir(name).glob(f"*{FIELD_SUFFIX}")):
+                source = connect(path, busy_timeout_s=self._lock_timeout_s)
+                target = sqlite3.connect(building / path.name)
+                try:
+                    source.backup(target)
+                finally:
+                    target.close()
+                    source.close()
+            _write_info(building, info)
+            try:
+                building.rename(self.colony_dir(info.name))
+            except OSError:
+                raise ColonyExists(f"colony {info.name!r} already exists") from None
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+
+    async def remove_colony(self, name: str) -> None:
+        await asyncio.to_thread(self._remove, name)
+
+    def _remove(self, name: str) -> None:
+        self._read_info(name)
+        doomed = self._colonies / f".removed-{name}-{secrets.token_hex(4)}"
+        try:
+            self.colony_dir(name).rename(doomed)
+        except FileNotFoundError:
+            raise ColonyNotFound(f"no colony {name!r} in {self.home}") from None
+        shutil.rmtree(doomed)
+
+    async def field_names(self, colony: str) -> list[str]:
+        await self.colony(colony)
+
+        def names() -> list[str]:
+            return sorted(path.name[: -len(FIELD_SUFFIX)] for path in self.colony_dir(colony).glob(f"*{FIELD_SUFFIX}"))
+
+        return await asyncio.to_thread(names)
+
+    async def remove_field(self, colony: str, name: str) -> bool:
+        await self.colony(colony)
+        base = self.field_path(colony, name)
+
+        def remove() -> bool:
+            existed = base.exists()
+            for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+                path.unlink(missing_ok=True)
+            return existed
+
+        return await asyncio.to_thread(remove)
+
+
+def _write_info(directory: Path, info: ColonyInfo) -> None:
+    """Write ``colony.json`` atomically (a temporary file renamed over it)."""
+    document = {"name": info.name, "created": info.created, "owner": info.owner, "forked_from": info.forked_from}
+    temporary = directory / f".{COLONY_FILE}.{secrets.token_hex(4)}"
+    temporary.write_text(json.dumps(document, sort_keys=True) + "\n", encoding="utf-8")
+    temporary.rename(directory / COLONY_FILE)

@@ -8,22 +8,39 @@ Why data and not method calls: one round trip per operation is what makes the di
 ~50-100 µs; an operation issuing one await per statement pays it five times), and a backend only has to interpret
 these few steps to host a field: SQLite now, PostgreSQL later, without touching the organisms or the lock discipline.
 
-Contract every backend keeps (tested in ``tests/test_field_*.py``):
+Contract every backend keeps (tested in ``tests/test_field_*.py``, which run on every backend):
 
 - steps run strictly in the order given, and run calls execute in the order they were made;
 - if a step fails, an open transaction is rolled back before the error propagates;
 - if the awaiting task is cancelled before a step starts, that step and the rest never run and an open transaction
-  is rolled back (:class:`~harmonix.errors.OperationAbandoned`); a ``Commit`` that already began completes.
+  is rolled back (:class:`~harmonix.errors.OperationAbandoned`); a ``Commit`` that already began completes;
+- a write that waits for another process's write longer than the store's lock timeout fails with
+  :class:`~harmonix.errors.FieldBusy`, its transaction rolled back;
+- ids (texts, disturbances, turns) start at 1 and increase by one per row in commit order of a field that only grows.
+
+**A snapshot is a function of the field's rows and the step's ``random_seed``** (so a seed reproduces an output on
+any backend):
+
+- ``recent``: the ``spec.recent`` texts of highest id, highest first;
+- ``random``: ``offsets = sorted(random.Random(random_seed).sample(range(n_texts), min(spec.random, n_texts)))``
+  with Python's ``random`` module; the texts at those offsets of the texts ordered by id;
+- ``trigrams``: ordered by ``own + heard`` descending, then ``w1``, ``w2``, ``w3`` ascending by Unicode code point
+  (SQLite's BINARY collation; PostgreSQL ``COLLATE "C"``), the first ``spec.trigrams``;
+- ``words``: among words with ``own + heard >= spec.word_floor``, ordered by ``own + heard`` descending, then the word
+  by code point, the first ``spec.words``;
+- ``disturbances``: the ``spec.disturbances`` of highest id, highest first; ``last_spoken``: the text of highest id
+  whose source is ``spoken_source``; ``lookup``: each asked word's counts (zero when absent); ``state``: every key.
+
+A limit of ``None`` means no limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from harmonix.field.model import SnapshotSpec
+from harmonix.field.model import FieldDump, SnapshotSpec
 from harmonix.text import Trigram
 
 TrigramDelta = tuple[Trigram, int]
@@ -110,15 +127,36 @@ class ReadCounts:
     """Read :class:`~harmonix.field.model.FieldCounts`."""
 
 
-Step = Begin | Commit | Rollback | AddText | AddDisturbance | AddTurn | PutState | ReadSnapshot | ReadCounts
+@dataclass(frozen=True, slots=True)
+class ReadDump:
+    """Read every row of the field: a :class:`~harmonix.field.model.FieldDump` (rows ordered as it documents)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadDump:
+    """Write every row of ``dump`` into this field, ids kept. The field must hold no text, disturbance or turn yet
+    (else :class:`~harmonix.errors.FieldError`). Result: ``None``."""
+
+    dump: FieldDump
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIntegrity:
+    """The backend's own consistency checks (SQLite: ``integrity_check`` and ``foreign_key_check``). Result: a list
+    of problems, empty when sound."""
+
+
+Step = (Begin | Commit | Rollback | AddText | AddDisturbance | AddTurn | PutState | ReadSnapshot | ReadCounts
+        | ReadDump | LoadDump | CheckIntegrity)
 
 
 class FieldStore(Protocol):
-    """A storage backend hosting one field. Created open by the backend's own ``open``; closed by :meth:`close`."""
+    """A storage backend hosting one field. Created open by its :class:`~harmonix.field.store.Store`; closed by
+    :meth:`close`."""
 
     @property
-    def path(self) -> Path:
-        """Where the field lives (a file for SQLite)."""
+    def location(self) -> str:
+        """Where the field lives, for people (a file for SQLite, a schema and key for PostgreSQL)."""
         ...
 
     @property
@@ -128,6 +166,10 @@ class FieldStore(Protocol):
 
     async def run(self, steps: Sequence[Step]) -> list[object]:
         """Execute ``steps`` in order, in one round trip, and return one result per step."""
+        ...
+
+    async def size_bytes(self) -> int:
+        """How much storage the field takes (for SQLite, its file and write-ahead log)."""
         ...
 
     async def close(self) -> None:

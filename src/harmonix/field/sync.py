@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harmonix.field.field import disturbance_step, snapshot_step, text_step, turn_step
+from harmonix.field.field import Planned, Result, TurnBook
 from harmonix.field.model import (
     SELF_SOURCE,
     USER_SOURCE,
@@ -24,11 +23,10 @@ from harmonix.field.model import (
     IngestReceipt,
     JSONValue,
     SnapshotSpec,
-    TurnRecord,
     WrinkleReceipt,
 )
 from harmonix.field.sqlite import SyncSqliteStore
-from harmonix.field.steps import Begin, Commit, Rollback, Step
+from harmonix.field.steps import Commit, Rollback
 
 
 class SyncField:
@@ -63,43 +61,29 @@ class SyncField:
 
 
 class SyncTurn:
-    """The steps of one turn, synchronously (the twin of :class:`harmonix.field.Turn`)."""
+    """The steps of one turn, run synchronously: the same :class:`~harmonix.field.field.TurnBook` as the async
+    :class:`~harmonix.field.Turn`, run on the calling thread."""
 
     def __init__(self, store: SyncSqliteStore) -> None:
         self._store = store
-        self.began = False
-        self._started = time.perf_counter()
-        self._disturbance_id: int | None = None
-        self._text_id: int | None = None
-        self._seen_turns: int | None = None
+        self._book = TurnBook()
 
-    def _run(self, steps: list[Step]) -> list[object]:
-        if self.began:
-            return self._store.run(steps)
-        self.began = True
-        return self._store.run([Begin(write=True), *steps])[1:]
+    @property
+    def began(self) -> bool:
+        return self._book.began
+
+    def _run(self, planned: Planned[Result]) -> Result:
+        return planned.finish(self._store.run(self._book.opening(planned.step))[-1])
 
     def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
-        step = disturbance_step(text, source, time.time())
-        (self._disturbance_id,) = self._run([step])
-        return WrinkleReceipt(self._disturbance_id, step.tokens, sum(n for _, n in step.trigrams))
+        return self._run(self._book.wrinkle(text, source))
 
     def snapshot(self, rng: random.Random, spec: SnapshotSpec = SnapshotSpec()) -> FieldSnapshot:
-        (snapshot,) = self._run([snapshot_step(rng, spec)])
-        self._seen_turns = snapshot.counts.turns
-        return snapshot
+        return self._run(self._book.snapshot(rng, spec))
 
     def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
-        step = text_step(text, source, meta, time.time())
-        (text_id,) = self._run([step])
-        if source == SELF_SOURCE:
-            self._text_id = text_id
-        return IngestReceipt(text_id, step.tokens, sum(n for _, n in step.trigrams))
+        return self._run(self._book.ingest(text, source, meta))
 
     def record(self, *, dissonance: float | None = None, temperature: float | None = None,
                **metrics: JSONValue) -> int:
-        record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
-                            dissonance=dissonance, temperature=temperature,
-                            duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
-        (turn_id,) = self._run([turn_step(record, time.time())])
-        return turn_id
+        return self._run(self._book.record(dissonance, temperature, metrics))

@@ -21,25 +21,26 @@ fewer than ``MIN_OWN_LINES`` usable lines), ingest the piece with its provenance
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from harmonix.config import Config
-from harmonix.engines.llm import EnginePool, LLMEngine, Message, Sampling
-from harmonix.errors import HarmonixError
-from harmonix.field import SELF_SOURCE, Field, SnapshotSpec, build_seed
+from harmonix.engines.llm import Message, Sampling
+from harmonix.errors import CompositionFailed
+from harmonix.field import SELF_SOURCE, SnapshotSpec, build_seed
 from harmonix.observer import dissonance, temperature
-from harmonix.organisms.base import Stimulus
+from harmonix.organisms.base import INHALE, SYNTHESIS, TITLES, LLMOrganism, Stimulus, reply_details
 from harmonix.text import content_words, tokenize, validate_text
 
-NAME = "artist"
-ARTIST = "artist"
-VOICES = ("haiku", "sonnet", "prose")
+if TYPE_CHECKING:
+    pass
+
+NAME = SYNTHESIS
+ARTIST = NAME
+VOICES = INHALE
 PERSONA = (
     "You are Artist. Three voices have just spoken: a haiku, the end of a sonnet and a sentence of prose. Write "
     "four short lines of your own, one per line, that join what they said into one piece. Plain lines only: no "
@@ -55,10 +56,6 @@ T_LOW, T_HIGH = 0.6, 1.0
 SEED_WORDS = 30
 SPEC = SnapshotSpec(recent=3, random=1, trigrams=64, words=0, disturbances=0)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
-
-
-class ArtistFailed(HarmonixError):
-    """The model gave too few usable lines in every attempt; nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +82,7 @@ def quotes(voices: Mapping[str, str]) -> dict[str, str]:
 
 def messages(chosen: Mapping[str, str], field_seed: str) -> list[Message]:
     """Exactly what the model is given: the persona, the quoted voices, and a seed of Artist's own field."""
-    names = {"haiku": "HAiKU", "sonnet": "Sonnet", "prose": "Prose"}
-    parts = [f"{names[voice]} said:\n{chosen[voice]}" for voice in VOICES if voice in chosen]
+    parts = [f"{TITLES[voice]} said:\n{chosen[voice]}" for voice in VOICES if voice in chosen]
     if field_seed:
         parts.append(f"What you remember of your own earlier pieces:\n{field_seed}")
     parts.append("Your four lines:")
@@ -158,27 +154,15 @@ class ArtistReply:
     attempts: int
     seed: int
 
+    def details(self) -> dict[str, Any]:
+        return reply_details(self)
 
-class Artist:
-    """The organism. ``async with Artist.open(config, pool) as artist: await artist.answer(prompt, voices=...)``."""
+
+class Artist(LLMOrganism):
+    """The organism, built around its field by a colony (:meth:`build`); then
+    ``reply = await artist.answer(prompt, voices=...)``."""
 
     name = NAME
-
-    def __init__(self, field: Field, engine: LLMEngine, timeout_s: float) -> None:
-        self._field, self._engine, self._timeout_s = field, engine, timeout_s
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, config: Config, pool: EnginePool, *, engine: LLMEngine | None = None,
-                   path: Path | None = None) -> AsyncIterator[Artist]:
-        """Artist with its field at ``config.field_path("artist")``, on ``engine`` or the configured shared LLM."""
-        engine = engine or await config.llm.engine(pool)
-        async with Field.open(path or config.field_path(NAME), NAME) as field:
-            yield cls(field, engine, config.llm_timeout_s)
-
-    @property
-    def field(self) -> Field:
-        return self._field
 
     async def respond(self, stimulus: Stimulus) -> ArtistReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): weave the voices of this cascade."""
@@ -196,7 +180,7 @@ class Artist:
             last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
             d = dissonance(content_words(tokenize(prompt)), last)
             t = temperature(d, T_LOW, T_HIGH)
-            for attempt in range(1, ATTEMPTS + 1):
+            for attempt in range(1, ATTEMPTS + 1):  # noqa: B007 - the last attempt is reported
                 given = messages(chosen, build_seed(snapshot, rng, words=SEED_WORDS).text)
                 generation = await self._engine.chat(
                     given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31)),
@@ -205,7 +189,7 @@ class Artist:
                 if len(own) >= MIN_OWN_LINES:
                     break
             else:
-                raise ArtistFailed(f"fewer than {MIN_OWN_LINES} usable lines in {ATTEMPTS} attempts")
+                raise CompositionFailed(f"Artist: fewer than {MIN_OWN_LINES} usable lines in {ATTEMPTS} attempts")
             spans = weave(chosen, own)
             text = "\n".join(span.text for span in spans)
             await turn.ingest(text, source=SELF_SOURCE, seed=seed,

@@ -1,16 +1,42 @@
-"""The one small protocol through which the hub talks to organisms.
+"""The one small protocol through which the hub talks to organisms, and the registry of organisms.
 
-An organism has a ``name``, a ``field`` (its own memory, its own lock) and answers a :class:`Stimulus` with a
-:class:`Reply`. The hub knows nothing else about it: not its engine, not its form, not its observer.
+An organism has a ``name``, answers a :class:`Stimulus` with a :class:`Reply` (one whole turn under its own field
+lock), and can :meth:`~Organism.hear` a text that then belongs to its memory (the hub's reverse wave). The hub knows
+nothing else about it: not its engine, not its field, not its form, not its observer. A reply shows its text, the
+dissonance it measured, and its other details as a JSON-ready mapping (:meth:`Reply.details`).
+
+The registry (:data:`INHALE`, :data:`SYNTHESIS`, :data:`ORGANISMS`, :data:`HUB`, :data:`TITLES`) is the one place
+that names the organisms; :func:`organism_class` finds each one's class.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from harmonix.field import Field
+from harmonix.errors import OrganismNotFound
+
+if TYPE_CHECKING:
+    from harmonix.config import Config
+    from harmonix.engines.llm import LLMEngine
+    from harmonix.engines.shared import SharedEngines
+    from harmonix.field import Field
+
+INHALE = ("haiku", "sonnet", "prose")
+"""The organisms that breathe in together, in parallel, each answering the prompt from its own field."""
+SYNTHESIS = "artist"
+"""The organism that answers after them, weaving what they said."""
+ORGANISMS = (*INHALE, SYNTHESIS)
+HUB = "meta"
+"""The hub's own field (a colony holds one field per organism and this one)."""
+FIELDS = (*ORGANISMS, HUB)
+TITLES = {"haiku": "HAiKU", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist", HUB: "MetaHarmonix"}
+_MODULES = {name: f"harmonix.organisms.{name}" for name in ORGANISMS}
+_CLASSES = {"haiku": "Haiku", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +50,7 @@ class Stimulus:
 
 
 class Reply(Protocol):
-    """Every organism's reply has at least its text and the dissonance it measured."""
+    """Every organism's reply has its text, the dissonance it measured, and JSON-ready details."""
 
     @property
     def text(self) -> str: ...
@@ -32,14 +58,92 @@ class Reply(Protocol):
     @property
     def dissonance(self) -> float: ...
 
+    def details(self) -> dict[str, Any]:
+        """Everything else the reply knows (form, temperature, seed, provenance …), as plain JSON values."""
+        ...
+
 
 class Organism(Protocol):
     @property
     def name(self) -> str: ...
 
-    @property
-    def field(self) -> Field: ...
-
     async def respond(self, stimulus: Stimulus) -> Reply:
         """One whole turn of the organism under its own field lock; its field is unchanged if this raises."""
         ...
+
+    async def hear(self, text: str, source: str) -> None:
+        """Take ``text`` into the organism's memory as its own (one atomic operation on its field)."""
+        ...
+
+
+class OrganismClass(Protocol):
+    """What the registry finds for each organism: a class that loads its engine and builds the organism."""
+
+    async def prepare(self, engines: SharedEngines, config: Config) -> object:
+        """Load (once per process, through ``engines``) what the organism computes with."""
+        ...
+
+    async def build(self, field: Field, engines: SharedEngines, config: Config) -> Organism:
+        """The organism on ``field``, with its engine from ``engines``."""
+        ...
+
+
+class FieldOrganism:
+    """What every organism does alike: it keeps its field (for its own turns; the hub never touches it) and hears
+    the hub's reverse wave as one atomic ingest of its own."""
+
+    name: str
+    _field: Field
+
+    @property
+    def field(self) -> Field:
+        return self._field
+
+    async def hear(self, text: str, source: str) -> None:
+        """The organism protocol: ``text`` joins the organism's own texts."""
+        await self._field.ingest(text, source=source)
+
+
+class LLMOrganism(FieldOrganism):
+    """An organism that speaks through the process's shared LLM engine of its role (``name``: Prose, Artist), with
+    a timeout per answer."""
+
+    def __init__(self, field: Field, engine: LLMEngine, timeout_s: float) -> None:
+        self._field, self._engine, self._timeout_s = field, engine, timeout_s
+
+    @classmethod
+    async def prepare(cls, engines: SharedEngines, config: Config) -> LLMEngine:
+        """The LLM engine of this organism's role, opened once per process (one engine for both roles when they
+        use the same model or server)."""
+        return await engines.llm(cls.name)
+
+    @classmethod
+    async def build(cls, field: Field, engines: SharedEngines, config: Config) -> Self:
+        """The organism on ``field``, with the shared LLM engine of its role."""
+        return cls(field, await cls.prepare(engines, config), config.llm_timeout_s)
+
+
+def organism_class(name: str) -> OrganismClass:
+    """The class of organism ``name`` (imported on first use); :class:`OrganismNotFound` for any other name."""
+    if name not in _MODULES:
+        raise OrganismNotFound(f"no organism {name!r}; the organisms are {', '.join(ORGANISMS)}")
+    cls: OrganismClass = getattr(importlib.import_module(_MODULES[name]), _CLASSES[name])
+    return cls
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON values: dataclasses and mappings as objects, tuples as lists, paths as strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def reply_details(reply: Any) -> dict[str, Any]:
+    """A reply dataclass's fields but ``text``, as plain JSON values (the usual :meth:`Reply.details`)."""
+    return {k: v for k, v in plain(reply).items() if k != "text"}

@@ -11,10 +11,11 @@ HAiKU answers from the field.
   ``harmonix train haiku``, shipped as ``data/haiku/bootstrap.json.gz``; loaded once per process, never mutated),
   poems at weight 1 and Shakespeare's plays at ``LAYER_WEIGHTS["plays"]`` (their verse multiplies the paths, their
   dialogue must not set the tone);
-- its *field* in SQLite: what it has said and heard, its ``FIELD_TRIGRAMS`` most frequent trigrams and the trigrams
+- its *field*: what it has said and heard, its ``FIELD_TRIGRAMS`` most frequent trigrams and the trigrams
   of the prompt it is answering, each weighing ``OWN_WEIGHT * log2(1 + own) + HEARD_WEIGHT * log2(1 + heard)`` on
-  top of its bootstrap count (saturating: a path walked a hundred times is not a hundred times heavier). A trigram joins only when all three of its words
-  are *admitted*: in the core vocabulary, or met at least ``ADMIT_AFTER`` times by the field and known to CMUdict.
+  top of its bootstrap count (saturating: a path walked a hundred times is not a hundred times heavier). A trigram
+  joins only when all three of its words are *admitted*: in the core vocabulary, or met at least ``ADMIT_AFTER``
+  times by the field and known to CMUdict.
 
 **Habituation.** An organism tires of what it has just said: during the walk, a bigram used ``k`` times in HAiKU's
 last ``HABIT_MEMORY`` haiku has its transition weight multiplied by ``HABITUATION ** k``. Long-term, what HAiKU says
@@ -47,7 +48,6 @@ never read; none of them is here, because nothing stays that has no measured eff
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -57,21 +57,24 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harmonix.config import Config
 from harmonix.engines.markov import Habituation, MarkovChain, State, Walk, Walker
-from harmonix.errors import HarmonixError
+from harmonix.errors import CompositionFailed
 from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
 from harmonix.metrics import echo
 from harmonix.observer import Pulse, dissonance, pulse, temperature
-from harmonix.organisms.base import Stimulus
+from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
 from harmonix.text import STOPWORDS, content_words, is_known, syllables, tokenize, trigrams, validate_text
+
+if TYPE_CHECKING:
+    from harmonix.engines.shared import SharedEngines
 
 NAME = "haiku"
 BUDGETS = (5, 7, 5)
@@ -90,10 +93,6 @@ REFLECTION_TEMPERATURE = 1.0
 REFLECTION_SOURCE = "reflection"
 # The sections of the vocabulary file that hold images (the rest join and move them).
 NON_IMAGERY_SECTIONS = ("joining words", "qualities", "doing and being")
-
-
-class CompositionFailed(HarmonixError):
-    """No haiku could be walked from the field (it has too few usable paths)."""
 
 
 # --- the bootstrap: vocabulary and poetry, loaded once per process -------------------------------------------------
@@ -129,9 +128,9 @@ def _data(name: str) -> bytes:
     return resources.files("harmonix").joinpath("data", "haiku", name).read_bytes()
 
 
-@functools.cache
 def load_bootstrap() -> Bootstrap:
-    """The packaged vocabulary and bootstrap field, each layer weighted by ``LAYER_WEIGHTS`` (once per process)."""
+    """The packaged vocabulary and bootstrap field, each layer weighted by ``LAYER_WEIGHTS``. A process loads it
+    once (:meth:`Haiku.build` through :class:`~harmonix.engines.shared.SharedEngines`) and every colony shares it."""
     sections = read_vocabulary(_data("core_vocabulary.txt").decode("utf-8"))
     vocabulary = frozenset().union(*sections.values())
     imagery = frozenset().union(*(words for name, words in sections.items() if name not in NON_IMAGERY_SECTIONS))
@@ -192,7 +191,7 @@ def turn_chain(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap) -> Ma
 def _bigrams(body: str) -> tuple[tuple[str, str], ...]:
     """The bigrams of a text (memoized: the same recent haiku are read on every turn)."""
     tokens = tokenize(body)
-    return tuple(zip(tokens, tokens[1:]))
+    return tuple(zip(tokens, tokens[1:], strict=False))
 
 
 def habituation(snapshot: FieldSnapshot) -> Habituation:
@@ -346,6 +345,9 @@ class HaikuReply:
     reflection: str | None
     compose_ms: float
 
+    def details(self) -> dict[str, Any]:
+        return reply_details(self)
+
 
 def snapshot_spec(prompt: str) -> SnapshotSpec:
     """What HAiKU reads of its field for one turn: its recent texts (habituation, freshness), its strongest
@@ -393,27 +395,27 @@ def think(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: rando
     return Thought(d, beat, t, composition, (time.perf_counter() - started) * 1000)
 
 
-class Haiku:
-    """The organism. ``async with Haiku.open(config) as haiku: reply = await haiku.answer(prompt)``."""
+class Haiku(FieldOrganism):
+    """The organism, built around its field by a colony (:meth:`build`); then
+    ``reply = await haiku.answer(prompt)``."""
 
     def __init__(self, field: Field, bootstrap: Bootstrap, *, reflect: bool) -> None:
         self._field = field
         self._bootstrap = bootstrap
         self._reflect = reflect
 
+    @staticmethod
+    async def prepare(engines: SharedEngines, config: Config) -> Bootstrap:
+        """The bootstrap, loaded once per process and shared by every colony's HAiKU."""
+        bootstrap: Bootstrap = await engines.once(NAME, lambda: asyncio.to_thread(load_bootstrap))
+        return bootstrap
+
     @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, config: Config, *, reflect: bool = True, path: Path | None = None) -> AsyncIterator[Haiku]:
-        """HAiKU with its field at ``config.field_path("haiku")`` (or ``path``), for the duration of the block."""
-        bootstrap = await asyncio.to_thread(load_bootstrap)
-        async with Field.open(path or config.field_path(NAME), NAME) as field:
-            yield cls(field, bootstrap, reflect=reflect)
+    async def build(cls, field: Field, engines: SharedEngines, config: Config, *, reflect: bool = True) -> Haiku:
+        """HAiKU on ``field``, walking the shared bootstrap."""
+        return cls(field, await cls.prepare(engines, config), reflect=reflect)
 
     name = NAME
-
-    @property
-    def field(self) -> Field:
-        return self._field
 
     async def respond(self, stimulus: Stimulus) -> HaikuReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""

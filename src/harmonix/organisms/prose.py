@@ -17,7 +17,7 @@ back into the field. What Prose says grows out of what it has said before.
 4. generate with a stop sequence and a token budget; reject an empty, degenerate (a word 4-gram three times, or
    fewer than half its word pairs distinct) or echoing (echo > ``ECHO_LIMIT``) answer and try again with a fresh
    seed and sampling seed (``ATTEMPTS`` in all; rejects are never stored); if every attempt is rejected the turn
-   fails with :class:`ProseFailed` and the field is unchanged;
+   fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged;
 5. ingest the paragraph as Prose's own and record the turn.
 
 An LLM failure (server gone mid-answer, timeout) aborts the turn the same way: the field is left as it was.
@@ -25,24 +25,24 @@ An LLM failure (server gone mid-answer, timeout) aborts the turn the same way: t
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from harmonix.config import Config
-from harmonix.engines.llm import EnginePool, LLMEngine, Message, Sampling
-from harmonix.errors import HarmonixError
-from harmonix.field import SELF_SOURCE, Field, Seed, SnapshotSpec, build_seed
+from harmonix.engines.llm import Message, Sampling
+from harmonix.errors import CompositionFailed
+from harmonix.field import SELF_SOURCE, Seed, SnapshotSpec, build_seed
 from harmonix.metrics import distinct_n, echo
 from harmonix.observer import dissonance, temperature
-from harmonix.organisms.base import Stimulus
+from harmonix.organisms.base import LLMOrganism, Stimulus, reply_details
 from harmonix.text import content_words, ngrams, tokenize, validate_text
+
+if TYPE_CHECKING:
+    pass
 
 NAME = "prose"
 PERSONA = (
@@ -59,10 +59,6 @@ MIN_TOKENS = 12
 T_LOW, T_HIGH = 0.5, 0.95
 GENESIS_SOURCE = "genesis"
 SPEC = SnapshotSpec(recent=6, random=3, trigrams=256, words=0, disturbances=0)
-
-
-class ProseFailed(HarmonixError):
-    """Every attempt of a turn was rejected (empty, degenerate or echoing); nothing was stored."""
 
 
 def genesis() -> list[str]:
@@ -120,27 +116,15 @@ class ProseReply:
     rejected: tuple[str, ...]
     seed: int
 
+    def details(self) -> dict[str, Any]:
+        return reply_details(self)
 
-class Prose:
-    """The organism. ``async with Prose.open(config, pool) as prose: reply = await prose.answer(prompt)``."""
 
-    def __init__(self, field: Field, engine: LLMEngine, timeout_s: float) -> None:
-        self._field, self._engine, self._timeout_s = field, engine, timeout_s
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, config: Config, pool: EnginePool, *, engine: LLMEngine | None = None,
-                   path: Path | None = None) -> AsyncIterator[Prose]:
-        """Prose with its field at ``config.field_path("prose")``, on ``engine`` or the configured LLM from ``pool``."""
-        engine = engine or await config.llm.engine(pool)
-        async with Field.open(path or config.field_path(NAME), NAME) as field:
-            yield cls(field, engine, config.llm_timeout_s)
+class Prose(LLMOrganism):
+    """The organism, built around its field by a colony (:meth:`build`); then
+    ``reply = await prose.answer(prompt)``."""
 
     name = NAME
-
-    @property
-    def field(self) -> Field:
-        return self._field
 
     async def respond(self, stimulus: Stimulus) -> ProseReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
@@ -175,7 +159,7 @@ class Prose:
                     break
                 rejected.append(problem)
             else:
-                raise ProseFailed(f"every attempt was rejected: {'; '.join(rejected)}")
+                raise CompositionFailed(f"Prose: every attempt was rejected: {'; '.join(rejected)}")
             await turn.ingest(text, source=SELF_SOURCE, seed=seed, tokens=generation.tokens)
             await turn.record(dissonance=d, temperature=t, tokens=generation.tokens,
                               tokens_per_s=round(generation.tokens_per_s, 2), attempts=len(rejected) + 1,

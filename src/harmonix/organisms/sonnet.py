@@ -42,29 +42,40 @@ the event loop, ingest the sonnet, store the phase, record the turn.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import random
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harmonix.config import Config
 from harmonix.copyfilter import CopyFilter
 from harmonix.engines.charformer import Charformer
-from harmonix.errors import HarmonixError
+from harmonix.errors import CompositionFailed, ModelMissing
 from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec, build_seed
 from harmonix.observer import dissonance
-from harmonix.organisms.base import Stimulus
-from harmonix.text import STOPWORDS, content_words, is_known, rhyme_key, stress_pattern, syllables, tokenize
-from harmonix.text import validate_text
+from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
+from harmonix.text import (
+    STOPWORDS,
+    content_words,
+    is_known,
+    rhyme_key,
+    stress_pattern,
+    syllables,
+    tokenize,
+    validate_text,
+)
+
+if TYPE_CHECKING:
+    from harmonix.engines.shared import SharedEngines
 
 NAME = "sonnet"
 SCHEME = "ABABCDCDEFEFGG"
@@ -84,14 +95,6 @@ _STRAY = re.compile(r"[^A-Za-z',;:.!?\- ]")
 _SPACES = re.compile(r"\s+")
 
 
-class SonnetModelMissing(FileNotFoundError):
-    """No trained weights where Sonnet looked."""
-
-
-class CompositionFailed(HarmonixError):
-    """The model produced not a single line for a slot in ``LINE_ATTEMPTS`` batches (it is not a verse model)."""
-
-
 # --- model and data, loaded once per process -----------------------------------------------------------------------
 
 
@@ -99,22 +102,36 @@ def packaged_model_dir() -> Path:
     return Path(str(resources.files("harmonix").joinpath("data", "sonnet")))
 
 
-@functools.cache
 def load_model(directory: Path) -> Charformer:
+    """The weights in ``directory`` (:class:`~harmonix.errors.ModelMissing` when there are none)."""
     if not (directory / "sonnet.npz").is_file():
-        raise SonnetModelMissing(f"no Sonnet weights in {directory}: run `harmonix train sonnet`")
+        raise ModelMissing(f"no Sonnet weights in {directory}: run `harmonix train sonnet`")
     return Charformer.load(directory)
 
 
-@functools.cache
 def load_copy_filter(directory: Path) -> CopyFilter:
     return CopyFilter.load(directory / "copies.npz")
 
 
-@functools.cache
 def load_rhymes(directory: Path) -> dict[str, tuple[str, ...]]:
     document = json.loads((directory / "rhymes.json").read_text(encoding="utf-8"))
     return {key: tuple(words) for key, words in document["rhymes"].items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SonnetEngine:
+    """The model and the form's data (rhyme groups, copy filter): what a process loads once and every colony's
+    Sonnet shares."""
+
+    model: Charformer
+    copy_filter: CopyFilter
+    rhymes: dict[str, tuple[str, ...]]
+
+
+def load_engine(model_dir: Path | None = None) -> SonnetEngine:
+    """The weights in ``model_dir`` (default: the packaged ones) with the packaged form data."""
+    data = packaged_model_dir()
+    return SonnetEngine(load_model(model_dir or data), load_copy_filter(data), load_rhymes(data))
 
 
 # --- reading one line ----------------------------------------------------------------------------------------------
@@ -299,11 +316,11 @@ def next_phase(previous: Phase | None, d: float) -> Phase:
     names = [name for name, _, _ in PHASES]
     current = names.index(previous.name) if previous is not None else None
     target = max(i for i, (_, bound, _) in enumerate(PHASES) if energy >= bound)
-    if current is not None and target != current:
+    if current is not None:
         # Leave the current band only once the energy is HYSTERESIS past its edge.
-        if target > current and energy < PHASES[current + 1][1] + HYSTERESIS:
-            target = current
-        elif target < current and energy > PHASES[current][1] - HYSTERESIS:
+        rising = target > current and energy < PHASES[current + 1][1] + HYSTERESIS
+        falling = target < current and energy > PHASES[current][1] - HYSTERESIS
+        if rising or falling:
             target = current
     name, _, temperature = PHASES[target]
     return Phase(name, energy, temperature)
@@ -382,31 +399,29 @@ class SonnetReply:
     batches: int
     compose_ms: float
 
+    def details(self) -> dict[str, Any]:
+        return reply_details(self)
 
-class Sonnet:
-    """The organism. ``async with Sonnet.open(config) as sonnet: reply = await sonnet.answer(prompt)``."""
 
-    def __init__(self, field: Field, model: Charformer, copy_filter: CopyFilter,
-                 rhymes: dict[str, tuple[str, ...]]) -> None:
-        self._field, self._model, self._copy_filter, self._rhymes = field, model, copy_filter, rhymes
+class Sonnet(FieldOrganism):
+    """The organism, built around its field by a colony (:meth:`build`); then
+    ``reply = await sonnet.answer(prompt)``."""
+
+    def __init__(self, field: Field, engine: SonnetEngine) -> None:
+        self._field, self._engine = field, engine
+
+    @staticmethod
+    async def prepare(engines: SharedEngines, config: Config) -> SonnetEngine:
+        """The packaged weights and form data, loaded once per process and shared by every colony's Sonnet."""
+        engine: SonnetEngine = await engines.once(NAME, lambda: asyncio.to_thread(load_engine))
+        return engine
 
     @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, config: Config, *, model_dir: Path | None = None,
-                   path: Path | None = None) -> AsyncIterator[Sonnet]:
-        """Sonnet with its field at ``config.field_path("sonnet")`` and the packaged weights (or ``model_dir``)."""
-        directory = model_dir or packaged_model_dir()
-        model = await asyncio.to_thread(load_model, directory)
-        copy_filter = await asyncio.to_thread(load_copy_filter, packaged_model_dir())
-        rhymes = await asyncio.to_thread(load_rhymes, packaged_model_dir())
-        async with Field.open(path or config.field_path(NAME), NAME) as field:
-            yield cls(field, model, copy_filter, rhymes)
+    async def build(cls, field: Field, engines: SharedEngines, config: Config) -> Sonnet:
+        """Sonnet on ``field``, with the shared weights."""
+        return cls(field, await cls.prepare(engines, config))
 
     name = NAME
-
-    @property
-    def field(self) -> Field:
-        return self._field
 
     async def respond(self, stimulus: Stimulus) -> SonnetReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
@@ -430,7 +445,8 @@ class Sonnet:
             prime = priming_text(seed_lines, words)
             generator = np.random.default_rng(rng.getrandbits(64))
             started = time.perf_counter()
-            composition = await asyncio.to_thread(compose, self._model, self._copy_filter, self._rhymes, prime,
+            engine = self._engine
+            composition = await asyncio.to_thread(compose, engine.model, engine.copy_filter, engine.rhymes, prime,
                                                   phase.temperature, generator)
             compose_ms = (time.perf_counter() - started) * 1000
             text = "\n".join(composition.lines)

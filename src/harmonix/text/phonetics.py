@@ -134,11 +134,13 @@ def heuristic_syllables(word: str) -> int:
     count = 0
     for group in _VOWEL_GROUP.findall(letters):
         count += 1 + len(_HIATUS.findall(group))
-    if len(letters) > 2 and letters.endswith("e") and not letters.endswith(("ee", "ye")):
-        if not (letters.endswith("le") and letters[-3] not in "aeiouy"):
-            count -= 1
+    silent_e = letters.endswith("e") and not letters.endswith(("ee", "ye"))
+    syllabic_le = letters.endswith("le") and len(letters) > 2 and letters[-3] not in "aeiouy"
+    if len(letters) > 2 and silent_e and not syllabic_le:
+        count -= 1
     if len(letters) > 3 and letters.endswith("ed") and letters[-3] not in "td":
         count -= 1
-    if len(letters) > 3 and letters.endswith("es") and not letters.endswith(("ses", "xes", "zes", "ches", "shes", "ges", "ces")):
+    sibilant_es = letters.endswith(("ses", "xes", "zes", "ches", "shes", "ges", "ces"))
+    if len(letters) > 3 and letters.endswith("es") and not sibilant_es:
         count -= 1
     return max(1, count)

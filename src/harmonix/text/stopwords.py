@@ -1,10 +1,10 @@
 """Our stop/function-word list: the closed-class words that carry grammar, not content.
 
-Why our own list: the echo metric (ARCHITECTURE.md §5) is only as honest as its definition of "content word", and
-the ancestors' echo was 84 % function words. This list is written for Harmonix: modern English function words
-(articles, pronouns, prepositions, conjunctions, auxiliaries, modals, determiners, a few discourse adverbs and the
-common contractions) plus the archaic forms Shakespeare and older poetry use (thou, thee, hath, doth, 'tis, ere …),
-because two of our organisms learn from that poetry.
+Why our own list: the echo metric (docs/architecture.md, "The observer and the frozen metric") is only as honest as
+its definition of "content word", and the ancestors' echo was 84 % function words. This list is written for
+Harmonix: modern English function words (articles, pronouns, prepositions, conjunctions, auxiliaries, modals,
+determiners, a few discourse adverbs and the common contractions) plus the archaic forms Shakespeare and older
+poetry use (thou, thee, hath, doth, 'tis, ere …), because two of our organisms learn from that poetry.
 
 Tokens shorter than three letters are dropped by :func:`content_words` whatever this list says.
 """

@@ -25,18 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from harmonix.copyfilter import CopyFilter
 from harmonix.corpora import ALPHABET, shakespeare_works
 from harmonix.engines.charformer import CharformerConfig, weight_names
+from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import STOPWORDS, rhyme_key, syllables, tokenize
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ def split(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids[:cut], ids[cut:]
 
 
-def build_model(config: CharformerConfig):  # -> torch.nn.Module (torch is imported lazily)
+def build_model(config: CharformerConfig) -> Any:  # a torch.nn.Module (torch is imported lazily)
     """The torch twin of the NumPy engine: same shapes, same maths, same weight names."""
     import torch
     from torch import nn
@@ -130,7 +132,7 @@ def _torch_name(name: str) -> str:
     return f"{stem}.{'weight' if kind == 'w' else 'bias'}"
 
 
-def export_weights(model, config: CharformerConfig, out: Path) -> None:
+def export_weights(model: Any, config: CharformerConfig, out: Path) -> None:
     """Write ``sonnet.npz`` (float16, linear weights input-major) and ``sonnet.json``."""
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     arrays = {}
@@ -140,11 +142,11 @@ def export_weights(model, config: CharformerConfig, out: Path) -> None:
             array = array.T  # torch Linear stores (out, in)
         arrays[name] = np.ascontiguousarray(array, dtype=np.float16)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "sonnet.npz", **arrays)
+    np.savez(out / "sonnet.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
     config.save(out / "sonnet.json")
 
 
-def load_weights(model, config: CharformerConfig, directory: Path) -> None:
+def load_weights(model: Any, config: CharformerConfig, directory: Path) -> None:
     """Load ``sonnet.npz`` from ``directory`` into a torch model from :func:`build_model` (as float32)."""
     import torch
 
@@ -158,7 +160,7 @@ def load_weights(model, config: CharformerConfig, directory: Path) -> None:
     model.load_state_dict(state)
 
 
-def heldout_loss(model, ids: np.ndarray, block_size: int, batch: int = 64) -> float:
+def heldout_loss(model: Any, ids: np.ndarray, block_size: int, batch: int = 64) -> float:
     """Exact mean nats/character over ``ids`` (windows with stride ``block_size // 2``; see module docstring)."""
     import torch
     from torch.nn import functional as F
@@ -187,8 +189,10 @@ def _lr(step: int, settings: TrainSettings) -> float:
     return settings.lr / 10 + 0.5 * (settings.lr - settings.lr / 10) * (1 + math.cos(math.pi * progress))
 
 
-def train(config: CharformerConfig, settings: TrainSettings, out: Path, report_dir: Path) -> dict:
-    """Train, export the best weights to ``out``, write the loss log and curve; returns the log."""
+def train(config: CharformerConfig, settings: TrainSettings, out: Path, report_dir: Path,
+          progress: Progress = NO_PROGRESS) -> dict:
+    """Train, export the best weights to ``out``, write the loss log and curve; returns the log. ``progress``
+    shows the steps and the latest held-out loss."""
     import torch
     from torch.nn import functional as F
 
@@ -215,29 +219,32 @@ def train(config: CharformerConfig, settings: TrainSettings, out: Path, report_d
     history: list[dict] = []
     best = math.inf
     started = time.perf_counter()
-    for step in range(settings.steps + 1):
-        if step % settings.eval_every == 0 or step == settings.steps:
-            model.eval()
-            with torch.no_grad():
-                losses = {name: float(np.mean([F.cross_entropy(model(x).transpose(1, 2), y).item() for x, y in batches]))
-                          for name, batches in fixed.items()}
-            model.train()
-            history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **losses})
-            log.info("step %5d  train %.4f  val %.4f  (%.0f s)", step, losses["train"], losses["val"],
-                     history[-1]["seconds"])
-            if losses["val"] < best:
-                best = losses["val"]
-                export_weights(model, config, out)
-            if step == settings.steps:
-                break
-        for group in optimizer.param_groups:
-            group["lr"] = _lr(step, settings)
-        x, y = batch(train_ids, rng)
-        loss = F.cross_entropy(model(x).transpose(1, 2), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    with progress.task("train sonnet", settings.steps) as task:
+        for step in range(settings.steps + 1):
+            if step % settings.eval_every == 0 or step == settings.steps:
+                model.eval()
+                with torch.no_grad():
+                    losses = {name: float(np.mean([F.cross_entropy(model(x).transpose(1, 2), y).item()
+                                                   for x, y in batches]))
+                              for name, batches in fixed.items()}
+                model.train()
+                history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **losses})
+                log.info("step %5d  train %.4f  val %.4f  (%.0f s)", step, losses["train"], losses["val"],
+                         history[-1]["seconds"])
+                if losses["val"] < best:
+                    best = losses["val"]
+                    export_weights(model, config, out)
+                if step == settings.steps:
+                    break
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(step, settings)
+            x, y = batch(train_ids, rng)
+            loss = F.cross_entropy(model(x).transpose(1, 2), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            task.advance(figure=f"held-out {history[-1]['val']:.3f}")
     record = {"config": asdict(config), "settings": asdict(settings), "history": history, "best_val_estimate": best}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     plot_history(history, report_dir / "sonnet-loss.png")
@@ -305,7 +312,7 @@ def evaluate(weights: Path, threads: int = 1) -> float:
     return heldout_loss(model, val_ids, config.block_size)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, progress: Progress = NO_PROGRESS) -> None:
     parser = argparse.ArgumentParser(prog="harmonix train sonnet", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=PACKAGED, help="where the weights go (default: the packaged ones)")
     parser.add_argument("--report-dir", type=Path, default=None, help="where the loss curve goes (default: --out)")
@@ -325,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
                           "rhyme_words": sum(len(words) for words in rhymes.values())}))
         return
     settings = TrainSettings(**{k: getattr(args, k) for k in asdict(TrainSettings())})
-    record = train(CharformerConfig(vocab=ALPHABET), settings, args.out, args.report_dir or args.out)
+    record = train(CharformerConfig(vocab=ALPHABET), settings, args.out, args.report_dir or args.out, progress)
     build_copy_filter(args.out)
     build_rhymes(args.out)
     print(json.dumps({"best_val_estimate": round(record["best_val_estimate"], 4), "out": str(args.out)}))

@@ -1,0 +1,113 @@
+"""The one place that shapes results into documents and errors into statuses, for every surface.
+
+A *document* is a plain JSON object: what ``--json`` prints and what the server sends. The CLI and the server build
+them here, so a cascade, a stage, a field's stats, a colony and an error look the same wherever they are read.
+
+Errors map to an exit status (CLI) and an HTTP status (server) through one table, :data:`STATUSES`: the first row
+whose class the error is an instance of decides. Exit status 2 means "the request or the configuration is wrong: fix
+it and ask again"; 1 means "it failed while running". An error document is ``{"error": {"type", "message"}}``, with
+the error's class name as its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harmonix import errors
+from harmonix.errors import (
+    ColonyExists,
+    CompositionFailed,
+    FieldBusy,
+    FieldError,
+    HarmonixError,
+    InvalidInput,
+    LLMBusy,
+    LLMError,
+    LLMRequestError,
+    LLMTimeout,
+    LLMUnreachable,
+    ModelMissing,
+    NotFound,
+    StoreUnavailable,
+)
+from harmonix.field import ColonyInfo, FieldStats
+from harmonix.meta import CascadeResult, StageError, StageResult
+from harmonix.organisms.base import plain
+
+STATUSES: tuple[tuple[type[BaseException], int, int], ...] = (
+    # (error class, exit status, HTTP status); the first row that matches wins, so specific classes come first.
+    (LLMUnreachable, 2, 502),
+    (ModelMissing, 2, 503),
+    (InvalidInput, 2, 422),
+    (NotFound, 2, 404),
+    (ColonyExists, 2, 409),
+    (StoreUnavailable, 2, 503),
+    (FieldBusy, 1, 503),
+    (LLMBusy, 1, 503),
+    (LLMTimeout, 1, 504),
+    (LLMRequestError, 1, 502),
+    (LLMError, 1, 502),
+    (CompositionFailed, 1, 500),
+    (FieldError, 1, 500),
+    (HarmonixError, 1, 500),
+)
+UNEXPECTED = (1, 500)
+
+
+def _row(error_type: type[BaseException]) -> tuple[int, int]:
+    for cls, exit_status, http_status in STATUSES:
+        if issubclass(error_type, cls):
+            return exit_status, http_status
+    return UNEXPECTED
+
+
+def exit_status(error: BaseException) -> int:
+    """The CLI's exit status for ``error``."""
+    return _row(type(error))[0]
+
+
+def http_status(error: BaseException | StageError) -> int:
+    """The HTTP status for ``error``, or for a stage's error by its type name (an unknown name: 500)."""
+    if isinstance(error, StageError):
+        cls = getattr(errors, error.type, None)
+        return _row(cls)[1] if isinstance(cls, type) and issubclass(cls, BaseException) else UNEXPECTED[1]
+    return _row(type(error))[1]
+
+
+def error_document(error: BaseException) -> dict[str, Any]:
+    """``{"error": {"type": class name, "message": text}}``."""
+    return {"error": {"type": type(error).__name__, "message": str(error) or type(error).__name__}}
+
+
+def stage_document(stage: StageResult) -> dict[str, Any]:
+    """One organism's part of a cascade (or one organism's turn): its text or its error, seconds, dissonance,
+    and the reply's own details (form, temperature, seed, provenance …)."""
+    details = stage.reply.details() if stage.reply is not None else {}
+    return {"organism": stage.name, "text": stage.text, "error": None if stage.error is None else plain(stage.error),
+            "seconds": stage.seconds, "dissonance": stage.dissonance, **details}
+
+
+def cascade_document(result: CascadeResult) -> dict[str, Any]:
+    """A whole breath: prompt, seed, each organism's stage, the meta result, timings."""
+    document: dict[str, Any] = {"prompt": result.prompt, "seed": result.seed, "sequential": result.sequential}
+    for stage in result.stages:
+        document[stage.name] = stage_document(stage)
+    document["meta"] = plain(result.meta)
+    document["timings"] = dict(result.timings)
+    return document
+
+
+def field_stats_document(stats: FieldStats) -> dict[str, Any]:
+    """A field's identity and sizes."""
+    return plain(stats)
+
+
+def colony_document(info: ColonyInfo, fields: Mapping[str, FieldStats] | None = None) -> dict[str, Any]:
+    """A colony (its owner is never shown: it is a hash only the server compares), with its fields' stats when
+    given."""
+    document: dict[str, Any] = {"id": info.name, "name": info.name, "created": info.created,
+                                "forked_from": info.forked_from}
+    if fields is not None:
+        document["fields"] = {name: field_stats_document(stats) for name, stats in fields.items()}
+    return document

@@ -1,0 +1,111 @@
+"""Where fields live: the :class:`Store` interface, and choosing a store from a URL.
+
+A *store* holds colonies; a *colony* is one conversation's memory, an independent set of fields (one per organism
+and one for the hub). Everything Harmonix does to storage beyond a single field's transactions goes through this
+interface: opening a field, listing, creating, forking and removing colonies, removing a field. A field itself is
+driven through the :class:`~harmonix.field.steps.FieldStore` a store opens for it, so a second backend is one new
+module implementing both.
+
+Store URLs:
+
+- ``sqlite:PATH`` (``sqlite:///abs/path`` also works): a home directory; colony ``C``'s field ``F`` is the file
+  ``PATH/colonies/C/F.sqlite3`` (:mod:`harmonix.field.sqlite`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+from harmonix.errors import ColonyExists, ColonyNotFound, InvalidConfiguration
+from harmonix.field.model import ColonyInfo
+from harmonix.field.steps import FieldStore
+
+log = logging.getLogger(__name__)
+SQLITE_SCHEME = "sqlite:"
+
+
+class Store(Protocol):
+    """Colonies of fields in one place. Open with the backend's ``open`` (an ``async with`` block)."""
+
+    @property
+    def kind(self) -> str:
+        """The backend: ``"sqlite"``."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """The store's URL, without secrets."""
+        ...
+
+    async def open_field(self, colony: str, name: str, *, create: bool = True,
+                         transactions: bool = True) -> FieldStore:
+        """Open field ``name`` of ``colony`` (created when missing if ``create``, else
+        :class:`~harmonix.errors.FieldNotFound`). The colony must exist (:class:`~harmonix.errors.ColonyNotFound`).
+        ``transactions=False`` exists only for the experiments that show why transactions matter."""
+        ...
+
+    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
+        """A new, empty colony; :class:`~harmonix.errors.ColonyExists` if the name is taken."""
+        ...
+
+    async def colony(self, name: str) -> ColonyInfo:
+        """The colony ``name``, or :class:`~harmonix.errors.ColonyNotFound`."""
+        ...
+
+    async def colonies(self) -> list[ColonyInfo]:
+        """Every colony, by name."""
+        ...
+
+    async def fork_colony(self, name: str, new: str, *, owner: str | None = None) -> ColonyInfo:
+        """Copy colony ``name`` as ``new``: every field as it is now, each copied in one consistent read. The new
+        colony appears whole or not at all."""
+        ...
+
+    async def remove_colony(self, name: str) -> None:
+        """Remove a colony and all its fields (:class:`~harmonix.errors.ColonyNotFound` if there is none)."""
+        ...
+
+    async def field_names(self, colony: str) -> list[str]:
+        """The names of the fields the colony holds, sorted."""
+        ...
+
+    async def remove_field(self, colony: str, name: str) -> bool:
+        """Erase one field of a colony; ``False`` when it did not exist."""
+        ...
+
+
+async def ensure_colony(store: Store, name: str) -> ColonyInfo:
+    """Colony ``name``, created (empty) if it does not exist yet, whoever wins a race to create it."""
+    try:
+        return await store.colony(name)
+    except ColonyNotFound:
+        try:
+            info = await store.create_colony(name)
+            log.info("created colony %s in %s", name, store.location)
+            return info
+        except ColonyExists:  # another process created it meanwhile
+            return await store.colony(name)
+
+
+def sqlite_url(home: Path) -> str:
+    """The store URL of a home directory."""
+    return f"{SQLITE_SCHEME}{home}"
+
+
+@contextlib.asynccontextmanager
+async def open_store(url: str, *, lock_timeout_s: float = 30.0) -> AsyncIterator[Store]:
+    """The store at ``url`` (module docstring) for the duration of the block. ``lock_timeout_s`` bounds how long a
+    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`."""
+    if url.startswith(SQLITE_SCHEME):
+        from harmonix.field.sqlite import SqliteStore
+
+        path = url[len(SQLITE_SCHEME):]
+        path = path[2:] if path.startswith("///") else path
+        async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s) as store:
+            yield store
+        return
+    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH")
