@@ -116,8 +116,9 @@ async def test_turn_commits_as_one_and_links_its_rows(store: Store) -> None:
         after = await field.snapshot(random.Random(0))
         (row,) = (await field.dump()).turns
     assert row[0] == turn_id
-    assert (row[2], row[3], row[4], row[5], json.loads(row[8])) == (wrinkle.disturbance_id, text.text_id, 0, 0.4,
-                                                                    {"candidates": 5})
+    assert (row[2], row[3], row[4], row[5]) == (wrinkle.disturbance_id, text.text_id, 0, 0.4)
+    assert json.loads(row[8]) == {"candidates": 5, "seen_sizes": {"texts": 0, "trigram_types": 3, "word_types": 5}}, \
+        "the metrics, and the field's sizes as the turn's snapshot saw them (its wrinkle already counted)"
     assert after.state == {"phase": {"name": "liquid"}}
     assert (await audit(store, "test")).ok
 

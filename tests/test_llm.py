@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,7 +116,7 @@ class TestOpenAIAgainstARealServer:
     async def test_a_bad_request_is_a_clear_error_not_a_retry(self, engine: LlamaCppEngine) -> None:
         async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
             with pytest.raises(LLMRequestError) as error:
-                await client._call("/v1/chat/completions", {"messages": "not a list"}, None)
+                await client._call("/v1/chat/completions", {"messages": "not a list"}, None, None)
         assert error.value.status == 400 and "messages" in str(error.value)
 
     async def test_timeout(self, engine: LlamaCppEngine) -> None:
@@ -185,3 +186,19 @@ class TestRetries:
                 with pytest.raises(LLMRequestError, match="401: bad key"):
                     await client.chat(SAY, Sampling())
         assert len(server.requests) == 1
+
+
+async def test_tokens_reach_a_listener_on_the_event_loop_as_they_are_written(engine: LlamaCppEngine) -> None:
+    """llama.cpp writes on a worker thread; the listener is called on the loop's thread, piece by piece, and the
+    pieces make the whole answer."""
+    loop_thread = threading.get_ident()
+    pieces: list[str] = []
+    threads: set[int] = set()
+
+    def listen(piece: str) -> None:
+        pieces.append(piece)
+        threads.add(threading.get_ident())
+
+    answer = await engine.chat(SAY, Sampling(max_tokens=24, seed=3), on_text=listen)
+    assert len(pieces) > 3 and "".join(pieces) == answer.text
+    assert threads == {loop_thread}

@@ -19,7 +19,7 @@ import pytest
 from fieldtools import audit, fingerprint, opened
 from harmonix.colony import Harmonix
 from harmonix.config import Config
-from harmonix.engines.llm import Generation, LLMEngine, Message, Sampling
+from harmonix.engines.llm import Generation, LLMEngine, Message, Sampling, TextListener
 from harmonix.errors import CompositionFailed, InvalidText, LLMUnavailable
 from harmonix.field import Field, SnapshotSpec, Store, ensure_colony
 from harmonix.metrics import echo
@@ -38,11 +38,13 @@ class Recording:
     def backend(self) -> str:
         return self.inner.backend
 
-    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None):
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None):
         self.sent.append([dict(m) for m in messages])
-        return await self.inner.chat(messages, sampling, timeout=timeout)
+        return await self.inner.chat(messages, sampling, timeout=timeout, on_text=on_text)
 
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None):
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None):
         raise AssertionError("Prose chats")
 
 
@@ -54,13 +56,18 @@ class Scripted:
     def __init__(self, answers: list[str | Exception]) -> None:
         self.answers = answers
 
-    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None):
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None):
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
+        for word in answer.split(" "):
+            if on_text is not None:
+                on_text(word + " ")
         return Generation(answer, len(answer.split()), 0.1, "stop", self.backend)
 
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None):
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None):
         raise AssertionError("Prose chats")
 
 
@@ -185,3 +192,14 @@ async def test_speaks_from_its_field_over_a_dozen_prompts(config: Config) -> Non
         replies = [await prose.answer(prompt, seed=i) for i, prompt in enumerate(prompts)]
     echoes = [echo(reply.text, prompt) for reply, prompt in zip(replies, prompts, strict=True)]
     assert None not in echoes and statistics.mean(echoes) <= 0.15
+
+
+async def test_tokens_stream_to_a_listener_with_their_attempt(config: Config) -> None:
+    """A rejected attempt's tokens carry its attempt number, so a client can drop them when the next one starts."""
+    heard: list[tuple[str, int]] = []
+    answers = ["", GOOD]
+    async with prose_on(config, Scripted(answers)) as (prose, _):
+        reply = await prose.answer("a prompt", seed=3, on_token=lambda text, attempt: heard.append((text, attempt)))
+    assert reply.attempts == 2
+    assert {attempt for _, attempt in heard} == {1, 2}
+    assert "".join(text for text, attempt in heard if attempt == 2).strip() == GOOD

@@ -1,4 +1,5 @@
-"""``harmonix chat``: a conversation with a whole colony, one cascade per line.
+"""``harmonix chat``: a conversation with a whole colony, one cascade per line (here, or on a server with
+``--server``), each organism's panel drawn the moment it finishes.
 
 **Lines.** From a terminal, lines are read with readline editing and a history file under the home directory, on a
 daemon thread so the event loop stays free. From a pipe, they are read by the event loop itself (no thread is left
@@ -27,19 +28,20 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 
+from harmonix.client import EventHandler, RemoteColony
 from harmonix.colony import Colony, Harmonix
 from harmonix.config import Config
-from harmonix.errors import InvalidText
-from harmonix.field import FieldStats
-from harmonix.meta import CascadeResult
+from harmonix.documents import done_document, event_document, field_stats_document
+from harmonix.errors import DeadlineExceeded, InvalidArgument, InvalidText, ServiceBusy
+from harmonix.render import BreathView, field_table
 
 log = logging.getLogger(__name__)
 HISTORY_LENGTH = 1000
@@ -150,30 +152,83 @@ class PipedLines:
             self._transport.close()
 
 
-def run_chat(config: Config, *, sequential: bool, render: Callable[[CascadeResult], None],
-             show_stats: Callable[[list[FieldStats]], None], console: Console) -> None:
-    """The whole chat, from start-up to "bye" (module docstring). Returns normally however it ends."""
+class Conversation(Protocol):
+    """A colony to talk to: in this process, or on a server (``--server``)."""
+
+    name: str
+
+    async def breathe(self, prompt: str, on_event: EventHandler) -> None:
+        """One cascade; each event goes to ``on_event`` as it happens."""
+        ...
+
+    async def stats(self) -> list[dict[str, Any]]:
+        """Every field's stats document."""
+        ...
+
+
+class HereConversation:
+    """A colony open in this process."""
+
+    def __init__(self, colony: Colony, sequential: bool) -> None:
+        self.name, self._colony, self._sequential = colony.name, colony, sequential
+
+    async def breathe(self, prompt: str, on_event: EventHandler) -> None:
+        result = await self._colony.cascade(prompt, sequential=self._sequential,
+                                            listener=lambda event: on_event(*event_document(event, cascade=True)))
+        on_event("done", done_document(result))
+
+    async def stats(self) -> list[dict[str, Any]]:
+        return [field_stats_document(stats) for stats in await self._colony.stats()]
+
+
+class RemoteConversation:
+    """A colony on a ``harmonix serve`` server."""
+
+    def __init__(self, remote: RemoteColony) -> None:
+        self.name, self._remote = remote.name, remote
+
+    async def breathe(self, prompt: str, on_event: EventHandler) -> None:
+        await self._remote.cascade(prompt, on_event=on_event)
+
+    async def stats(self) -> list[dict[str, Any]]:
+        return await self._remote.stats()
+
+
+@contextlib.asynccontextmanager
+async def conversation(config: Config, sequential: bool) -> AsyncIterator[Conversation]:
+    """The configured colony, here (engines loaded before the first line) or on ``config.server``."""
+    if config.server is not None:
+        if sequential:
+            raise InvalidArgument("--sequential is for a cascade in this process; a server breathes in parallel")
+        async with RemoteColony.open(config.server, config.api_key, config.colony) as remote:
+            yield RemoteConversation(remote)
+        return
+    async with Harmonix.open(config) as harmonix:
+        await harmonix.prepare()
+        async with harmonix.colony() as colony:
+            yield HereConversation(colony, sequential)
+
+
+def run_chat(config: Config, *, sequential: bool, out: Console, console: Console) -> None:
+    """The whole chat, from start-up to "bye" (module docstring); panels and tables go to ``out``, everything else
+    to ``console``. Returns normally however it ends."""
     interruption = Interruption()
     with interruption.installed():
         console.print(HELP, style="dim")
-        asyncio.run(_chat(config, sequential, render, show_stats, console, interruption))
+        asyncio.run(_chat(config, sequential, out, console, interruption))
         console.print("bye", style="dim")
 
 
-async def _chat(config: Config, sequential: bool, render: Callable[[CascadeResult], None],
-                show_stats: Callable[[list[FieldStats]], None], console: Console,
-                interruption: Interruption) -> None:
+async def _chat(config: Config, sequential: bool, out: Console, console: Console, interruption: Interruption) -> None:
     task = asyncio.current_task()
     assert task is not None
     lines: TerminalLines | PipedLines = TerminalLines(config.home / "chat_history") if sys.stdin.isatty() \
         else PipedLines()
     try:
         with interruption.cancelling(task):
-            async with Harmonix.open(config) as harmonix:
-                await harmonix.prepare()
-                async with harmonix.colony() as colony:
-                    console.print(f"ready: colony {colony.name}", style="dim", highlight=False)
-                    await _converse(colony, lines, sequential, render, show_stats, console)
+            async with conversation(config, sequential) as talking:
+                console.print(f"ready: colony {talking.name}", style="dim", highlight=False, markup=False)
+                await _converse(talking, lines, out, console)
     except asyncio.CancelledError:
         if interruption.received is None:
             raise
@@ -182,9 +237,7 @@ async def _chat(config: Config, sequential: bool, render: Callable[[CascadeResul
         lines.close()
 
 
-async def _converse(colony: Colony, lines: TerminalLines | PipedLines, sequential: bool,
-                    render: Callable[[CascadeResult], None], show_stats: Callable[[list[FieldStats]], None],
-                    console: Console) -> None:
+async def _converse(talking: Conversation, lines: TerminalLines | PipedLines, out: Console, console: Console) -> None:
     while (line := await lines.next()) is not None:
         line = line.strip()
         if not line:
@@ -194,11 +247,11 @@ async def _converse(colony: Colony, lines: TerminalLines | PipedLines, sequentia
         if line == "/help":
             console.print(COMMANDS, style="dim")
         elif line == "/stats":
-            show_stats(await colony.stats())
+            out.print(field_table(f"colony {talking.name}", await talking.stats()))
         elif line == "/fields":
-            for stats in await colony.stats():
-                console.print(f"{stats.name:8} {stats.size_bytes / 1024:8.0f} KiB  {escape(stats.location)}",
-                              highlight=False, soft_wrap=True)
+            for stats in await talking.stats():
+                console.print(f"{stats['name']:8} {stats['size_bytes'] / 1024:8.0f} KiB  {stats['location']}",
+                              highlight=False, soft_wrap=True, markup=False)
         elif line.startswith("/"):
             console.print(f"unknown command {escape(line)}; try {COMMANDS}", style="red")
         else:
@@ -206,8 +259,6 @@ async def _converse(colony: Colony, lines: TerminalLines | PipedLines, sequentia
                 if not console.is_terminal:
                     console.print("breathing in…", style="dim")
                 with console.status("breathing in…", spinner="dots"):
-                    result = await colony.cascade(line, sequential=sequential)
-            except InvalidText as error:
+                    await talking.breathe(line, BreathView(out).event)
+            except (InvalidText, ServiceBusy, DeadlineExceeded) as error:
                 console.print(f"error: {escape(str(error))}", style="red")
-                continue
-            render(result)

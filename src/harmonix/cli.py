@@ -27,19 +27,27 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from harmonix import __version__
+from harmonix.client import EventHandler, RemoteColony
 from harmonix.colony import Harmonix, open_organism
 from harmonix.config import Config, check_colony_name
-from harmonix.documents import cascade_document, colony_document, error_document, exit_status
+from harmonix.documents import (
+    cascade_document,
+    colony_document,
+    done_document,
+    error_document,
+    event_document,
+    exit_status,
+    field_stats_document,
+)
 from harmonix.errors import HarmonixError, InvalidArgument
 from harmonix.field import Field, FieldStats, audit_field, ensure_colony, open_store
-from harmonix.meta import CascadeResult, StageResult
-from harmonix.organisms.base import FIELDS, INHALE, SYNTHESIS, TITLES, plain
+from harmonix.meta import BreathEvent
+from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
+from harmonix.render import BreathView, field_table
 
 log = logging.getLogger("harmonix")
 stdout = Console()
@@ -90,21 +98,22 @@ def fail(error: BaseException, as_json: bool) -> None:
     sys.exit(exit_status(error))
 
 
-def harmonix_command(*, llm: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command ``--home``, ``--colony`` and ``--json`` (and with ``llm=True`` the LLM flags), load and
-    validate its :class:`Config` once, and turn errors and Ctrl-C into clean exits (module docstring)."""
+def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command ``--home``, ``--colony`` and ``--json`` (with ``llm=True`` the LLM flags, with ``remote=True``
+    ``--server`` and ``--api-key``), load and validate its :class:`Config` once, and turn errors and Ctrl-C into
+    clean exits (module docstring)."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def wrapper(home: Path | None, colony: str | None, as_json: bool, model: str | None = None,
                     llm_url: str | None = None, artist_model: str | None = None, artist_llm_url: str | None = None,
-                    **kwargs: Any) -> None:
+                    server: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
             shared = click.get_current_context().find_root().obj or {}
             try:
                 config = Config.load(home if home is not None else shared.get("home"),
                                      colony=colony if colony is not None else shared.get("colony"),
                                      prose_model=model, llm_url=llm_url, artist_model=artist_model,
-                                     artist_llm_url=artist_llm_url)
+                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key)
                 function(config=config, as_json=as_json, **kwargs)
             except HarmonixError as error:
                 fail(error, as_json)
@@ -132,6 +141,12 @@ def harmonix_command(*, llm: bool = False) -> Callable[[Callable[..., Any]], Cal
                              help="Artist's own GGUF model file ($HARMONIX_ARTIST_MODEL; default: Prose's LLM)."),
                 click.option("--artist-llm-url", default=None,
                              help="Artist's own OpenAI-compatible server ($HARMONIX_ARTIST_LLM_URL)."),
+            ]
+        if remote:
+            options += [
+                click.option("--server", default=None,
+                             help="A `harmonix serve` URL to breathe on instead of here ($HARMONIX_SERVER)."),
+                click.option("--api-key", default=None, help="The server's API key ($HARMONIX_API_KEY)."),
             ]
         for option in reversed(options):
             wrapper = option(wrapper)
@@ -305,77 +320,61 @@ def prose_command(config: Config, as_json: bool, prompt: str, seed: int | None) 
 # --- the cascade ----------------------------------------------------------------------------------------------------
 
 
-def stage_panel(stage: StageResult) -> Panel:
-    title = f"{TITLES[stage.name]} · {stage.seconds:.1f} s"
-    if stage.error is not None or stage.reply is None:
-        message = f"{stage.error.type}: {stage.error.message}" if stage.error else "no reply"
-        return Panel(Text(message, style="red"), title=title + " · failed", border_style="red")
-    details = stage.reply.details()
-    if stage.name == SYNTHESIS:
-        body = Text()
-        for span in details["spans"]:
-            body.append(span["text"] + "\n",
-                        style=COLOURS[span["source"]] + ("" if span["source"] == SYNTHESIS else " italic"))
-        body.append("quoted: ", style="dim")
-        for source in INHALE:
-            body.append(f"{TITLES[source]} ", style=COLOURS[source] + " italic")
-        body.append("· own lines: ", style="dim")
-        body.append(TITLES[SYNTHESIS], style=COLOURS[SYNTHESIS])
-        return Panel(body, title=f"{title} · d={stage.dissonance:.2f}", border_style=COLOURS[SYNTHESIS])
-    subtitle = f"d={stage.dissonance:.2f}"
-    if stage.name == "sonnet":
-        subtitle += f" · {details['rhyme_scheme']} · {details['phase']}"
-    return Panel(Text(stage.text or ""), title=f"{title} · {subtitle}", border_style=COLOURS[stage.name])
+async def breathe(config: Config, prompt: str, seed: int | None, sequential: bool,
+                  on_event: EventHandler | None) -> dict[str, Any]:
+    """One cascade in this process, or on ``config.server`` when one is given; each event goes to ``on_event`` as
+    it happens; returns the cascade document."""
+    if config.server is not None:
+        if sequential:
+            raise InvalidArgument("--sequential is for a cascade in this process; a server breathes in parallel")
+        async with RemoteColony.open(config.server, config.api_key, config.colony) as remote:
+            return await remote.cascade(prompt, seed=seed, on_event=on_event)
 
+    def heard(event: BreathEvent) -> None:
+        if on_event is not None:
+            on_event(*event_document(event, cascade=True))
 
-def render_cascade(result: CascadeResult, *, only: str | None = None) -> None:
-    stages = [stage for stage in result.stages if only is None or stage.name == only]
-    for stage in stages:
-        stdout.print(stage_panel(stage))
-    if only is not None:
-        return
-    meta = result.meta
-    stdout.print(Panel(Text(meta.sentence or "(no sentence: nothing arrived)", style="bold"), title="meta",
-                       border_style="white"))
-    d = {stage.name: stage.dissonance for stage in result.stages}
-    metrics = " | ".join(f"d_{name}={'n/a' if d[name] is None else f'{d[name]:.2f}'}" for name in INHALE)
-    resonance = "n/a" if meta.global_resonance is None else f"{meta.global_resonance:.2f}"
-    stdout.print(f"{metrics} | resonance={resonance}", highlight=False)
-    stdout.print("timings: " + "  ".join(f"{name} {seconds:.2f}s" for name, seconds in result.timings.items()),
-                 style="dim", highlight=False)
-
-
-async def breathe(config: Config, prompt: str, seed: int | None, sequential: bool) -> CascadeResult:
     async with Harmonix.open(config) as harmonix, harmonix.colony() as colony:
-        with stderr.status("breathing in…", spinner="dots"):
-            return await colony.cascade(prompt, seed=seed, sequential=sequential)
+        result = await colony.cascade(prompt, seed=seed, sequential=sequential, listener=heard)
+    if on_event is not None:
+        on_event("done", done_document(result))
+    return cascade_document(result)
+
+
+def ask_and_show(config: Config, as_json: bool, prompt: str, seed: int | None, sequential: bool,
+                 only: str | None = None) -> None:
+    """A cascade drawn part by part as it happens, or printed whole as one JSON object (``only``: one stage)."""
+    view = BreathView(stdout)
+
+    def show(name: str, data: dict[str, Any]) -> None:
+        if only is None:
+            view.event(name, data)
+        elif name in ("stage", "artist") and data["organism"] == only:
+            view.stage(data)
+
+    document = run(breathe(config, read_text_argument(prompt), seed, sequential, None if as_json else show))
+    if as_json:
+        emit_json(document[only] if only is not None else document)
 
 
 @main.command("ask")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed of the whole cascade.")
 @click.option("--sequential", is_flag=True, help="Run the organisms one after another instead of in parallel.")
-@harmonix_command(llm=True)
+@harmonix_command(llm=True, remote=True)
 def ask_command(config: Config, as_json: bool, prompt: str, seed: int | None, sequential: bool) -> None:
-    """One cascade: HAiKU, Sonnet and Prose answer PROMPT together, Artist weaves them, the hub exhales."""
-    result = run(breathe(config, read_text_argument(prompt), seed, sequential))
-    if as_json:
-        emit_json(cascade_document(result))
-    else:
-        render_cascade(result)
+    """One cascade: HAiKU, Sonnet and Prose answer PROMPT together, Artist weaves them, the hub exhales. Each
+    organism's panel appears the moment it has finished. With --server, the cascade runs on that server."""
+    ask_and_show(config, as_json, prompt, seed, sequential)
 
 
 @main.command("artist")
 @click.argument("prompt")
 @click.option("--seed", type=int, default=None, help="RNG seed of the whole cascade.")
-@harmonix_command(llm=True)
+@harmonix_command(llm=True, remote=True)
 def artist_command(config: Config, as_json: bool, prompt: str, seed: int | None) -> None:
     """Artist's piece for PROMPT: the three voices answer first (a whole cascade runs), then Artist weaves them."""
-    result = run(breathe(config, read_text_argument(prompt), seed, False))
-    if as_json:
-        emit_json(cascade_document(result)[SYNTHESIS])
-    else:
-        render_cascade(result, only=SYNTHESIS)
+    ask_and_show(config, as_json, prompt, seed, False, only=SYNTHESIS)
 
 
 # --- fields and colonies ------------------------------------------------------------------------------------------
@@ -398,14 +397,7 @@ def show_field_stats(config: Config, as_json: bool, stats: list[FieldStats]) -> 
     if as_json:
         emit_json({"home": config.home, "colony": config.colony, "fields": {s.name: s for s in stats}})
         return
-    table = Table(title=f"colony {config.colony} in {config.home}")
-    for column in ("field", "texts", "disturbances", "turns", "trigrams", "words", "size"):
-        table.add_column(column, justify="left" if column == "field" else "right")
-    for s in stats:
-        c = s.counts
-        table.add_row(s.name, str(c.texts), str(c.disturbances), str(c.turns), f"{c.own_trigrams + c.heard_trigrams}",
-                      f"{c.own_words + c.heard_words}", f"{s.size_bytes / 1024:.0f} KiB")
-    stdout.print(table)
+    stdout.print(field_table(f"colony {config.colony} in {config.home}", [field_stats_document(s) for s in stats]))
 
 
 @main.command("stats")
@@ -500,7 +492,7 @@ def colony_remove(config: Config, as_json: bool, name: str, yes: bool) -> None:
 
 @main.command("chat")
 @click.option("--sequential", is_flag=True, help="Run the organisms one after another instead of in parallel.")
-@harmonix_command(llm=True)
+@harmonix_command(llm=True, remote=True)
 def chat_command(config: Config, as_json: bool, sequential: bool) -> None:
     """A conversation with the whole colony, one cascade per line (history kept under the home directory).
     Ctrl-C, Ctrl-D or SIGTERM end it at any moment; a breath cut short leaves every field whole."""
@@ -508,8 +500,48 @@ def chat_command(config: Config, as_json: bool, sequential: bool) -> None:
 
     if as_json:
         raise InvalidArgument("chat is interactive; use `harmonix ask --json` for one JSON answer")
-    run_chat(config, sequential=sequential, render=render_cascade,
-             show_stats=lambda stats: show_field_stats(config, False, stats), console=stderr)
+    run_chat(config, sequential=sequential, out=stdout, console=stderr)
+
+
+# --- harmonix serve ------------------------------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (anything but loopback needs --api-key-file).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True, help="0: any free port.")
+@click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="API keys, one per line; clients send one as 'Authorization: Bearer KEY'.")
+@click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds running requests get to finish on SIGTERM/SIGINT before they are cancelled.")
+@click.option("--max-active", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Requests running at once, in total.")
+@click.option("--max-waiting", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Requests waiting behind the running one, per organism of a colony (beyond: 429).")
+@click.option("--max-open-colonies", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--idle-close", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds before an unused colony's fields are closed.")
+@click.option("--deadline", type=click.FloatRange(min=1), default=600.0, show_default=True,
+              help="Seconds one request may run (beyond: 504, its uncommitted turns rolled back).")
+@click.option("--ping", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+              help="Seconds between keep-alive comments on an event stream.")
+@harmonix_command(llm=True)
+def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_file: Path | None, grace: float,
+                  max_active: int, max_waiting: int, max_open_colonies: int, idle_close: float, deadline: float,
+                  ping: float) -> None:
+    """Serve colonies over HTTP: many conversations at once, each breath streamed as it happens (see the README's
+    "Serving" section; the API is described at /openapi.json)."""
+    from harmonix.server.auth import ApiKeys
+    from harmonix.server.run import ServeOptions, serve
+    from harmonix.service import ServiceLimits
+
+    if as_json:
+        raise InvalidArgument("serve runs until it is stopped; it has no --json answer")
+    keys = ApiKeys.read(api_key_file) if api_key_file is not None else ApiKeys()
+    limits = ServiceLimits(max_open_colonies=max_open_colonies, idle_close_s=idle_close, max_active=max_active,
+                           max_waiting_per_organism=max_waiting, deadline_s=deadline)
+    serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping),
+          verbose=click.get_current_context().find_root().params.get("verbose", 0))
 
 
 # --- harmonix eval -------------------------------------------------------------------------------------------------
@@ -713,6 +745,27 @@ def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_dela
         flat = {k: v for k, v in result.items() if not isinstance(v, dict)}
         flat |= {f"{kind}.{name}": value for kind in ("stage_s", "stage_cpu_s") for name, value in result[kind].items()}
         print_table(f"harmonix bench cascade{' --io' if io else ''}: medians of {repeats} cascades", flat)
+
+
+@bench_group.command("serve")
+@click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Paired cascades, in this process and through the server.")
+@click.option("--cascades", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Cascades in each throughput arm (one client, then four).")
+@click.option("--colonies", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Colonies opened to measure the memory each costs.")
+@harmonix_command(llm=True)
+def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int) -> None:
+    """A real server under load: HTTP+SSE overhead, first event, throughput at 1 and 4 clients against the
+    machine's limit, memory per colony, integrity after the run (see harmonix.bench.serve)."""
+    from harmonix.bench.serve import run_serve_bench
+
+    result = plain(run_serve_bench(config, repeats=repeats, cascades=cascades, colonies=colonies,
+                                   progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+    else:
+        print_table(f"harmonix bench serve: {repeats} paired, {cascades} per throughput arm", result)
 
 
 def print_table(title: str, values: dict[str, Any]) -> None:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from harmonix.config import LLM_ROLES, Config, cores
 from harmonix.engines.shared import SharedEngines
-from harmonix.errors import InvalidArgument
+from harmonix.errors import InvalidArgument, OrganismNotFound
 from harmonix.field import ColonyInfo, Field, FieldStats, Store, ensure_colony, open_store
-from harmonix.meta import CascadeResult, MetaHarmonix
+from harmonix.meta import BreathListener, CascadeResult, MetaHarmonix, StageResult
 from harmonix.organisms.base import HUB, ORGANISMS, Organism, organism_class
 
 
@@ -40,12 +40,23 @@ class Colony:
     def name(self) -> str:
         return self.info.name
 
-    async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False) -> CascadeResult:
+    async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False,
+                      listener: BreathListener | None = None) -> CascadeResult:
         """One breath of the whole colony (:meth:`MetaHarmonix.cascade`)."""
+        return await self._hub().cascade(prompt, seed=seed, sequential=sequential, listener=listener)
+
+    async def turn(self, organism: str, prompt: str, *, seed: int | None = None,
+                   listener: BreathListener | None = None) -> StageResult:
+        """One organism's turn alone (:meth:`MetaHarmonix.turn`)."""
+        if organism not in self.organisms:
+            raise OrganismNotFound(f"no organism {organism!r}; the organisms are {', '.join(ORGANISMS)}")
+        return await self._hub().turn(organism, prompt, seed=seed, listener=listener)
+
+    def _hub(self) -> MetaHarmonix:
         if self.hub is None:
             raise InvalidArgument(f"colony {self.name} was opened with only {', '.join(self.organisms)}; "
                                   "a cascade needs every organism")
-        return await self.hub.cascade(prompt, seed=seed, sequential=sequential)
+        return self.hub
 
     async def stats(self) -> list[FieldStats]:
         """Every open field's stats, organisms first, the hub last."""
@@ -62,12 +73,18 @@ class Harmonix:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, config: Config, *, cascades: bool = True) -> AsyncIterator[Harmonix]:
-        """The store and the shared engines for the block. The compute budget: llama.cpp gets ``llm_threads`` when
-        configured, else ``cores - 1`` when the process runs cascades (Sonnet's NumPy holds a core during INHALE
-        and llama.cpp threads spin-wait, so one thread too many collapses both), else every core."""
-        threads = config.llm_threads or (max(1, cores() - 1) if cascades else cores())
-        llms = {role: config.llm(role, threads=threads) for role in LLM_ROLES}
+    async def open(cls, config: Config, *, cascades: bool = True, serving: bool = False) -> AsyncIterator[Harmonix]:
+        """The store and the shared engines for the block. The compute budget, unless configured
+        (``llm_threads``, ``llm_replicas``): one organism alone gets every core for llama.cpp; a process that runs
+        cascades gives it ``cores - 1`` threads (Sonnet's NumPy holds a core during INHALE, and llama.cpp threads
+        spin-wait, so one thread too many collapses both); a server, where many breaths overlap, loads one
+        single-thread replica of the model per core (:class:`~harmonix.engines.llm.Replicas`)."""
+        if serving:
+            threads, replicas = config.llm_threads or 1, config.llm_replicas or cores()
+        else:
+            threads = config.llm_threads or (max(1, cores() - 1) if cascades else cores())
+            replicas = config.llm_replicas or 1
+        llms = {role: config.llm(role, threads=threads, replicas=replicas) for role in LLM_ROLES}
         async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store, \
                 SharedEngines.open(llms) as engines:
             yield cls(config, store, engines)

@@ -21,7 +21,11 @@ Settings (flag; environment variable; default and what is accepted):
 - llama.cpp threads (HARMONIX_LLM_THREADS): automatic, every core for one organism alone, and in a cascade one core
   left to Sonnet (llama.cpp threads spin-wait: never more than the free cores); 1-256.
 - slots (HARMONIX_LLM_PARALLEL): 4 concurrent requests one loaded model serves; 1-64.
+- replicas (HARMONIX_LLM_REPLICAS): automatic, one for a command, and for ``harmonix serve`` one single-thread copy
+  of the model per core (:class:`~harmonix.engines.llm.Replicas`); 1-64.
 - LLM timeout (HARMONIX_LLM_TIMEOUT): 120 seconds one answer may take; (0, 3600].
+- a Harmonix server to talk to instead of breathing here (``--server``; HARMONIX_SERVER): none; an ``http(s)://``
+  URL; with its API key (``--api-key``; HARMONIX_API_KEY).
 
 For each LLM a model file and a server are alternatives: a flag beats the environment, and giving both at the same
 level is an error. The artist inherits the prose LLM unless one of its own settings is given, so by default Prose and
@@ -158,12 +162,16 @@ class Config:
     prose_llm: LLMSettings = LLMSettings()
     artist_llm: LLMSettings | None = None
     llm_threads: int | None = None
+    llm_replicas: int | None = None
     llm_parallel: int = 4
     llm_timeout_s: float = 120.0
+    server: str | None = None
+    api_key: str | None = None
 
     @classmethod
     def load(cls, home: Path | str | None = None, *, colony: str | None = None, prose_model: Path | str | None = None,
              llm_url: str | None = None, artist_model: Path | str | None = None, artist_llm_url: str | None = None,
+             server: str | None = None, api_key: str | None = None,
              environ: Mapping[str, str] | None = None) -> Config:
         """A validated config from explicit arguments (command-line flags) where given, else from the environment
         (``environ``, default ``os.environ``) and defaults. Raises :class:`InvalidConfiguration` or
@@ -196,26 +204,31 @@ class Config:
                            kind="a whole number")
         parallel = _bounded(setting(None, None, "HARMONIX_LLM_PARALLEL"), int, 1, 64, low_open=False,
                             kind="a whole number")
+        replicas = _bounded(setting(None, None, "HARMONIX_LLM_REPLICAS"), int, 1, 64, low_open=False,
+                            kind="a whole number")
         timeout = _bounded(setting(None, None, "HARMONIX_LLM_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                            kind="seconds")
         lock_timeout = _bounded(setting(None, None, "HARMONIX_LOCK_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                                 kind="seconds")
         return cls(home=home_path, colony=colony_name, lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
-                   prose_llm=prose, artist_llm=artist, llm_threads=threads,
+                   prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
-                   llm_timeout_s=120.0 if timeout is None else timeout)
+                   llm_timeout_s=120.0 if timeout is None else timeout,
+                   server=_server_url(setting(server, "--server", "HARMONIX_SERVER")),
+                   api_key=setting(api_key, "--api-key", "HARMONIX_API_KEY").value or None)
 
     @property
     def store_url(self) -> str:
         """Where the colonies live: ``sqlite:HOME`` (:func:`harmonix.field.open_store`)."""
         return f"sqlite:{self.home}"
 
-    def llm(self, role: str = "prose", *, threads: int | None = None) -> LLMChoice:
+    def llm(self, role: str = "prose", *, threads: int | None = None, replicas: int | None = None) -> LLMChoice:
         """The LLM of ``role`` ("prose" or "artist"; the artist's is the prose one unless configured), with
-        ``threads`` llama.cpp threads (default: ``llm_threads``, else every core)."""
+        ``threads`` llama.cpp threads per replica (default: ``llm_threads``, else every core) and ``replicas`` copies
+        (default: ``llm_replicas``, else one)."""
         if role not in LLM_ROLES:
             raise ValueError(f"LLM role must be one of {LLM_ROLES}, got {role!r}")
         settings = self.artist_llm if role == "artist" and self.artist_llm is not None else self.prose_llm
         return LLMChoice(model=settings.model, url=settings.url, api_key=settings.key,
                          server_model=settings.server_model, threads=threads or self.llm_threads or cores(),
-                         parallel=self.llm_parallel)
+                         parallel=self.llm_parallel, replicas=replicas or self.llm_replicas or 1)

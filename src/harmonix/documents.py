@@ -16,8 +16,10 @@ from typing import Any
 
 from harmonix import errors
 from harmonix.errors import (
+    ColonyBusy,
     ColonyExists,
     CompositionFailed,
+    DeadlineExceeded,
     FieldBusy,
     FieldError,
     HarmonixError,
@@ -29,11 +31,15 @@ from harmonix.errors import (
     LLMUnreachable,
     ModelMissing,
     NotFound,
+    NotReady,
+    ServerUnreachable,
+    ServiceBusy,
     StoreUnavailable,
+    Unauthorized,
 )
 from harmonix.field import ColonyInfo, FieldStats
-from harmonix.meta import CascadeResult, StageError, StageResult
-from harmonix.organisms.base import plain
+from harmonix.meta import BreathEvent, CascadeResult, MetaEvent, StageError, StageEvent, StageResult, TokenEvent
+from harmonix.organisms.base import SYNTHESIS, plain
 
 STATUSES: tuple[tuple[type[BaseException], int, int], ...] = (
     # (error class, exit status, HTTP status); the first row that matches wins, so specific classes come first.
@@ -42,7 +48,13 @@ STATUSES: tuple[tuple[type[BaseException], int, int], ...] = (
     (InvalidInput, 2, 422),
     (NotFound, 2, 404),
     (ColonyExists, 2, 409),
+    (ColonyBusy, 1, 409),
+    (Unauthorized, 2, 401),
+    (ServerUnreachable, 2, 502),
     (StoreUnavailable, 2, 503),
+    (ServiceBusy, 1, 429),
+    (NotReady, 1, 503),
+    (DeadlineExceeded, 1, 504),
     (FieldBusy, 1, 503),
     (LLMBusy, 1, 503),
     (LLMTimeout, 1, 504),
@@ -95,7 +107,26 @@ def cascade_document(result: CascadeResult) -> dict[str, Any]:
         document[stage.name] = stage_document(stage)
     document["meta"] = plain(result.meta)
     document["timings"] = dict(result.timings)
+    document["cascade"] = result.id
     return document
+
+
+def event_document(event: BreathEvent, *, cascade: bool) -> tuple[str, dict[str, Any]]:
+    """A breath's event as its name and data: ``token`` (organism, attempt, text), ``stage`` (a stage document; in a
+    cascade Artist's is named ``artist``), ``meta`` (the meta result and the cascade's id)."""
+    match event:
+        case TokenEvent(organism=organism, attempt=attempt, text=text):
+            return "token", {"organism": organism, "attempt": attempt, "text": text}
+        case StageEvent(stage=stage):
+            return ("artist" if cascade and stage.name == SYNTHESIS else "stage"), stage_document(stage)
+        case MetaEvent(meta=meta, cascade_id=cascade_id):
+            return "meta", {**plain(meta), "cascade": cascade_id}
+    raise TypeError(f"unknown breath event {event!r}")
+
+
+def done_document(result: CascadeResult) -> dict[str, Any]:
+    """The end of a breath: its id, seed and timings."""
+    return {"cascade": result.id, "seed": result.seed, "timings": dict(result.timings)}
 
 
 def field_stats_document(stats: FieldStats) -> dict[str, Any]:

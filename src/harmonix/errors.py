@@ -15,7 +15,13 @@ HarmonixError
 │   ├── OrganismNotFound
 │   └── ModelMissing                 a model file (the LLM's GGUF, Sonnet's weights)
 ├── ColonyExists                     a colony of that name is already there
+├── ColonyBusy                       the colony is breathing: it cannot be removed now
 ├── StoreUnavailable                 the home or the database cannot be used (read-only, missing, refused)
+├── ServiceBusy                      a server's bound on waiting requests is reached: try again after a while
+├── DeadlineExceeded                 a request ran past its deadline; what it had not committed was rolled back
+├── NotReady                         a server is still loading its engines
+├── Unauthorized                     no API key, or one the server does not know
+├── ServerUnreachable                a Harmonix server that does not answer (``--server``)
 ├── FieldError                       a field could not do what was asked; the field is unchanged
 │   ├── FieldClosed, FieldReentry, FieldVersionError, FieldMismatch, OperationAbandoned
 │   └── FieldBusy                    another writer held the field past the lock timeout
@@ -82,6 +88,35 @@ class ModelMissing(NotFound, FileNotFoundError):
 
 class ColonyExists(HarmonixError):
     """A colony of that name already exists."""
+
+
+class ColonyBusy(HarmonixError):
+    """The colony has breaths in flight, so it cannot be removed now."""
+
+
+class ServiceBusy(HarmonixError):
+    """Admission is bounded: every slot for this kind of request is taken and its waiting line is full. Nothing was
+    started; ``retry_after_s`` estimates when trying again is worth it."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceeded(HarmonixError, TimeoutError):
+    """The request ran past its deadline and was cancelled: turns that had not committed were rolled back."""
+
+
+class NotReady(HarmonixError):
+    """The server is still loading its engines."""
+
+
+class Unauthorized(HarmonixError):
+    """No API key was given, or one the server does not know."""
+
+
+class ServerUnreachable(HarmonixError):
+    """The Harmonix server named with ``--server`` does not answer."""
 
 
 class StoreUnavailable(HarmonixError):

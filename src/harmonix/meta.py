@@ -34,7 +34,7 @@ import re
 import secrets
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +106,8 @@ class CascadeResult:
     artist: StageResult
     meta: MetaResult
     timings: Mapping[str, float]
+    id: int | None = None
+    """The cascade's number in its colony (the hub's turn id)."""
 
     @property
     def stages(self) -> tuple[StageResult, ...]:
@@ -147,9 +149,44 @@ def global_resonance(stages: Sequence[StageResult]) -> float | None:
     return statistics.mean(values) if values else None
 
 
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    """A piece of text an organism's model just wrote (Prose, Artist), with the attempt it belongs to: a later
+    attempt replaces an earlier one the organism rejected. The stage's final text is the one that counts."""
+
+    organism: str
+    attempt: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    """An organism finished its part (its text, or its error): sent the moment it happens, in finishing order."""
+
+    stage: StageResult
+
+
+@dataclass(frozen=True, slots=True)
+class MetaEvent:
+    """The exhale is done: the meta sentence and the metrics, and the cascade's number in the colony."""
+
+    meta: MetaResult
+    cascade_id: int
+
+
+BreathEvent = TokenEvent | StageEvent | MetaEvent
+BreathListener = Callable[[BreathEvent], None]
+"""Receives a breath's events as they happen, on the event loop's thread; it must not block."""
+
+
 class MetaHarmonix:
     """The hub of one colony: ``hub = MetaHarmonix(organisms, hub_field)``, then ``await hub.cascade(prompt)``.
-    A colony (:class:`harmonix.colony.Colony`) builds it; the organisms and the field stay the colony's."""
+    A colony (:class:`harmonix.colony.Colony`) builds it; the organisms and the field stay the colony's.
+
+    **What the hub remembers.** Its own field records every breath as one turn: the prompt as its disturbance, each
+    stage's text as a text whose source is the organism's name, the meta sentence as its own text, and in the
+    turn's metrics the seed, the timings, each stage's seconds, dissonance and error, and the ids of those texts
+    (``texts``). The turn's id is the cascade's id; a colony's history is read back from these turns."""
 
     def __init__(self, organisms: Mapping[str, Organism], hub_field: Field,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
@@ -165,45 +202,70 @@ class MetaHarmonix:
     def field(self) -> Field:
         return self._field
 
-    async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False) -> CascadeResult:
-        """One breath (module docstring). A bad prompt raises :class:`~harmonix.errors.InvalidText` at once."""
+    async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False,
+                      listener: BreathListener | None = None) -> CascadeResult:
+        """One breath (module docstring); ``listener`` hears its events as they happen. A bad prompt raises
+        :class:`~harmonix.errors.InvalidText` at once."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         seeds = {name: rng.getrandbits(63) for name in (*INHALE, ARTIST)}
         started = time.perf_counter()
         if sequential:
-            inhaled = [await self._stage(name, Stimulus(prompt, seeds[name])) for name in INHALE]
+            inhaled = [await self._stage(name, prompt, seeds[name], listener) for name in INHALE]
         else:
-            inhaled = list(await asyncio.gather(*(self._stage(n, Stimulus(prompt, seeds[n])) for n in INHALE)))
+            inhaled = list(await asyncio.gather(*(self._stage(n, prompt, seeds[n], listener) for n in INHALE)))
         inhale_s = time.perf_counter() - started
         voices = {stage.name: stage.text for stage in inhaled if stage.text}
-        artist = await self._stage(ARTIST, Stimulus(prompt, seeds[ARTIST], voices))
+        artist = await self._stage(ARTIST, prompt, seeds[ARTIST], listener, voices)
+        stages = {stage.name: stage for stage in (*inhaled, artist)}
+        timings = {name: stage.seconds for name, stage in stages.items()} | {"inhale": inhale_s}
         exhale_started = time.perf_counter()
         async with self._exhale:
-            meta = await self._exhale_breath(prompt, [*inhaled, artist], np.random.default_rng(rng.getrandbits(64)))
+            meta, cascade_id = await self._exhale_breath(prompt, seed, [*inhaled, artist], timings,
+                                                         np.random.default_rng(rng.getrandbits(64)))
         finished = time.perf_counter()
-        stages = {stage.name: stage for stage in (*inhaled, artist)}
-        timings = {name: stage.seconds for name, stage in stages.items()}
-        timings |= {"inhale": inhale_s, "exhale": finished - exhale_started, "total": finished - started}
+        timings |= {"exhale": finished - exhale_started, "total": finished - started}
+        if listener is not None:
+            listener(MetaEvent(meta, cascade_id))
         return CascadeResult(prompt=prompt, seed=seed, sequential=sequential, haiku=stages["haiku"],
                              sonnet=stages["sonnet"], prose=stages["prose"], artist=artist, meta=meta,
-                             timings=timings)
+                             timings=timings, id=cascade_id)
 
-    async def _stage(self, name: str, stimulus: Stimulus) -> StageResult:
-        """One organism's turn with its timeout; any failure becomes the stage's ``error``."""
+    async def turn(self, name: str, prompt: str, *, seed: int | None = None,
+                   listener: BreathListener | None = None) -> StageResult:
+        """One organism's turn alone (no exhale), with the same timeout and error reporting as in a cascade.
+        Artist, alone, has no voices to weave and writes from its field."""
+        validate_text(prompt, what="prompt")
+        return await self._stage(name, prompt, secrets.randbits(63) if seed is None else seed, listener)
+
+    async def _stage(self, name: str, prompt: str, seed: int, listener: BreathListener | None,
+                     voices: Mapping[str, str] | None = None) -> StageResult:
+        """One organism's turn with its timeout; any failure becomes the stage's ``error``. The listener hears its
+        tokens and, when it ends, its :class:`StageEvent`."""
+
+        def token(text: str, attempt: int) -> None:
+            assert listener is not None
+            listener(TokenEvent(name, attempt, text))
+
+        stimulus = Stimulus(prompt, seed, voices or {}, on_token=token if listener is not None else None)
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             async with asyncio.timeout(self._timeout_s):
                 reply: Reply = await self.organisms[name].respond(stimulus)
         except Exception as error:  # one organism's failure must not stop the breath; it is reported, and logged
-            log.warning("%s failed in a cascade: %s: %s", name, type(error).__name__, error, exc_info=error)
-            return StageResult(name, None, StageError.of(error), time.perf_counter() - started,
-                               time.process_time() - cpu_started, None)
-        return StageResult(name, reply.text, None, time.perf_counter() - started, time.process_time() - cpu_started,
-                           reply.dissonance, reply)
+            log.warning("%s failed: %s: %s", name, type(error).__name__, error, exc_info=error)
+            stage = StageResult(name, None, StageError.of(error), time.perf_counter() - started,
+                                time.process_time() - cpu_started, None)
+        else:
+            stage = StageResult(name, reply.text, None, time.perf_counter() - started,
+                                time.process_time() - cpu_started, reply.dissonance, reply)
+        if listener is not None:
+            listener(StageEvent(stage))
+        return stage
 
-    async def _exhale_breath(self, prompt: str, stages: Sequence[StageResult], rng: np.random.Generator) -> MetaResult:
+    async def _exhale_breath(self, prompt: str, seed: int, stages: Sequence[StageResult], timings: Mapping[str, float],
+                             rng: np.random.Generator) -> tuple[MetaResult, int]:
         texts = [stage.text for stage in stages if stage.text]
         sentence = meta_sentence(texts, rng)
         words = [word for text in texts for word in content_words(tokenize(text))]
@@ -213,10 +275,17 @@ class MetaHarmonix:
             await asyncio.gather(*(organism.hear(sentence, META_SOURCE) for organism in self.organisms.values()))
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
+            text_ids = {stage.name: (await turn.ingest(stage.text, source=stage.name)).text_id
+                        for stage in stages if stage.text}
             if sentence is not None:
-                await turn.ingest(sentence)
-            errors = {stage.name: {"type": stage.error.type, "message": stage.error.message[:ERROR_CHARS]}
-                      for stage in stages if stage.error}
-            await turn.record(dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
-                              global_resonance=meta.global_resonance, field_entropy=meta.field_entropy, errors=errors)
-        return meta
+                text_ids[META_SOURCE] = (await turn.ingest(sentence)).text_id
+            summary = {stage.name: {"seconds": round(stage.seconds, 4), "dissonance": stage.dissonance,
+                                    "error": None if stage.error is None else
+                                    {"type": stage.error.type, "message": stage.error.message[:ERROR_CHARS]}}
+                       for stage in stages}
+            cascade_id = await turn.record(
+                dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
+                global_resonance=meta.global_resonance, field_entropy=meta.field_entropy, seed=seed,
+                timings={name: round(seconds, 4) for name, seconds in timings.items()}, stages=summary,
+                texts=text_ids)
+        return meta, cascade_id

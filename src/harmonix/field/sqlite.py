@@ -65,6 +65,7 @@ from harmonix.field.model import (
     SnapshotSpec,
     TextRow,
     TrigramCount,
+    TurnView,
     WordCount,
     frozen_mapping,
 )
@@ -80,6 +81,7 @@ from harmonix.field.steps import (
     ReadCounts,
     ReadDump,
     ReadSnapshot,
+    ReadTurns,
     Rollback,
     Step,
 )
@@ -279,6 +281,33 @@ def read_snapshot(conn: sqlite3.Connection, name: str, step: ReadSnapshot) -> Fi
     )
 
 
+def read_turns(conn: sqlite3.Connection, step: ReadTurns) -> tuple[TurnView, ...]:
+    """The turns :class:`ReadTurns` asks for, newest first, with the rows they link to (inside a transaction)."""
+    rows = conn.execute(
+        "SELECT id, created, seen_turns, dissonance, temperature, duration_ms, metrics, disturbance_id, text_id"
+        " FROM turns WHERE id < ? ORDER BY id DESC LIMIT ?",
+        (step.before if step.before is not None else 1 << 62, step.limit)).fetchall()
+    metrics = [json.loads(row[6]) for row in rows]
+    named = [m.get("texts") if isinstance(m.get("texts"), dict) else {} for m in metrics]
+    text_ids = {row[8] for row in rows if row[8] is not None}
+    text_ids |= {i for texts in named for i in texts.values() if isinstance(i, int)}
+    bodies = _bodies(conn, "texts", text_ids)
+    prompts = _bodies(conn, "disturbances", {row[7] for row in rows if row[7] is not None})
+    return tuple(
+        TurnView(id=row[0], created=row[1], seen_turns=row[2], dissonance=row[3], temperature=row[4],
+                 duration_ms=row[5], metrics=frozen_mapping(m), disturbance=prompts.get(row[7]),
+                 text=bodies.get(row[8]),
+                 texts=frozen_mapping({name: bodies[i] for name, i in texts.items() if i in bodies}))
+        for row, m, texts in zip(rows, metrics, named, strict=True))
+
+
+def _bodies(conn: sqlite3.Connection, table: str, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    return dict(conn.execute(f"SELECT id, body FROM {table} WHERE id IN ({marks})", sorted(ids)).fetchall())
+
+
 def read_dump(conn: sqlite3.Connection, name: str) -> FieldDump:
     """Every row of the field, in the order :class:`FieldDump` documents (call inside a read transaction)."""
     return FieldDump(
@@ -400,6 +429,8 @@ class StepExecutor:
                 return read_snapshot(conn, self.name, step)
             case ReadCounts():
                 return read_counts(conn)
+            case ReadTurns():
+                return read_turns(conn, step)
             case ReadDump():
                 return read_dump(conn, self.name)
             case LoadDump(dump=dump):

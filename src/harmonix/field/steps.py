@@ -128,6 +128,16 @@ class ReadCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadTurns:
+    """Read up to ``limit`` turns with ids below ``before`` (all when ``None``), newest first, as
+    :class:`~harmonix.field.model.TurnView` (each with its disturbance's body, its own text's body and the bodies of
+    the texts its metrics name under ``"texts"``)."""
+
+    limit: int
+    before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadDump:
     """Read every row of the field: a :class:`~harmonix.field.model.FieldDump` (rows ordered as it documents)."""
 
@@ -147,7 +157,7 @@ class CheckIntegrity:
 
 
 Step = (Begin | Commit | Rollback | AddText | AddDisturbance | AddTurn | PutState | ReadSnapshot | ReadCounts
-        | ReadDump | LoadDump | CheckIntegrity)
+        | ReadTurns | ReadDump | LoadDump | CheckIntegrity)
 
 
 class FieldStore(Protocol):

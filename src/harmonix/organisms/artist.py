@@ -32,7 +32,16 @@ from harmonix.engines.llm import Message, Sampling
 from harmonix.errors import CompositionFailed
 from harmonix.field import SELF_SOURCE, SnapshotSpec, build_seed
 from harmonix.observer import dissonance, temperature
-from harmonix.organisms.base import INHALE, SYNTHESIS, TITLES, LLMOrganism, Stimulus, reply_details
+from harmonix.organisms.base import (
+    INHALE,
+    SYNTHESIS,
+    TITLES,
+    LLMOrganism,
+    Stimulus,
+    TokenListener,
+    reply_details,
+    text_listener,
+)
 from harmonix.text import content_words, tokenize, validate_text
 
 if TYPE_CHECKING:
@@ -166,9 +175,11 @@ class Artist(LLMOrganism):
 
     async def respond(self, stimulus: Stimulus) -> ArtistReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): weave the voices of this cascade."""
-        return await self.answer(stimulus.prompt, voices=stimulus.voices, seed=stimulus.seed)
+        return await self.answer(stimulus.prompt, voices=stimulus.voices, seed=stimulus.seed,
+                                 on_token=stimulus.on_token)
 
-    async def answer(self, prompt: str, *, voices: Mapping[str, str], seed: int | None = None) -> ArtistReply:
+    async def answer(self, prompt: str, *, voices: Mapping[str, str], seed: int | None = None,
+                     on_token: TokenListener | None = None) -> ArtistReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
@@ -180,11 +191,11 @@ class Artist(LLMOrganism):
             last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
             d = dissonance(content_words(tokenize(prompt)), last)
             t = temperature(d, T_LOW, T_HIGH)
-            for attempt in range(1, ATTEMPTS + 1):  # noqa: B007 - the last attempt is reported
+            for attempt in range(1, ATTEMPTS + 1):
                 given = messages(chosen, build_seed(snapshot, rng, words=SEED_WORDS).text)
                 generation = await self._engine.chat(
                     given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31)),
-                    timeout=self._timeout_s)
+                    timeout=self._timeout_s, on_text=text_listener(on_token, attempt))
                 own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length")
                 if len(own) >= MIN_OWN_LINES:
                     break

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -39,14 +39,28 @@ _MODULES = {name: f"harmonix.organisms.{name}" for name in ORGANISMS}
 _CLASSES = {"haiku": "Haiku", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist"}
 
 
+TokenListener = Callable[[str, int], None]
+"""Receives each piece of text an organism's model writes, with the attempt it belongs to (1, 2, …): a later attempt
+replaces an earlier one the organism rejected."""
+
+
 @dataclass(frozen=True, slots=True)
 class Stimulus:
-    """What an organism is asked to answer in a cascade: the prompt, its seed, and what the other organisms said
-    in this cascade so far (``voices``: organism name -> text; only the Artist listens to it)."""
+    """What an organism is asked to answer in a cascade: the prompt, its seed, what the other organisms said in
+    this cascade so far (``voices``: organism name -> text; only the Artist listens to it), and who wants its
+    tokens as they are written (``on_token``; organisms without a language model have none to give)."""
 
     prompt: str
     seed: int
     voices: Mapping[str, str] = field(default_factory=dict)
+    on_token: TokenListener | None = None
+
+
+def text_listener(on_token: TokenListener | None, attempt: int) -> Callable[[str], None] | None:
+    """``on_token`` bound to one attempt, as an engine's text listener."""
+    if on_token is None:
+        return None
+    return lambda text: on_token(text, attempt)
 
 
 class Reply(Protocol):

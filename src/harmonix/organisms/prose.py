@@ -38,7 +38,7 @@ from harmonix.errors import CompositionFailed
 from harmonix.field import SELF_SOURCE, Seed, SnapshotSpec, build_seed
 from harmonix.metrics import distinct_n, echo
 from harmonix.observer import dissonance, temperature
-from harmonix.organisms.base import LLMOrganism, Stimulus, reply_details
+from harmonix.organisms.base import LLMOrganism, Stimulus, TokenListener, reply_details, text_listener
 from harmonix.text import content_words, ngrams, tokenize, validate_text
 
 if TYPE_CHECKING:
@@ -128,9 +128,10 @@ class Prose(LLMOrganism):
 
     async def respond(self, stimulus: Stimulus) -> ProseReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
-        return await self.answer(stimulus.prompt, seed=stimulus.seed)
+        return await self.answer(stimulus.prompt, seed=stimulus.seed, on_token=stimulus.on_token)
 
-    async def answer(self, prompt: str, *, seed: int | None = None) -> ProseReply:
+    async def answer(self, prompt: str, *, seed: int | None = None,
+                     on_token: TokenListener | None = None) -> ProseReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
@@ -147,12 +148,12 @@ class Prose(LLMOrganism):
             last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
             d = dissonance(prompt_words, last)
             t = temperature(d, T_LOW, T_HIGH)
-            for _ in range(ATTEMPTS):
+            for attempt in range(1, ATTEMPTS + 1):
                 field_seed = build_seed(snapshot, rng, words=SEED_WORDS)
                 given = messages(field_seed)
                 generation = await self._engine.chat(
                     given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP),
-                    timeout=self._timeout_s)
+                    timeout=self._timeout_s, on_text=text_listener(on_token, attempt))
                 text = clean(generation.text)
                 problem = rejection(text, prompt)
                 if problem is None:

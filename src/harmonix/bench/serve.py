@@ -1,0 +1,223 @@
+"""``harmonix bench serve``: what serving costs, and what many clients at once buy, against a real server.
+
+A real ``harmonix serve`` runs in a subprocess on a loopback port with a fresh home; the load comes from this process
+over HTTP with Server-Sent Events (``httpx``), every arm on the same prompts and seeds (the standard prompts, prompt
+``i`` with seed ``i``). On a Linux host (the server's CPU time and memory are read from ``/proc``).
+
+- **Paired overhead.** ``repeats`` times, in alternating order, the same cascade runs on a hub in this process and
+  through the server (one client; two fresh colonies that receive the same prompts, so their fields evolve alike):
+  ``server_overhead_ratio`` is the median over repeats of (latency through HTTP+SSE, request sent to ``done``
+  received) / (latency of ``cascade()`` in this process). ``first_event_s`` is the median time from request to the
+  first ``stage`` event.
+- **Throughput.** ``cascades`` cascades with one client on one colony, then the same cascades with four clients on
+  four colonies (each client its own colony, the prompts dealt round-robin): ``cascades_per_s_1`` and
+  ``cascades_per_s_4``, ``concurrency_gain = cascades_per_s_4 / cascades_per_s_1``, p50 and p95 latency at four
+  clients, and 429 rejections.
+- **The physical limit.** ``cpu_s_per_cascade`` is the server process's CPU time (every thread) per cascade in the
+  one-client arm, where each cascade runs alone; ``ideal_cascades_per_s = usable cores / cpu_s_per_cascade``: no
+  schedule on this machine does better. ``throughput_efficiency = cascades_per_s_4 / ideal_cascades_per_s``.
+- **Memory.** ``rss_mb_per_colony``: the server's resident memory after opening ``colonies`` more colonies (each
+  created and read, so its five fields are open), minus before, divided by ``colonies``.
+- **Integrity.** After the server stops, every field of every colony is audited and each organism's turns checked
+  strictly sequential: ``violations`` counts what is wrong (must be 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from harmonix.bench.timing import median, paired_ratios, span
+from harmonix.colony import Harmonix
+from harmonix.config import Config, cores
+from harmonix.field import Field, audit_field, open_store, sqlite_url
+from harmonix.progress import NO_PROGRESS, Progress, Tracker
+from harmonix.prompts import standard_prompts
+from harmonix.server.process import ServerProcess, running
+
+CLIENTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ServeBench:
+    repeats: int
+    cascades: int
+    usable_cores: int
+    inprocess_s: float
+    http_s: float
+    server_overhead_ratio: float
+    server_overhead_ratio_range: tuple[float, float]
+    first_event_s: float
+    cascades_per_s_1: float
+    cascades_per_s_4: float
+    concurrency_gain: float
+    latency_p50_s: float
+    latency_p95_s: float
+    rejections: int
+    server_errors: int
+    cpu_s_per_cascade: float
+    ideal_cascades_per_s: float
+    throughput_efficiency: float
+    colonies_opened: int
+    rss_mb_per_colony: float
+    violations: int
+
+
+@contextlib.contextmanager
+def running_server(config: Config, home: Path, *extra: str) -> Iterator[ServerProcess]:
+    """``harmonix serve`` on a free loopback port with ``home`` and the LLM settings of ``config``, ready."""
+    llm = config.llm("prose")
+    args = [*extra, *(["--llm-url", llm.url] if llm.url else ["--model", str(llm.model)] if llm.model else [])]
+    with running(home, args) as server:
+        yield server
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    seconds: float
+    first_event_s: float | None
+    status: int
+
+
+async def streamed_cascade(client: httpx.AsyncClient, url: str, colony: str, prompt: str, seed: int) -> Timed:
+    """One cascade through the server, streamed: total seconds, seconds to the first ``stage`` event, status."""
+    started = time.perf_counter()
+    first = None
+    async with aconnect_sse(client, "POST", f"{url}/v1/colonies/{colony}/cascades",
+                            json={"prompt": prompt, "seed": seed}, headers={"accept": "text/event-stream"}) as source:
+        if source.response.status_code != 200:
+            await source.response.aread()
+            return Timed(time.perf_counter() - started, None, source.response.status_code)
+        async for event in source.aiter_sse():
+            if event.event == "stage" and first is None:
+                first = time.perf_counter() - started
+            if event.event in ("done", "error"):
+                status = 200 if event.event == "done" else int(json.loads(event.data).get("status", 500))
+                return Timed(time.perf_counter() - started, first, status)
+    return Timed(time.perf_counter() - started, first, 599)
+
+
+async def _paired(config: Config, server: ServerProcess, client: httpx.AsyncClient, repeats: int, prompts: list[str],
+                  task: Tracker) -> tuple[list[float], list[float], list[float]]:
+    """The paired arm (module docstring): in-process and HTTP latencies per repeat, and first-event times."""
+    inprocess, http, first = [], [], []
+    await client.post(f"{server.url}/v1/colonies", json={"name": "paired"})
+    async with Harmonix.open(config) as harmonix, harmonix.colony("paired") as colony:
+        for i in range(repeats):
+            prompt = prompts[i % len(prompts)]
+            order = ("here", "there") if i % 2 == 0 else ("there", "here")
+            for arm in order:
+                if arm == "here":
+                    started = time.perf_counter()
+                    await colony.cascade(prompt, seed=i)
+                    inprocess.append(time.perf_counter() - started)
+                else:
+                    timed = await streamed_cascade(client, server.url, "paired", prompt, i)
+                    http.append(timed.seconds)
+                    if timed.first_event_s is not None:
+                        first.append(timed.first_event_s)
+            task.advance(figure=f"{http[-1] / inprocess[-1]:.3f}")
+    return inprocess, http, first
+
+
+async def _throughput(server: ServerProcess, client: httpx.AsyncClient, prompts: list[str], clients: int,
+                      task: Tracker) -> tuple[float, list[Timed]]:
+    """``len(prompts)`` cascades by ``clients`` clients, each on its own colony; the wall time and each result."""
+    colonies = [f"load-{clients}-{k}" for k in range(clients)]
+    for name in colonies:
+        await client.post(f"{server.url}/v1/colonies", json={"name": name})
+    queues: list[list[tuple[int, str]]] = [[] for _ in range(clients)]
+    for i, prompt in enumerate(prompts):
+        queues[i % clients].append((i, prompt))
+    results: list[Timed] = []
+
+    async def one_client(colony: str, work: list[tuple[int, str]]) -> None:
+        for seed, prompt in work:
+            results.append(await streamed_cascade(client, server.url, colony, prompt, seed))
+            task.advance()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client(colony, work) for colony, work in zip(colonies, queues, strict=True)))
+    return time.perf_counter() - started, results
+
+
+async def _memory(server: ServerProcess, client: httpx.AsyncClient, colonies: int, task: Tracker) -> float:
+    """MiB of resident memory per extra open colony (module docstring)."""
+    await client.get(f"{server.url}/v1/colonies/default")  # one colony open first: what every colony shares is paid
+    before = server.rss_mb()
+    for k in range(colonies):
+        name = f"memory-{k}"
+        await client.post(f"{server.url}/v1/colonies", json={"name": name})
+        answer = await client.get(f"{server.url}/v1/colonies/{name}")
+        answer.raise_for_status()
+        task.advance()
+    return (server.rss_mb() - before) / colonies
+
+
+async def violations_in(home: Path) -> int:
+    """Audit problems plus organisms' turns that were not strictly sequential, over every colony of ``home``."""
+    found = 0
+    async with open_store(sqlite_url(home)) as store:
+        for info in await store.colonies():
+            for name in await store.field_names(info.name):
+                found += len((await audit_field(store, info.name, name)).violations)
+                if name == "meta":
+                    continue
+                async with Field.open(store, name, colony=info.name, create=False) as field:
+                    seen = [turn[4] for turn in (await field.dump()).turns]
+                found += sum(value != position for position, value in enumerate(seen))
+    return found
+
+
+async def _run(config: Config, repeats: int, cascades: int, colonies: int, progress: Progress) -> ServeBench:
+    prompts = standard_prompts()
+    load = [prompts[i % len(prompts)] for i in range(cascades)]
+    with tempfile.TemporaryDirectory(prefix="harmonix-bench-serve-") as directory:
+        home = Path(directory) / "served"
+        here = replace(config, home=Path(directory) / "here", colony="paired")
+        with running_server(config, home, "--max-active", "8", "--max-waiting", "4",
+                            "--max-open-colonies", str(colonies + 16)) as server:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10)) as client:
+                with progress.task("bench serve: paired", repeats) as task:
+                    inprocess, http, first = await _paired(here, server, client, repeats, prompts, task)
+                with progress.task("bench serve: 1 client", cascades) as task:
+                    cpu_before = server.cpu_seconds()
+                    alone_s, alone = await _throughput(server, client, load, 1, task)
+                    cpu_per_cascade = (server.cpu_seconds() - cpu_before) / cascades
+                with progress.task(f"bench serve: {CLIENTS} clients", cascades) as task:
+                    together_s, together = await _throughput(server, client, load, CLIENTS, task)
+                with progress.task("bench serve: colonies", colonies) as task:
+                    per_colony = await _memory(server, client, colonies, task)
+        violations = await violations_in(home)
+    overheads = paired_ratios(http, inprocess)
+    latencies = sorted(t.seconds for t in together if t.status == 200)
+    rate_1, rate_4 = cascades / alone_s, cascades / together_s
+    usable = cores()
+    ideal = usable / cpu_per_cascade
+    return ServeBench(
+        repeats=repeats, cascades=cascades, usable_cores=usable, inprocess_s=median(inprocess), http_s=median(http),
+        server_overhead_ratio=median(overheads), server_overhead_ratio_range=span(overheads),
+        first_event_s=median(first), cascades_per_s_1=rate_1, cascades_per_s_4=rate_4,
+        concurrency_gain=rate_4 / rate_1, latency_p50_s=median(latencies),
+        latency_p95_s=statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0],
+        rejections=sum(t.status == 429 for t in alone + together),
+        server_errors=sum(t.status >= 500 for t in alone + together), cpu_s_per_cascade=cpu_per_cascade,
+        ideal_cascades_per_s=ideal, throughput_efficiency=rate_4 / ideal, colonies_opened=colonies,
+        rss_mb_per_colony=per_colony, violations=violations)
+
+
+def run_serve_bench(config: Config, repeats: int = 7, cascades: int = 8, colonies: int = 100,
+                    progress: Progress = NO_PROGRESS) -> ServeBench:
+    """The benchmark of the module docstring, with the LLM settings of ``config``."""
+    return asyncio.run(_run(config, repeats, cascades, colonies, progress))
+

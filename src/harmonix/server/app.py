@@ -1,0 +1,455 @@
+"""The HTTP application: routes that shape requests into service calls and results into documents.
+
+Routes (JSON; the OpenAPI document at ``/openapi.json``):
+
+- ``GET /health`` (no key): 200 ``{"status": "ok"}``, or 503 ``{"status": "loading"}`` while the engines load;
+- ``GET /metrics``: Prometheus text (:mod:`harmonix.server.metrics`);
+- ``POST /v1/colonies`` → 201, ``GET /v1/colonies``, ``GET /v1/colonies/{id}`` (with each field's stats),
+  ``POST /v1/colonies/{id}/fork`` → 201, ``DELETE /v1/colonies/{id}`` → 204;
+- ``POST /v1/colonies/{id}/cascades`` and ``POST /v1/colonies/{id}/organisms/{name}/turns`` with
+  ``{"prompt", "seed"?}``: the cascade (or stage) document, or with ``Accept: text/event-stream`` the events as they
+  happen (:mod:`harmonix.server.streams`);
+- ``GET /v1/colonies/{id}/history?limit=&before=`` (past cascades, newest first) and
+  ``GET /v1/colonies/{id}/fields/{organism}?limit=`` (stats and the per-turn series);
+- the OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions`` (:mod:`harmonix.server.openai`).
+
+Every error is one JSON object ``{"error": {"type", "message"}}`` with the status :mod:`harmonix.documents` gives
+its type (429 carries ``Retry-After``, 401 ``WWW-Authenticate``); a body over ``max_body_bytes`` is 413, malformed
+JSON, invalid UTF-8 or wrong types 422; nothing a client sees carries a stack trace. A client that disconnects while
+its breath runs cancels it, streamed or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from harmonix import __version__
+from harmonix.colony import Colony
+from harmonix.config import COLONY_NAME
+from harmonix.documents import (
+    cascade_document,
+    colony_document,
+    done_document,
+    error_document,
+    http_status,
+    stage_document,
+)
+from harmonix.errors import HarmonixError, ServiceBusy, Unauthorized
+from harmonix.meta import BreathEvent, BreathListener, StageError, StageEvent
+from harmonix.organisms.base import ORGANISMS, plain
+from harmonix.server.auth import ApiKeys
+from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
+from harmonix.server.openai import install_openai_routes
+from harmonix.server.shared import (
+    ERRORS,
+    ErrorBody,
+    ErrorDocument,
+    Owner,
+    metrics_of,
+    service_of,
+    until_done_or_gone,
+)
+from harmonix.server.streams import PING_S, breath_stream
+from harmonix.service import ColonyService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_BODY_BYTES = 256 * 1024
+COLONY_PATTERN = f"^{COLONY_NAME.pattern}$"
+ColonyId = Annotated[str, Path(pattern=COLONY_PATTERN, description="A colony's name")]
+EVENT_STREAM = "text/event-stream"
+HTTP_NAMES = {400: "InvalidRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
+              413: "RequestTooLarge", 415: "UnsupportedMediaType", 422: "InvalidRequest"}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What shapes the HTTP surface: the API keys, the body limit, the SSE ping interval."""
+
+    keys: ApiKeys = ApiKeys()
+    max_body_bytes: int = MAX_BODY_BYTES
+    ping_s: float = PING_S
+
+
+# --- request and response shapes (for validation and the OpenAPI document) -------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewColony(Strict):
+    name: StrictStr | None = Field(None, pattern=COLONY_PATTERN, description="A random c-… name when absent")
+
+
+class Breath(Strict):
+    prompt: StrictStr = Field(description="What the user says; it wrinkles every field and never reaches a model")
+    seed: StrictInt | None = Field(None, ge=0, le=2**63 - 1, description="The same seed on the same fields gives "
+                                                                         "the same breath")
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ColonyDocument(Loose):
+    id: str
+    name: str
+    created: float
+    forked_from: str | None
+
+
+class ColonyList(Strict):
+    colonies: list[ColonyDocument]
+
+
+class StageDocument(Loose):
+    organism: str
+    text: str | None
+    error: ErrorBody | None
+    seconds: float
+    dissonance: float | None
+
+
+class CascadeDocument(Loose):
+    prompt: str
+    seed: int
+    haiku: StageDocument
+    sonnet: StageDocument
+    prose: StageDocument
+    artist: StageDocument
+    meta: dict[str, Any]
+    timings: dict[str, float]
+    cascade: int | None
+
+
+class History(Strict):
+    cascades: list[dict[str, Any]]
+    next_before: int | None
+
+
+class FieldDocument(Strict):
+    stats: dict[str, Any]
+    turns: list[dict[str, Any]]
+
+
+class Health(Strict):
+    status: str
+    version: str
+
+
+STREAMS = {"content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+           "description": "With Accept: text/event-stream, the events as they happen"}
+
+
+# --- the application ----------------------------------------------------------------------------------------------
+
+
+def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager[ColonyService]],
+               settings: ServerSettings = ServerSettings(), *,
+               on_ready: Callable[[], None] | None = None) -> LimitedBody:
+    """The application (behind the body limit); its lifespan opens the service (the store, and the engines loading
+    in the background) and calls ``on_ready`` once they have loaded."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_service() as service:
+            app.state.service = service
+            app.state.metrics = ServerMetrics(active=lambda: service.admission.active,
+                                              waiting=lambda: service.admission.waiting,
+                                              open_colonies=lambda: service.open_colonies)
+
+            async def announce() -> None:
+                if await service.loaded() and on_ready is not None:
+                    on_ready()
+
+            announcing = asyncio.create_task(announce(), name="harmonix-announce-ready")
+            try:
+                yield
+            finally:
+                announcing.cancel()
+                await asyncio.gather(announcing, return_exceptions=True)
+
+    app = FastAPI(title="Harmonix", version=__version__, lifespan=lifespan,
+                  description="Small text-generation organisms in colonies; each breath streamed as it happens.")
+    app.state.settings = settings
+    _install_error_handlers(app)
+    _install_routes(app)
+    install_openai_routes(app)
+    return LimitedBody(app, settings.max_body_bytes)
+
+
+def wants_stream(request: Request) -> bool:
+    return EVENT_STREAM in request.headers.get("accept", "")
+
+
+def _install_routes(app: FastAPI) -> None:
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    async def health(request: Request) -> JSONResponse:
+        """Ready (200) or still loading the engines (503). Needs no key."""
+        ready = service_of(request).ready
+        return JSONResponse({"status": "ok" if ready else "loading", "version": __version__},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}, **ERRORS})
+    async def metrics(request: Request, who: Owner) -> Response:
+        """Prometheus metrics: requests, stage latencies, queue depth, rejections, open colonies, LLM tokens/s."""
+        return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE)
+
+    @app.post("/v1/colonies", status_code=201, response_model=ColonyDocument, responses=ERRORS)
+    async def create_colony(request: Request, who: Owner, body: NewColony | None = None) -> JSONResponse:
+        """A new, empty colony, owned by the requesting key."""
+        info = await service_of(request).create(body.name if body else None, who)
+        return JSONResponse(colony_document(info), status_code=201)
+
+    @app.get("/v1/colonies", response_model=ColonyList, responses=ERRORS)
+    async def list_colonies(request: Request, who: Owner) -> JSONResponse:
+        """The colonies the requesting key may see."""
+        return JSONResponse({"colonies": [colony_document(info) for info in await service_of(request).colonies(who)]})
+
+    @app.get("/v1/colonies/{colony}", response_model=ColonyDocument, responses=ERRORS)
+    async def get_colony(request: Request, colony: ColonyId, who: Owner) -> JSONResponse:
+        """A colony and each of its fields' stats."""
+        service = service_of(request)
+        info = await service.colony_info(colony, who)
+        return JSONResponse(plain(colony_document(info, await service.stats(colony, who))))
+
+    @app.post("/v1/colonies/{colony}/fork", status_code=201, response_model=ColonyDocument, responses=ERRORS)
+    async def fork_colony(request: Request, colony: ColonyId, who: Owner,
+                          body: NewColony | None = None) -> JSONResponse:
+        """A copy of the colony as it is now (each field in one consistent read), owned by the requesting key."""
+        info = await service_of(request).fork(colony, body.name if body else None, who)
+        return JSONResponse(colony_document(info), status_code=201)
+
+    @app.delete("/v1/colonies/{colony}", status_code=204, response_class=Response, responses=ERRORS)
+    async def remove_colony(request: Request, colony: ColonyId, who: Owner) -> Response:
+        """Remove the colony and all its fields (409 while a breath runs in it)."""
+        await service_of(request).remove(colony, who)
+        return Response(status_code=204)
+
+    @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, 200: STREAMS})
+    async def cascade(request: Request, colony: ColonyId, body: Breath, who: Owner) -> Response:
+        """One breath: HAiKU, Sonnet and Prose in parallel, then Artist, then the exhale."""
+        return await _breath(request, "cascade", colony, who, body.prompt, ORGANISMS,
+                             lambda opened: _run_cascade(opened, body))
+
+    @app.post("/v1/colonies/{colony}/organisms/{organism}/turns", response_model=StageDocument,
+              responses={**ERRORS, 200: STREAMS, 502: {"model": ErrorDocument}})
+    async def turn(request: Request, colony: ColonyId, organism: str, body: Breath, who: Owner) -> Response:
+        """One organism's turn alone (no exhale). If the organism could not answer, the status says why (503 LLM
+        busy, 504 timed out, 502 the LLM server failed, 500 no reply it could keep) and the body carries the error
+        and the stage."""
+        return await _breath(request, "turn", colony, who, body.prompt, (organism,),
+                             lambda opened: _run_turn(opened, organism, body))
+
+    @app.get("/v1/colonies/{colony}/history", response_model=History, responses=ERRORS)
+    async def history(request: Request, colony: ColonyId, who: Owner,
+                      limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                      before: Annotated[int | None, Query(ge=1)] = None) -> JSONResponse:
+        """Past cascades, newest first: prompt, texts, metrics, timings. Page with ``before``."""
+        records = await service_of(request).history(colony, who, limit=limit, before=before)
+        next_before = records[-1].id if len(records) == limit else None
+        return JSONResponse(plain({"cascades": records, "next_before": next_before}))
+
+    @app.get("/v1/colonies/{colony}/fields/{organism}", response_model=FieldDocument, responses=ERRORS)
+    async def field_view(request: Request, colony: ColonyId, organism: str, who: Owner,
+                         limit: Annotated[int, Query(ge=1, le=100)] = 50) -> JSONResponse:
+        """One field: its stats, and per turn its text, dissonance, temperature, sizes and metrics."""
+        view = await service_of(request).field_view(colony, who, organism, limit=limit)
+        return JSONResponse(plain({"stats": view.stats, "turns": view.turns}))
+
+    del health, metrics, create_colony, list_colonies, get_colony, fork_colony, remove_colony, cascade, turn
+    del history, field_view
+
+
+Run = Callable[[BreathListener], Awaitable[dict[str, Any]]]
+"""Does the breath with a listener; returns ``{"document": …, "done": …}`` (the JSON answer, the ``done`` event)."""
+
+
+def _run_cascade(colony: Colony, body: Breath) -> Run:
+    async def run(listener: BreathListener) -> dict[str, Any]:
+        result = await colony.cascade(body.prompt, seed=body.seed, listener=listener)
+        return {"document": cascade_document(result), "done": done_document(result)}
+    return run
+
+
+def _run_turn(colony: Colony, organism: str, body: Breath) -> Run:
+    async def run(listener: BreathListener) -> dict[str, Any]:
+        stage = await colony.turn(organism, body.prompt, seed=body.seed, listener=listener)
+        return {"document": stage_document(stage),
+                "done": {"organism": organism, "seconds": stage.seconds, "error": plain(stage.error)}}
+    return run
+
+
+async def _breath(request: Request, kind: str, colony: str, who: str | None, prompt: str,
+                  organisms: Sequence[str], runner: Callable[[Colony], Run]) -> Response:
+    """Admit the breath (errors become a status before anything streams), then stream it or answer with its
+    document; a client that disconnects cancels it. What admission holds is released when the breath has ended."""
+    service, metrics = service_of(request), metrics_of(request)
+    admitted = service.admitted(kind, colony, who, prompt, organisms)
+    started = time.monotonic()
+    try:
+        opened = await admitted.__aenter__()
+    except ServiceBusy:
+        metrics.rejections.labels("busy").inc()
+        metrics.requests.labels(kind, "rejected").inc()
+        raise
+    run = runner(opened)
+
+    def observe(listener: BreathListener) -> BreathListener:
+        def hear(event: BreathEvent) -> None:
+            if isinstance(event, StageEvent):
+                metrics.stage(event.stage)
+            listener(event)
+        return hear
+
+    async def work(listener: BreathListener) -> dict[str, Any]:
+        outcome = "error"
+        try:
+            async with service.deadline():
+                result = await run(observe(listener))
+            outcome = "ok"
+            return result
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except HarmonixError as error:
+            outcome = "deadline" if http_status(error) == 504 else "error"
+            raise
+        finally:
+            metrics.requests.labels(kind, outcome).inc()
+            metrics.request_seconds.labels(kind).observe(time.monotonic() - started)
+
+    async def release() -> None:
+        await admitted.__aexit__(None, None, None)
+
+    if wants_stream(request):
+        async def streamed(listener: BreathListener) -> dict[str, Any]:
+            return (await work(listener))["done"]
+
+        return breath_stream(streamed, cascade=kind == "cascade", release=release,
+                             ping_s=request.app.state.settings.ping_s,
+                             on_first_stage=metrics.first_event_seconds.observe)
+    try:
+        finished = await until_done_or_gone(request, work(lambda event: None))
+    finally:
+        await release()
+    if finished is None:
+        return Response(status_code=499)  # nobody is there to read it
+    document = plain(finished["document"])
+    if kind == "turn" and document["error"] is not None:  # the request was this one stage: its error is the answer's
+        failed = StageError(document["error"]["type"], document["error"]["message"])
+        return JSONResponse({"error": document["error"], "stage": document}, status_code=http_status(failed))
+    return JSONResponse(document)
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HarmonixError)
+    async def harmonix_error(request: Request, error: HarmonixError) -> JSONResponse:
+        headers = {}
+        if isinstance(error, ServiceBusy):
+            headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
+        if isinstance(error, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(error_document(error), status_code=http_status(error), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse(invalid_document(error.errors()), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        status = 422 if error.status_code == 400 else error.status_code
+        return JSONResponse({"error": {"type": HTTP_NAMES.get(status, "HTTPError"), "message": str(error.detail)}},
+                            status_code=status, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return JSONResponse({"error": {"type": "InternalError",
+                                       "message": f"internal error ({type(error).__name__}; see the server's log)"}},
+                            status_code=500)
+
+    del harmonix_error, invalid_request, http_error, unexpected
+
+
+def invalid_document(problems: Any) -> dict[str, Any]:
+    """A 422 body from pydantic's list of problems: where, and what."""
+    parts = []
+    for problem in problems:
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return {"error": {"type": "InvalidRequest", "message": "; ".join(parts) or "invalid request"}}
+
+
+class LimitedBody:
+    """ASGI middleware: reads a request's whole body first; more than ``limit`` bytes is 413, a JSON body that is
+    not UTF-8 is 422, before the application sees any of it. Then replays the body to the application."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _reply(send, 413, {"error": {"type": "RequestTooLarge",
+                                                   "message": f"the body is over {self.limit} bytes"}})
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body and b"json" in dict(scope.get("headers", [])).get(b"content-type", b"json"):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                await _reply(send, 422, {"error": {"type": "InvalidRequest",
+                                                   "message": f"the body is not valid UTF-8 (byte {error.start})"}})
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped application's attributes (state, openapi, routes …)
+        return getattr(self.app, name)
+
+
+async def _reply(send: Send, status: int, document: dict[str, Any]) -> None:
+    payload = json.dumps(document).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})

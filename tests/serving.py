@@ -1,0 +1,42 @@
+"""Real servers for the tests: ``harmonix serve`` in a subprocess on a free port
+(:mod:`harmonix.server.process`), and a stand-in LLM server. Every wait is on a signal the process gives (a line it
+prints); nothing sleeps a fixed time."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from harmonix.server.process import ServerProcess, running
+
+HERE = Path(__file__).parent
+Served = ServerProcess
+
+
+@contextlib.contextmanager
+def served(home: Path, *args: str, env: dict[str, str] | None = None, ready: bool = True) -> Iterator[Served]:
+    """``harmonix serve --home HOME --port 0 ARGS`` until the block ends."""
+    with running(home, args, env=env, ready=ready) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def llm_standin(delay_s: float, probe_delay_s: float = 0.0) -> Iterator[str]:
+    """A stand-in OpenAI-compatible server (``tests/llm_standin.py``) for the block; yields its URL."""
+    process = subprocess.Popen([sys.executable, str(HERE / "llm_standin.py"), str(delay_s), str(probe_delay_s)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://"), url
+        yield url
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def serve_args(llm_url: str | None, *extra: str) -> Sequence[str]:
+    return (*(["--llm-url", llm_url] if llm_url else []), *extra)
