@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from harmonix.organisms.artist import VOICES, Span, own_lines, provenance_shares, quotes, weave
+from harmonix.engines.memory import Memory
+from harmonix.field import FieldCounts, FieldSnapshot, TextRow
+from harmonix.field.model import frozen_mapping
+from harmonix.organisms.artist import (
+    VOICES,
+    Span,
+    own_lines,
+    provenance_shares,
+    quotes,
+    remembered_lines,
+    weave,
+)
+from harmonix.organisms.listening import listen
 
 VOICES_SAID = {
     "haiku": "the morning light\nfalls on the quiet water now\nand the bird is gone",
@@ -54,3 +66,38 @@ def test_a_line_cut_by_the_token_budget_is_dropped() -> None:
 def test_a_cut_line_is_kept_when_dropping_it_would_leave_too_few() -> None:
     answer = "The water keeps the light\nAnd in one of the"
     assert own_lines(answer, {}, truncated=True) == ["The water keeps the light", "And in one of the"]
+
+
+def test_quotes_follow_resonance_and_stay_verbatim() -> None:
+    """A prompt about the sea: the sonnet's pair and the prose sentence that speak of it are quoted."""
+    said = dict(VOICES_SAID)
+    said["sonnet"] = said["sonnet"].replace("Line 5 of the sonnet, with its words", "The sea keeps its salt upon the shore")
+    said["prose"] = "A long train of grey carriages counted the evening hours slowly. The waves were cold."
+
+    def resonance(text: str) -> float:
+        return sum(word in text.lower() for word in ("sea", "waves", "shore"))
+
+    chosen = quotes(said, resonance)
+    assert chosen["sonnet"] == "The sea keeps its salt upon the shore\nLine 6 of the sonnet, with its words"
+    assert chosen["prose"] == "The waves were cold."
+    assert all(chosen[voice] in said[voice] for voice in chosen)
+
+
+def test_own_lines_never_talk_about_the_task_nor_copy_what_was_read() -> None:
+    given = "the morning light\nfalls on the quiet water now\nand the bird is gone\n\n"
+    answer = ("Here is a poem that joins the three voices\nfalls on the quiet water now and then\n"
+              "A bell rings in the fog\nThe harbour sleeps with one eye open")
+    assert own_lines(answer, {}, given=given) == ["A bell rings in the fog", "The harbour sleeps with one eye open"]
+
+
+def test_remembered_lines_are_artists_own_spans() -> None:
+    piece = "the morning light\nA bell rings over the sea\nThe bread is warm"
+    provenance = [["haiku", len("the morning light")], ["artist", len("A bell rings over the sea")],
+                  ["artist", len("The bread is warm")]]
+    row = TextRow(id=1, source="self", body=piece, created=0.0, meta=frozen_mapping({"provenance": provenance}))
+    memory = Memory.build(["The sea and the bell and the shore.", "The sea at the shore.", "Bread and an oven."])
+    snapshot = FieldSnapshot(name="artist", recent=(row,), random=(), trigrams=(), words=(), disturbances=(),
+                             last_spoken=row, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
+    heard = listen("the sea", snapshot, memory)
+    assert remembered_lines([row], heard)[0] == "A bell rings over the sea"
+    assert set(remembered_lines([row], heard)) == {"A bell rings over the sea", "The bread is warm"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import random
@@ -14,6 +15,7 @@ import pytest
 import harmonix.organisms.haiku as haiku_module
 from fieldtools import Stall, audit, audit_in, fingerprint, opened
 from harmonix.config import Config
+from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot, WordCount
 from harmonix.metrics import distinct_n, echo
@@ -140,7 +142,7 @@ async def test_a_heard_word_joins_the_walk_once_admitted(config: Config) -> None
     async with opened(config, Haiku) as (haiku, store):
 
         async def reachable() -> bool:
-            snapshot = await haiku.field.snapshot(random.Random(0), haiku_module.snapshot_spec("quasar"))
+            snapshot = await haiku.field.snapshot(random.Random(0), haiku_module.snapshot_spec("quasar", Memory.load()))
             chain = haiku_module.turn_chain("nothing new", snapshot, load_bootstrap())
             return "quasar" in chain.transitions.get(("and", "the"), {})
 
@@ -163,15 +165,16 @@ class TestTheTurn:
         result = await audit_in(config, "haiku")
         assert result.ok, result.violations
 
-    async def test_dissonance_is_measured_against_the_previous_haiku(self, config: Config) -> None:
+    async def test_dissonance_is_measured_against_the_field(self, config: Config) -> None:
         async with opened(config, Haiku) as (haiku, store):
-            first = await haiku.answer("What is resonance?", seed=1)
-            echoing = await haiku.answer(first.text, seed=2)
-            unrelated = await haiku.answer("quarterly spreadsheet deadline", seed=3)
-        assert first.dissonance == 1.0, "nothing said before: maximal distance"
-        assert echoing.dissonance < 0.5, "the user repeats HAiKU's own words: low dissonance"
-        assert unrelated.dissonance == 1.0
-        assert echoing.temperature < unrelated.temperature
+            foreign = await haiku.answer("zorblax quindlewort", seed=1)
+            own_words = await haiku.answer(foreign.text, seed=2)
+            again = [await haiku.answer("zorblax quindlewort", seed=3 + i) for i in range(3)]
+        assert foreign.dissonance == 1.0, "words neither the field nor the memory ever met"
+        assert own_words.dissonance < 0.75, "HAiKU's own words are familiar to it"
+        assert own_words.temperature < foreign.temperature
+        assert [reply.dissonance for reply in again] == sorted(reply.dissonance for reply in again)[::-1]
+        assert again[-1].dissonance < again[0].dissonance, "a prompt heard before grows familiar"
 
     async def test_concurrent_turns_on_one_haiku_are_sequential(self, config: Config) -> None:
         prompts = standard_prompts()[:12]
@@ -254,3 +257,28 @@ class TestInnerLife:
         silent = await session(Config.load(tmp_path / "off"), 150, reflect=False)
         assert carry(reflecting) > 2 * carry(silent)
         assert statistics.mean(echo(r.text, prompts[i % len(prompts)]) or 0 for i, r in enumerate(reflecting)) <= 0.10
+
+    async def test_the_walk_leans_towards_what_the_prompt_calls_up(self, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """With the lean, more of a haiku's words are words the memory associates with its prompt than without;
+        and the prompt's own words do not come back more for it."""
+        memory = Memory.load()
+        prompts = standard_prompts()
+
+        def association(replies: list[HaikuReply]) -> float:
+            shares = []
+            for i, reply in enumerate(replies):
+                called_up = {word for word, _ in memory.associates(content_words(tokenize(prompts[i])), 48)}
+                mine = content_words(tokenize(reply.text))
+                shares.append(sum(word in called_up for word in mine) / len(mine) if mine else 0.0)
+            return statistics.mean(shares)
+
+        leaning = await session(Config.load(tmp_path / "on"), 48)
+        real_listen = haiku_module.listen
+        monkeypatch.setattr(haiku_module, "listen", lambda *args, **kwargs: dataclasses.replace(
+            real_listen(*args, **kwargs), lean={}))
+        upright = await session(Config.load(tmp_path / "off"), 48)
+        assert association(leaning) > 1.5 * association(upright)
+        echoes = [statistics.mean(echo(r.text, prompts[i]) or 0 for i, r in enumerate(replies))
+                  for replies in (leaning, upright)]
+        assert echoes[0] <= echoes[1] + 0.02

@@ -20,16 +20,19 @@ from fieldtools import audit, fingerprint, opened
 from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.engines.llm import Generation, LLMEngine, Message, Sampling, TextListener
+from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, InvalidText, LLMUnavailable
 from harmonix.field import Field, SnapshotSpec, Store, ensure_colony
+from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
+from harmonix.organisms.base import LLM_MODES
 from harmonix.organisms.prose import GENESIS_SOURCE, Prose, genesis
 from harmonix.prompts import standard_prompts
-from harmonix.text import content_words, tokenize
+from harmonix.text import tokenize
 
 
 class Recording:
-    """Delegates to a real engine and keeps every message list it was given."""
+    """Delegates to a real engine and keeps, as text, everything it was given."""
 
     def __init__(self, inner: LLMEngine) -> None:
         self.inner, self.sent = inner, []
@@ -40,12 +43,13 @@ class Recording:
 
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
                    on_text: TextListener | None = None):
-        self.sent.append([dict(m) for m in messages])
+        self.sent.append("\n\n".join(f"{m['role']}: {m['content']}" for m in messages))
         return await self.inner.chat(messages, sampling, timeout=timeout, on_text=on_text)
 
     async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
                        on_text: TextListener | None = None):
-        raise AssertionError("Prose chats")
+        self.sent.append(prompt)
+        return await self.inner.complete(prompt, sampling, timeout=timeout, on_text=on_text)
 
 
 class Scripted:
@@ -58,6 +62,10 @@ class Scripted:
 
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
                    on_text: TextListener | None = None):
+        return await self.complete("", sampling, timeout=timeout, on_text=on_text)
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None):
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -65,10 +73,6 @@ class Scripted:
             if on_text is not None:
                 on_text(word + " ")
         return Generation(answer, len(answer.split()), 0.1, "stop", self.backend)
-
-    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
-                       on_text: TextListener | None = None):
-        raise AssertionError("Prose chats")
 
 
 GOOD = "The lamp in the hallway keeps its own counsel. Dust settles on the stair like a slow and patient snow."
@@ -80,26 +84,42 @@ def config(tmp_path: Path) -> Config:
 
 
 @contextlib.asynccontextmanager
-async def prose_on(config: Config, engine: LLMEngine) -> AsyncIterator[tuple[Prose, Store]]:
+async def prose_on(config: Config, engine: LLMEngine, mode: str = "completion") -> AsyncIterator[tuple[Prose, Store]]:
     """Prose on its field of the configured colony, speaking through ``engine`` (a test double)."""
     async with Harmonix.open(config, cascades=False) as harmonix:
         await ensure_colony(harmonix.store, config.colony)
+        memory = await Memory.shared(harmonix.engines)
         async with Field.open(harmonix.store, "prose") as field:
-            yield Prose(field, engine, config.llm_timeout_s), harmonix.store
+            yield Prose(field, engine, memory, timeout_s=config.llm_timeout_s, mode=mode), harmonix.store
 
 
-async def test_the_users_words_never_reach_the_model(config: Config) -> None:
+@pytest.mark.parametrize("mode", LLM_MODES)
+async def test_the_users_words_never_reach_the_model(config: Config, mode: str) -> None:
     prompt = "Tell me about zorblaxian quindlewort and the flumpetine of Vrax"
-    secret = set(content_words(tokenize(prompt)))
+    secret = {"zorblaxian", "quindlewort", "flumpetine", "vrax"}  # words only the user could have brought
     async with Harmonix.open(config, cascades=False) as harmonix:
-        recording = Recording(await Prose.prepare(harmonix.engines, config))
-        async with prose_on(config, recording) as (prose, _):
+        engine, _ = await Prose.prepare(harmonix.engines, config)
+        recording = Recording(engine)
+        async with prose_on(config, recording, mode) as (prose, _):
             for seed in range(3):
                 reply = await prose.answer(prompt, seed=seed)
-                assert list(reply.messages) == recording.sent[-1], "the reply reports exactly what was sent"
+                assert reply.given == recording.sent[-1], "the reply reports exactly what the model read"
     for sent in recording.sent:
-        words = set(tokenize(" ".join(message["content"] for message in sent)))
-        assert not words & secret, words & secret
+        assert not set(tokenize(sent)) & secret, set(tokenize(sent)) & secret
+
+
+async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None:
+    """The opening holds the memories that resonate with the prompt, never the prompt: a prompt about bread
+    calls up paragraphs about bread, one about the sea paragraphs about the sea."""
+    async with Harmonix.open(config, cascades=False) as harmonix:
+        engine, memory = await Prose.prepare(harmonix.engines, config)
+        recording = Recording(engine)
+        async with prose_on(config, recording) as (prose, _):
+            bread = await prose.answer("Why does fresh bread smell so good?", seed=1)
+            sea = await prose.answer("What does the sea remember at night?", seed=2)
+    assert bread.memories >= 1 and sea.memories >= 1
+    assert "bread" in tokenize(bread.given.split("\n\n")[-2]), "the most resonant memory is read last"
+    assert "sea" in tokenize(sea.given.split("\n\n")[-2])
 
 
 async def test_a_seed_reproduces_the_answer(tmp_path: Path) -> None:
@@ -115,7 +135,7 @@ async def test_genesis_then_own_words_in_one_turn(config: Config) -> None:
         reply = await prose.answer("hello there", seed=1)
         stats = await prose.field.stats()
         assert (await audit(store, "prose")).ok
-    assert reply.text == GOOD and reply.dissonance == 1.0
+    assert reply.text == GOOD and 0.0 < reply.dissonance <= 1.0
     assert stats.counts.texts == len(genesis()) + 1 and stats.counts.turns == 1
     assert all(line.strip() for line in reply.seed_text.splitlines())
 
@@ -203,3 +223,33 @@ async def test_tokens_stream_to_a_listener_with_their_attempt(config: Config) ->
     assert reply.attempts == 2
     assert {attempt for _, attempt in heard} == {1, 2}
     assert "".join(text for text, attempt in heard if attempt == 2).strip() == GOOD
+
+
+async def test_talk_about_the_task_is_rejected_and_never_stored(config: Config) -> None:
+    answers = ["Here is a paragraph about the evening, as you asked, written in my own words.",
+               "I am Prose, and this is the paragraph that grows out of the fragments I remember.", GOOD]
+    async with prose_on(config, Scripted(answers)) as (prose, _):
+        reply = await prose.answer("a prompt", seed=9)
+        snapshot = await prose.field.snapshot(random.Random(0), SnapshotSpec(recent=50))
+    assert reply.attempts == 3 and all("talks about its task" in why for why in reply.rejected)
+    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [GOOD]
+
+
+async def test_copying_what_it_read_is_rejected(config: Config) -> None:
+    copied = " ".join(genesis()[0].split()[:20])
+    async with prose_on(config, Scripted([copied, GOOD])) as (prose, _):
+        reply = await prose.answer("a prompt", seed=10)
+    assert reply.text == GOOD and reply.rejected == ("copies 8 words of what it was given",)
+
+
+async def test_fifty_turns_leave_no_task_talk_in_the_field(config: Config) -> None:
+    """The crystal guard on the real model: 50 turns of one conversation, and not one of Prose's own texts holds a
+    task or persona phrase."""
+    prompts = standard_prompts()
+    async with opened(config, Prose) as (prose, _):
+        for i in range(50):
+            await prose.answer(prompts[i % len(prompts)], seed=i)
+        snapshot = await prose.field.snapshot(random.Random(0), SnapshotSpec(recent=200))
+    own = [text.body for text in snapshot.recent if text.source == "self"]
+    assert len(own) == 50
+    assert [text for text in own if meta_talk(text) is not None] == []

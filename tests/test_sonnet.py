@@ -12,8 +12,11 @@ import pytest
 import harmonix.organisms.sonnet as sonnet_module
 from fieldtools import Stall, audit_in, fingerprint, opened
 from harmonix.config import Config
+from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
+from harmonix.field import FieldCounts, FieldSnapshot
 from harmonix.organisms.haiku import Haiku
+from harmonix.organisms.listening import listen
 from harmonix.organisms.sonnet import (
     PHASES,
     SCHEME,
@@ -26,6 +29,7 @@ from harmonix.organisms.sonnet import (
     load_rhymes,
     next_phase,
     packaged_model_dir,
+    priming_text,
     punctuate,
     rank_candidate,
     read_line,
@@ -33,6 +37,18 @@ from harmonix.organisms.sonnet import (
 )
 from harmonix.prompts import standard_prompts
 from harmonix.text import is_known, rhyme_key, syllables, tokenize
+
+MEMORY = Memory.build([
+    "The sea rolls waves onto the shore and the salt stays on the rocks.",
+    "Waves break on the shore at night while the sea keeps its salt.",
+    "The kitchen smells of bread and the oven hums while the bread rises.",
+])
+
+
+def snapshot_of() -> FieldSnapshot:
+    return FieldSnapshot(name="sonnet", recent=(), random=(), trigrams=(), words=(), disturbances=(),
+                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
+
 
 VOCAB = CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -108,6 +124,29 @@ def test_a_slot_prefers_valid_lines_then_one_coined_word_then_anything() -> None
     ranked = sorted([unrhymed, one_coined, valid], key=lambda line: rank_candidate(line, partner), reverse=True)
     assert ranked == [valid, one_coined, unrhymed]
     assert rank_candidate(unrhymed, None)[0] == 2, "a first line of a pair has no partner to rhyme with"
+
+
+def test_a_line_carrying_the_lean_wins_a_tie_of_form() -> None:
+    """Between two equally well-formed lines, the one with a word the prompt called up ranks higher."""
+    heard = listen("the sea at night", snapshot_of(), MEMORY)
+    assert "waves" in heard.lean
+    copy_filter = load_copy_filter(packaged_model_dir())
+    plain_line = read_line("The quiet evening settles on the hill", copy_filter)
+    leaning = read_line("The quiet evening settles on the waves", copy_filter)
+    assert rank_candidate(leaning, None, heard) > rank_candidate(plain_line, None, heard)
+    assert rank_candidate(leaning, None)[1] - rank_candidate(plain_line, None)[1] < \
+        rank_candidate(leaning, None, heard)[1] - rank_candidate(plain_line, None, heard)[1]
+
+
+def test_priming_names_what_the_prompt_calls_up_and_the_lines_that_resonate() -> None:
+    heard = listen("the sea at night", snapshot_of(), MEMORY)
+    own = ["Upon the hill the evening bread is warm\nThe waves come in and leave the shore to salt",
+           "A train goes by the station in the dawn"]
+    prime = priming_text(own, heard)
+    lines = prime.splitlines()
+    assert lines[0] == "The waves come in and leave the shore to salt", "the most resonant own line first"
+    assert lines[-1].startswith("Of ") and "waves" in lines[-1]
+    assert not {"sea", "night"} & set(tokenize(lines[-1])), "the prompt's own words are never named"
 
 
 def test_iambic_score() -> None:

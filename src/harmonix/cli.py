@@ -3,8 +3,8 @@
 Conventions every command keeps: ``--home DIR`` (or ``HARMONIX_HOME``) says where state lives and ``--colony NAME``
 (or ``HARMONIX_COLONY``, default ``default``) which colony a command works on, given before the command or after
 it; ``--json`` prints exactly one JSON object on stdout and nothing else; logs go to stderr (``-v`` for more).
-Commands that run an LLM take ``--model``/``--llm-url`` (Prose, and Artist unless it has its own) and
-``--artist-model``/``--artist-llm-url``.
+Commands that run an LLM take ``--model``/``--llm-url`` (Prose, and Artist unless it has its own),
+``--artist-model``/``--artist-llm-url`` and ``--llm-mode``.
 
 Errors never end in a traceback: a :class:`~harmonix.errors.HarmonixError` prints one line on stderr (``--json``:
 one error object on stdout) and exits with the status :mod:`harmonix.documents` gives it (2 for bad input, bad
@@ -84,6 +84,24 @@ def read_text_argument(text: str) -> str:
     return text
 
 
+def read_json_document(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or :class:`InvalidArgument` saying what is wrong with it."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidArgument(f"{path} is not a JSON document: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidArgument(f"{path} does not hold a JSON object")
+    return document
+
+
+def write_report(path: Path | None, text: str) -> None:
+    """Write a markdown report to ``path`` (its directory made), when one is given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
@@ -107,13 +125,15 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
         @functools.wraps(function)
         def wrapper(home: Path | None, colony: str | None, as_json: bool, model: str | None = None,
                     llm_url: str | None = None, artist_model: str | None = None, artist_llm_url: str | None = None,
-                    server: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
+                    llm_mode: str | None = None, server: str | None = None, api_key: str | None = None,
+                    **kwargs: Any) -> None:
             shared = click.get_current_context().find_root().obj or {}
             try:
                 config = Config.load(home if home is not None else shared.get("home"),
                                      colony=colony if colony is not None else shared.get("colony"),
                                      prose_model=model, llm_url=llm_url, artist_model=artist_model,
-                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key)
+                                     artist_llm_url=artist_llm_url, llm_mode=llm_mode, server=server,
+                                     api_key=api_key)
                 function(config=config, as_json=as_json, **kwargs)
             except HarmonixError as error:
                 fail(error, as_json)
@@ -141,6 +161,9 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
                              help="Artist's own GGUF model file ($HARMONIX_ARTIST_MODEL; default: Prose's LLM)."),
                 click.option("--artist-llm-url", default=None,
                              help="Artist's own OpenAI-compatible server ($HARMONIX_ARTIST_LLM_URL)."),
+                click.option("--llm-mode", default=None,
+                             help="How Prose and Artist speak: completion (continuing their own memory) or chat "
+                                  "($HARMONIX_LLM_MODE; default: completion)."),
             ]
         if remote:
             options += [
@@ -551,15 +574,22 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
 @click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A prompt file (default: the standard set shipped with Harmonix).")
 @click.option("--organisms", default="haiku,sonnet,prose,cascade", show_default=True,
-              help="Comma-separated: haiku, sonnet, prose, cascade.")
+              help="Comma-separated: haiku, sonnet, prose, cascade, chatbot (the plain-assistant reference).")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Replies per organism (default: one pass).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as markdown to this file.")
+@click.option("--judge/--no-judge", default=True, show_default=True,
+              help="Score prompt influence with the embedding judge (needs the eval extra).")
+@click.option("--before", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="An earlier `harmonix eval --json` document to show next to this run in the report.")
+@click.option("--label", default=None, help="What this run measured, kept in its --json document.")
 @harmonix_command(llm=True)
 def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organisms: str, count: int | None,
-                 report: Path | None) -> None:
-    """The standing quality report: echo, form, distinct-2, copy rate, latency, per organism, on fresh fields."""
+                 report: Path | None, judge: bool, before: Path | None, label: str | None) -> None:
+    """The standing quality report: echo, prompt influence, dissonance, meta-talk, form, distinct-2, copy rate,
+    latency, per organism, on fresh fields."""
     from harmonix.eval import EVALUATORS, markdown_report, run_eval
+    from harmonix.judge import Judge
     from harmonix.prompts import read_prompts
 
     chosen = [name.strip() for name in organisms.split(",") if name.strip()]
@@ -569,13 +599,14 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
     prompts = read_prompts(prompts_file)
     if not prompts:
         raise InvalidArgument("the prompt file holds no prompt")
-    results = run(run_eval(prompts, chosen, count or len(prompts), progress=terminal_progress(stderr), config=config))
-    text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]))
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(text, encoding="utf-8")
+    earlier = read_json_document(before) if before is not None else None
+    scorer = Judge.load() if judge else None
+    results = run(run_eval(prompts, chosen, count or len(prompts), progress=terminal_progress(stderr), config=config,
+                           judge=scorer))
+    text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]), earlier)
+    write_report(report, text)
     if as_json:
-        emit_json({"prompts": len(prompts), "results": results})
+        emit_json({"label": label, "prompts": len(prompts), "results": results})
     else:
         click.echo(text)
 
@@ -586,6 +617,51 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
 @main.group("experiment")
 def experiment_group() -> None:
     """Controlled experiments, reported whatever they show."""
+
+
+@experiment_group.command("prose-modes")
+@click.option("--arms", default=",".join(("smollm2-chat", "smollm2-completion", "gemma-completion")),
+              show_default=True, help="Comma-separated arms (gemma-completion needs the gemma extra).")
+@click.option("--count", type=click.IntRange(min=2), default=None, help="Prompts (default: the standard set).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as markdown to this file.")
+@harmonix_command()
+def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | None, report: Path | None) -> None:
+    """How should Prose speak? Chat and completion, SmolLM2 and Gemma, side by side (harmonix.experiments)."""
+    from harmonix.experiments.prose_modes import ARMS, markdown, run_prose_modes
+    from harmonix.judge import Judge
+    from harmonix.prompts import standard_prompts
+
+    chosen = [arm.strip() for arm in arms.split(",") if arm.strip()]
+    if not chosen or any(arm not in ARMS for arm in chosen):
+        raise InvalidArgument(f"--arms must name some of {', '.join(ARMS)}, got {arms!r}")
+    prompts = standard_prompts()
+    prompts = [prompts[i % len(prompts)] for i in range(count or len(prompts))]
+    results = run(run_prose_modes(prompts, chosen, config, Judge.load(), progress=terminal_progress(stderr)))
+    text = markdown(results, reproducing_command("harmonix experiment prose-modes", sys.argv[3:]))
+    write_report(report, text)
+    if as_json:
+        emit_json({"arms": results})
+    else:
+        click.echo(text)
+
+
+@experiment_group.command("long-conversation")
+@click.option("--cascades", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as markdown to this file.")
+@harmonix_command(llm=True)
+def long_conversation_command(config: Config, as_json: bool, cascades: int, report: Path | None) -> None:
+    """Does a colony stay alive over a long conversation? Distinct-2 early and late, recurring 4-grams."""
+    from harmonix.experiments.long_conversation import markdown, run_long_conversation
+
+    result = run(run_long_conversation(cascades, config, progress=terminal_progress(stderr)))
+    text = markdown(result, reproducing_command("harmonix experiment long-conversation", sys.argv[3:]))
+    write_report(report, text)
+    if as_json:
+        emit_json(plain(result))
+    else:
+        click.echo(text)
 
 
 @experiment_group.command("lock-isolation")
@@ -637,6 +713,15 @@ def train_haiku(arguments: tuple[str, ...]) -> None:
     from harmonix.training.haiku_bootstrap import main as build_bootstrap
 
     build_bootstrap(list(arguments))
+
+
+@train_group.command("memory", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def train_memory(arguments: tuple[str, ...]) -> None:
+    """Write the long-term memory the organisms start from (harmonix.training.memory; --help for its options)."""
+    from harmonix.training.memory import main as build_memory
+
+    build_memory(list(arguments), progress=terminal_progress(stderr))
 
 
 @train_group.command("sonnet", context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -24,6 +24,8 @@ Settings (flag; environment variable; default and what is accepted):
 - replicas (HARMONIX_LLM_REPLICAS): automatic, one for a command, and for ``harmonix serve`` one single-thread copy
   of the model per core (:class:`~harmonix.engines.llm.Replicas`); 1-64.
 - LLM timeout (HARMONIX_LLM_TIMEOUT): 120 seconds one answer may take; (0, 3600].
+- how Prose and Artist speak (``--llm-mode``; HARMONIX_LLM_MODE): ``completion`` (the model continues a text of the
+  organism's own memory), or ``chat`` (it answers messages under a persona; kept for comparison).
 - a Harmonix server to talk to instead of breathing here (``--server``; HARMONIX_SERVER): none; an ``http(s)://``
   URL; with its API key (``--api-key``; HARMONIX_API_KEY).
 
@@ -52,6 +54,7 @@ HOME_VARIABLE = "HARMONIX_HOME"
 DEFAULT_COLONY = "default"
 COLONY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 LLM_ROLES = ("prose", "artist")
+LLM_MODES = ("completion", "chat")
 Number = TypeVar("Number", int, float)
 
 
@@ -165,13 +168,14 @@ class Config:
     llm_replicas: int | None = None
     llm_parallel: int = 4
     llm_timeout_s: float = 120.0
+    llm_mode: str = "completion"
     server: str | None = None
     api_key: str | None = None
 
     @classmethod
     def load(cls, home: Path | str | None = None, *, colony: str | None = None, prose_model: Path | str | None = None,
              llm_url: str | None = None, artist_model: Path | str | None = None, artist_llm_url: str | None = None,
-             server: str | None = None, api_key: str | None = None,
+             llm_mode: str | None = None, server: str | None = None, api_key: str | None = None,
              environ: Mapping[str, str] | None = None) -> Config:
         """A validated config from explicit arguments (command-line flags) where given, else from the environment
         (``environ``, default ``os.environ``) and defaults. Raises :class:`InvalidConfiguration` or
@@ -208,12 +212,15 @@ class Config:
                             kind="a whole number")
         timeout = _bounded(setting(None, None, "HARMONIX_LLM_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                            kind="seconds")
+        mode = setting(llm_mode, "--llm-mode", "HARMONIX_LLM_MODE")
+        if mode.value is not None and mode.value not in LLM_MODES:
+            raise InvalidConfiguration(f"{mode.source} must be one of {', '.join(LLM_MODES)}, got {mode.value!r}")
         lock_timeout = _bounded(setting(None, None, "HARMONIX_LOCK_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                                 kind="seconds")
         return cls(home=home_path, colony=colony_name, lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
                    prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
-                   llm_timeout_s=120.0 if timeout is None else timeout,
+                   llm_timeout_s=120.0 if timeout is None else timeout, llm_mode=mode.value or "completion",
                    server=_server_url(setting(server, "--server", "HARMONIX_SERVER")),
                    api_key=setting(api_key, "--api-key", "HARMONIX_API_KEY").value or None)
 

@@ -1,35 +1,82 @@
-"""Observer maths: how far a user's words are from an organism's state, the prompt's pulse, and temperature.
+"""Observer maths: how foreign a user's words are to an organism's field, the prompt's pulse, and temperature.
 
 Pure functions; every number an organism reports is defined here, in a form a reader can check.
 
-Notation: ``U`` is the set of the prompt's content words, ``S`` the set of content words of the organism's
-*previous output* (never the user's own words: the ancestors measured the user against the user and got d = 0).
+**Dissonance** measures a prompt against everything the organism holds, not against its last reply alone (the first
+version did that; a reply rarely shares a content word with the next prompt, so d sat at 1.0 in 19 of 20 turns and
+the temperature never moved). For each distinct content word ``w`` of the prompt:
+
+- ``own(w)``: how often the organism's own texts hold ``w``; ``heard(w)``: how often users said it *before* this
+  prompt; ``memory(w)``: how often the shared long-term memory holds it (:mod:`harmonix.engines.memory`);
+- its associates ``A(w)`` in that memory, each with a weight ``s_a > 0`` (paragraph co-occurrence).
+
+From which (:func:`familiarity`, :func:`connectedness`, :func:`field_dissonance`)::
+
+    c(w) = own(w) + HEARD_WEIGHT * heard(w) + MEMORY_WEIGHT * memory(w)
+    f(w) = c(w) / (c(w) + HALF_FAMILIAR)                              familiarity, in [0, 1)
+    g(w) = sum_a s_a * f_field(a) / sum_a s_a   (0 when A(w) is empty)  connectedness, in [0, 1)
+           f_field(a): the familiarity of a from the field alone (its memory term left out)
+    d    = 1 - mean_w (f(w) + g(w)) / 2                               in (0, 1]
+
+``d`` falls whenever the field meets a prompt word or one of its associates more often (monotone in every count), is
+1 exactly when neither the field nor the memory ever met a prompt word and the field never met an associate, and is
+``NO_WORDS`` (0.5) for a prompt with no content word: nothing is known either way.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from harmonix.text import content_words, tokenize
 
+HEARD_WEIGHT = 0.5
+MEMORY_WEIGHT = 0.1
+HALF_FAMILIAR = 4.0
+NO_WORDS = 0.5
 
-def dissonance(user_words: Collection[str], system_words: Collection[str]) -> float:
-    """``d = 1 - |U ∩ S| / |U|``: the share of the user's content words that the organism's previous output does
-    not contain, in [0, 1]. 0: everything the user brought, the organism just said; 1: all of it is foreign.
 
-    Why not one minus Jaccard (``|U ∩ S| / |U ∪ S|``): it is ruled by the size of the longer text, so a
-    five-word prompt against a fourteen-line sonnet is ~1 whatever it says. Containment asks how much of what the
-    user brought is foreign to the organism's state, whatever the organism's length.
+@dataclass(frozen=True, slots=True)
+class Acquaintance:
+    """What an organism holds of one word: its own and heard counts (before this prompt) and the memory's."""
 
-    No content word in the prompt (U empty): 0.5, nothing is known either way.
-    """
-    user, system = set(user_words), set(system_words)
-    if not user:
-        return 0.5
-    return 1.0 - len(user & system) / len(user)
+    own: int = 0
+    heard: int = 0
+    memory: int = 0
+
+
+def familiarity(known: Acquaintance, *, with_memory: bool = True) -> float:
+    """``f = c / (c + HALF_FAMILIAR)`` with ``c = own + HEARD_WEIGHT * heard + MEMORY_WEIGHT * memory`` (the memory
+    term only ``with_memory``): 0 for a word never met, 0.5 at ``c = HALF_FAMILIAR``, towards 1 beyond."""
+    if min(known.own, known.heard, known.memory) < 0:
+        raise ValueError(f"counts must be non-negative, got {known}")
+    c = known.own + HEARD_WEIGHT * known.heard + (MEMORY_WEIGHT * known.memory if with_memory else 0.0)
+    return c / (c + HALF_FAMILIAR)
+
+
+def connectedness(associates: Mapping[str, float], known: Mapping[str, Acquaintance]) -> float:
+    """``g = sum_a s_a * f_field(a) / sum_a s_a`` over a word's associates ``a`` with weights ``s_a``: how much of
+    what goes with the word the field itself has met. 0 when the word has no associate."""
+    total = sum(associates.values())
+    if total <= 0:
+        return 0.0
+    return sum(weight * familiarity(known.get(word, Acquaintance()), with_memory=False)
+               for word, weight in associates.items()) / total
+
+
+def field_dissonance(words: Collection[str], known: Mapping[str, Acquaintance],
+                     associates: Mapping[str, Mapping[str, float]]) -> float:
+    """``d = 1 - mean_w (f(w) + g(w)) / 2`` over the prompt's distinct content ``words`` (module docstring). ``known``
+    holds the counts of the words and of their associates, ``associates`` each word's associates with their
+    weights. ``NO_WORDS`` when there is no word."""
+    distinct = sorted(set(words))
+    if not distinct:
+        return NO_WORDS
+    closeness = [(familiarity(known.get(word, Acquaintance())) + connectedness(associates.get(word, {}), known)) / 2
+                 for word in distinct]
+    return 1.0 - sum(closeness) / len(closeness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +118,8 @@ def normalized_entropy(items: Sequence[str]) -> float:
 
 
 def temperature(d: float, low: float, high: float) -> float:
-    """The monotone map ``T = low + (high - low) * d`` for d in [0, 1] (clamped): the further the user is from
-    what the organism last said, the more freely it samples. Each organism chooses its own bounds."""
+    """The monotone map ``T = low + (high - low) * d`` for d in [0, 1] (clamped): the more foreign the prompt is to
+    the organism's field, the more freely it samples. Each organism chooses its own bounds."""
     if not low <= high:
         raise ValueError(f"temperature bounds must satisfy low <= high, got {low}, {high}")
     return low + (high - low) * min(1.0, max(0.0, d))

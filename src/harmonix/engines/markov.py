@@ -6,12 +6,13 @@ layered chain merges a state's weights only when the walk visits it, so a turn n
 
 **Sampling.** At a state with next words ``w_i`` of weight ``c_i`` the walk tries words in the order of the keys::
 
-    key_i = (s * log c_i + log h_i) / T + g_i
+    key_i = (s * log c_i + log h_i + log l_i) / T + g_i
 
 ``T`` is the temperature, ``g_i`` standard Gumbel noise, ``s = 1`` (or ``-1`` with ``rare=True``: prefer the paths
-the chain has seen least), and ``h_i`` in (0, 1] an optional *habituation* factor for the bigram (previous word,
-``w_i``). Largest key first: the first word tried is a draw from ``p_i ∝ (c_i^s h_i)^(1/T)``, the next ones follow
-without replacement (the Gumbel top-k trick). Opening pairs are drawn with ``p ∝ weight^(1/T)``.
+the chain has seen least), ``h_i`` in (0, 1] an optional *habituation* factor for the bigram (previous word,
+``w_i``), and ``l_i >= 1`` an optional *lean* towards the word ``w_i`` itself. Largest key first: the first word
+tried is a draw from ``p_i ∝ (c_i^s h_i l_i)^(1/T)``, the next ones follow without replacement (the Gumbel top-k
+trick). Opening pairs are drawn with ``p ∝ weight^(1/T)``.
 
 **Search.** Budgets (5, 7, 5 for a haiku) are met by depth-first search with backtracking: a word that would overshoot
 the current line is skipped, a line may only end on a word ``closes_line`` allows, a dead end backtracks to the
@@ -35,6 +36,8 @@ import numpy as np
 State = tuple[str, str]
 Habituation = Mapping[str, Mapping[str, float]]
 """Previous word -> next word -> ``log h`` (a non-positive log-factor) for the habituated bigrams."""
+Lean = Mapping[str, float]
+"""Word -> ``log l`` (a non-negative log-factor): the words a walk leans towards wherever they may follow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,17 +190,21 @@ class Walk:
 
 
 class Walker:
-    """Walks one chain at one temperature with one habituation, caching per-state keys across walks."""
+    """Walks one chain at one temperature with one habituation and one lean, caching per-state keys across walks."""
 
     def __init__(self, chain: MarkovChain, *, temperature: float, rng: np.random.Generator, rare: bool = False,
-                 habituation: Habituation | None = None, branch: int = 6, max_expansions: int = 300) -> None:
+                 habituation: Habituation | None = None, lean: Lean | None = None, branch: int = 6,
+                 max_expansions: int = 300) -> None:
         self.chain, self.temperature, self.rng, self.rare = chain, temperature, rng, rare
         self.habituation = habituation or {}
+        self.lean = lean or {}
+        if any(log_factor < 0 for log_factor in self.lean.values()):
+            raise ValueError("a lean's log-factors must be non-negative")
         self.branch, self.max_expansions = branch, max_expansions
         self._scaled: dict[State, tuple[tuple[str, ...], np.ndarray] | None] = {}
 
     def _scaled_log_weights(self, state: State) -> tuple[tuple[str, ...], np.ndarray] | None:
-        """``(s * log c + log h) / T`` for every next word of ``state`` (module docstring), cached."""
+        """``(s * log c + log h + log l) / T`` for every next word of ``state`` (module docstring), cached."""
         if state not in self._scaled:
             following = self.chain.successors(state)
             if following is None:
@@ -205,6 +212,10 @@ class Walker:
             else:
                 keys = -following.log_weights if self.rare else following.log_weights.copy()
                 for word, log_factor in self.habituation.get(state[1], {}).items():
+                    position = following.index.get(word)
+                    if position is not None:
+                        keys[position] += log_factor
+                for word, log_factor in self.lean.items():
                     position = following.index.get(word)
                     if position is not None:
                         keys[position] += log_factor

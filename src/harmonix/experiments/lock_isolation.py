@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harmonix.engines.memory import Memory
 from harmonix.field import SELF_SOURCE, Field, Guards, audit_field
 from harmonix.field.sqlite import SqliteStore
 from harmonix.field.sync import SyncField
@@ -119,7 +120,7 @@ def _prompts(script: Sequence[str], session: int, turns: int) -> list[str]:
     return [script[(session * turns + k) % len(script)] for k in range(turns)]
 
 
-def _sync_turn(sync_field: SyncField, bootstrap: Bootstrap, prompt: str, seed: int) -> TurnOutcome:
+def _sync_turn(sync_field: SyncField, bootstrap: Bootstrap, memory: Memory, prompt: str, seed: int) -> TurnOutcome:
     """One HAiKU turn driven synchronously: the same steps as :meth:`Haiku.answer`."""
     outcome = TurnOutcome()
     started = time.perf_counter()
@@ -127,8 +128,8 @@ def _sync_turn(sync_field: SyncField, bootstrap: Bootstrap, prompt: str, seed: i
     try:
         with sync_field.turn() as turn:
             turn.wrinkle(prompt)
-            snapshot = turn.snapshot(rng, snapshot_spec(prompt))
-            thought = think(prompt, snapshot, bootstrap, rng)
+            snapshot = turn.snapshot(rng, snapshot_spec(prompt, memory))
+            thought = think(prompt, snapshot, bootstrap, memory, rng)
             for text, source in thought.writes():
                 turn.ingest(text, source=source, seed=seed)
             turn.record(dissonance=thought.dissonance, temperature=thought.temperature, **thought.metrics())
@@ -139,14 +140,14 @@ def _sync_turn(sync_field: SyncField, bootstrap: Bootstrap, prompt: str, seed: i
     return outcome
 
 
-def _run_sync(path: Path, bootstrap: Bootstrap, arm: Arm, run: int, sessions: int, turns: int,
+def _run_sync(path: Path, bootstrap: Bootstrap, memory: Memory, arm: Arm, run: int, sessions: int, turns: int,
               script: Sequence[str]) -> list[TurnOutcome]:
     outcomes: list[TurnOutcome] = []
     with SyncField.open(path, "haiku", lock=arm.lock) as sync_field:
 
         def session(s: int) -> None:
             for k, prompt in enumerate(_prompts(script, s, turns)):
-                outcomes.append(_sync_turn(sync_field, bootstrap, prompt, _seed(run, s, k)))
+                outcomes.append(_sync_turn(sync_field, bootstrap, memory, prompt, _seed(run, s, k)))
 
         threads = [threading.Thread(target=session, args=(s,), name=f"session-{s}") for s in range(sessions)]
         for thread in threads:
@@ -156,11 +157,11 @@ def _run_sync(path: Path, bootstrap: Bootstrap, arm: Arm, run: int, sessions: in
     return outcomes
 
 
-async def _run_async(store: SqliteStore, colony: str, bootstrap: Bootstrap, arm: Arm, run: int, sessions: int,
-                     turns: int, script: Sequence[str]) -> list[TurnOutcome]:
+async def _run_async(store: SqliteStore, colony: str, bootstrap: Bootstrap, memory: Memory, arm: Arm, run: int,
+                     sessions: int, turns: int, script: Sequence[str]) -> list[TurnOutcome]:
     outcomes: list[TurnOutcome] = []
     async with Field.open(store, "haiku", colony=colony, guards=Guards(lock=arm.lock)) as haiku_field:
-        haiku = Haiku(haiku_field, bootstrap, reflect=True)
+        haiku = Haiku(haiku_field, bootstrap, memory, reflect=True)
 
         async def session(s: int) -> None:
             for k, prompt in enumerate(_prompts(script, s, turns)):
@@ -192,10 +193,11 @@ async def integrity(store: SqliteStore, colony: str, first_turn: int) -> Integri
     return Integrity(torn, incomplete, len(audit.violations))
 
 
-async def starting_field(store: SqliteStore, colony: str, bootstrap: Bootstrap, script: Sequence[str]) -> None:
+async def starting_field(store: SqliteStore, colony: str, bootstrap: Bootstrap, memory: Memory,
+                         script: Sequence[str]) -> None:
     """HAiKU after ``WARMUP`` guarded turns: every run starts from a copy of this colony."""
     async with Field.open(store, "haiku", colony=colony) as haiku_field:
-        haiku = Haiku(haiku_field, bootstrap, reflect=True)
+        haiku = Haiku(haiku_field, bootstrap, memory, reflect=True)
         for k in range(WARMUP):
             await haiku.answer(script[k % len(script)], seed=10_000_000 + k)
 
@@ -232,12 +234,13 @@ async def run_lock_isolation(runs: int = 10, turns: int = 20, sessions: Sequence
     """Every arm under every condition, ``runs`` times, each from a fresh copy (a fork) of the starting colony."""
     script = standard_prompts()
     bootstrap = await asyncio.to_thread(load_bootstrap)
+    memory = await asyncio.to_thread(Memory.load)
     cells = []
     with tempfile.TemporaryDirectory(prefix="harmonix-lock-isolation-") as directory, \
             progress.task("experiment lock-isolation", len(sessions) * len(arms) * runs) as task:
         async with SqliteStore.open(Path(directory)) as store:
             await store.create_colony(START)
-            await starting_field(store, START, bootstrap, script)
+            await starting_field(store, START, bootstrap, memory, script)
             for count in sessions:
                 for arm in arms:
                     results = []
@@ -246,9 +249,10 @@ async def run_lock_isolation(runs: int = 10, turns: int = 20, sessions: Sequence
                         await store.fork_colony(START, colony)
                         if arm.threads:
                             outcomes = await asyncio.to_thread(_run_sync, store.field_path(colony, "haiku"),
-                                                               bootstrap, arm, run, count, turns, script)
+                                                               bootstrap, memory, arm, run, count, turns, script)
                         else:
-                            outcomes = await _run_async(store, colony, bootstrap, arm, run, count, turns, script)
+                            outcomes = await _run_async(store, colony, bootstrap, memory, arm, run, count, turns,
+                                                        script)
                         results.append((outcomes, await integrity(store, colony, WARMUP)))
                         await store.remove_colony(colony)
                         task.advance()

@@ -1,22 +1,31 @@
 """Artist: the synthesiser. It weaves HAiKU, Sonnet and Prose into one piece and knows what came from where.
 
 Artist runs on the same LLM engine as Prose (one loaded model, shared), with its own field and its own lock. A
-small model cannot be trusted to quote verbatim, so the quoting is Artist's own doing and the model writes only
-Artist's *own* lines:
+small model cannot be trusted to quote verbatim, so the quoting is Artist's own doing, chosen by what resonates with
+the prompt (:mod:`harmonix.organisms.listening`), and the model writes only Artist's *own* lines:
 
 - from HAiKU it quotes the whole haiku;
-- from Sonnet it weaves in the closing couplet;
-- from Prose it carries one sentence, the undertone: the sentence with the most content words;
-- between and after them stand ``OWN_LINES`` lines the model writes having read the three voices and a seed of
-  Artist's own field (its earlier pieces). Like Prose it never sees the user's prompt, which only wrinkles its field.
+- from Sonnet it weaves in the pair of lines (1-2, 3-4, … 13-14) that resonates most, the closing couplet on a tie;
+- from Prose it carries one sentence, the undertone: the one that resonates most, on a tie the one with the most
+  content words;
+- between and after them stand ``OWN_LINES`` lines the model writes. Like Prose (:mod:`harmonix.organisms.prose`)
+  it speaks as a continuation (``mode="completion"``): the model reads the quotations, then the
+  ``REMEMBERED_LINES`` own lines of Artist's earlier pieces that resonate most, each a stanza, and writes the next
+  stanza, with no persona and no instruction to repeat; ``mode="chat"`` gives the same to a chat model under
+  :data:`PERSONA`. It never sees the user's prompt, which only wrinkles its field and chooses what surfaces.
+
+A line the model writes is kept only if it is a line (``MIN_LINE_WORDS`` to ``MAX_LINE_WORDS`` words), does not
+repeat a quotation or copy ``COPY_WINDOW`` consecutive words of what the model read, and does not talk about its
+task or itself (:func:`harmonix.metatalk.meta_talk`): such a line never reaches the field.
 
 The piece keeps its provenance: a tuple of :class:`Span` (source, text), where every quoted span is a verbatim part
 of its source's output (tested) and the rest is ``"artist"``. A voice that did not arrive (its organism failed or
 timed out) is simply left out; with no voice at all Artist writes from its field alone.
 
-**One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, dissonance ``d`` against Artist's
-previous piece and temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``, generate (up to ``ATTEMPTS`` times, rejecting
-fewer than ``MIN_OWN_LINES`` usable lines), ingest the piece with its provenance, record the turn.
+**One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, listen (dissonance ``d`` with
+Artist's field, temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``), choose the quotations, generate (up to
+``ATTEMPTS`` times, rejecting fewer than ``MIN_OWN_LINES`` usable lines), ingest the piece with its provenance,
+record the turn.
 """
 
 from __future__ import annotations
@@ -24,14 +33,15 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harmonix.engines.llm import Message, Sampling
+from harmonix.engines.llm import Generation, Message, Sampling
 from harmonix.errors import CompositionFailed
-from harmonix.field import SELF_SOURCE, SnapshotSpec, build_seed
-from harmonix.observer import dissonance, temperature
+from harmonix.field import SELF_SOURCE, SnapshotSpec, TextRow
+from harmonix.metatalk import meta_talk
+from harmonix.observer import temperature
 from harmonix.organisms.base import (
     INHALE,
     SYNTHESIS,
@@ -42,16 +52,14 @@ from harmonix.organisms.base import (
     reply_details,
     text_listener,
 )
-from harmonix.text import content_words, tokenize, validate_text
-
-if TYPE_CHECKING:
-    pass
+from harmonix.organisms.listening import Listening, listen, lookup
+from harmonix.text import content_words, ngrams, tokenize, validate_text
 
 NAME = SYNTHESIS
 ARTIST = NAME
 VOICES = INHALE
 PERSONA = (
-    "You are Artist. Three voices have just spoken: a haiku, the end of a sonnet and a sentence of prose. Write "
+    "You are Artist. Three voices have just spoken: a haiku, two lines of a sonnet and a sentence of prose. Write "
     "four short lines of your own, one per line, that join what they said into one piece. Plain lines only: no "
     "title, no numbering, no quotation marks, no explanation."
 )
@@ -62,8 +70,10 @@ MAX_LINE_WORDS = 25
 MAX_TOKENS = 110
 ATTEMPTS = 3
 T_LOW, T_HIGH = 0.6, 1.0
-SEED_WORDS = 30
-SPEC = SnapshotSpec(recent=3, random=1, trigrams=64, words=0, disturbances=0)
+OWN_POOL = 12
+REMEMBERED_LINES = 2
+COPY_WINDOW = 6
+STOP = ("\n\n\n",)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
 
@@ -75,55 +85,84 @@ class Span:
     text: str
 
 
-def quotes(voices: Mapping[str, str]) -> dict[str, str]:
-    """What Artist quotes of each voice that arrived (module docstring)."""
+def quotes(voices: Mapping[str, str], resonance: Callable[[str], float] = lambda text: 0.0) -> dict[str, str]:
+    """What Artist quotes of each voice that arrived, choosing by ``resonance`` with the prompt (module
+    docstring); every quotation is a verbatim part of its voice."""
     chosen: dict[str, str] = {}
     if voices.get("haiku", "").strip():
         chosen["haiku"] = voices["haiku"].strip()
     sonnet_lines = [line.strip() for line in voices.get("sonnet", "").splitlines() if line.strip()]
     if sonnet_lines:
-        chosen["sonnet"] = "\n".join(sonnet_lines[-2:])
+        pairs = ["\n".join(sonnet_lines[i : i + 2]) for i in range(0, len(sonnet_lines), 2)]
+        chosen["sonnet"] = max(reversed(pairs), key=resonance)
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", voices.get("prose", "")) if s.strip()]
     if sentences:
-        chosen["prose"] = max(sentences, key=lambda s: (len(content_words(tokenize(s))), -sentences.index(s)))
+        chosen["prose"] = max(sentences, key=lambda s: (resonance(s), len(content_words(tokenize(s))),
+                                                        -sentences.index(s)))
     return chosen
 
 
-def messages(chosen: Mapping[str, str], field_seed: str) -> list[Message]:
-    """Exactly what the model is given: the persona, the quoted voices, and a seed of Artist's own field."""
+def remembered_lines(texts: Sequence[TextRow], listening: Listening) -> list[str]:
+    """``REMEMBERED_LINES`` of Artist's own lines in its earlier pieces (the ``"artist"`` spans their provenance
+    names): those that resonate with the prompt first, strongest first, then the newest."""
+    lines = []
+    for text in texts:
+        if text.source != SELF_SOURCE:
+            continue
+        start = 0
+        for source, length in text.meta.get("provenance", []):
+            if source == ARTIST:
+                lines.append(text.body[start : start + length])
+            start += length + 1
+    resonant = listening.by_resonance(lines)
+    return (resonant + [line for line in lines if line not in resonant])[:REMEMBERED_LINES]
+
+
+def completion_prompt(chosen: Mapping[str, str], remembered: Sequence[str]) -> str:
+    """Exactly what the model continues in completion mode: the quotations and Artist's remembered lines, one
+    stanza each, then the blank line before the stanza it writes."""
+    stanzas = [chosen[voice] for voice in VOICES if voice in chosen] + list(remembered)
+    return "\n\n".join(stanzas) + "\n\n"
+
+
+def chat_messages(chosen: Mapping[str, str], remembered: Sequence[str]) -> list[Message]:
+    """Exactly what the model is given in chat mode: the persona, the quoted voices, Artist's remembered lines."""
     parts = [f"{TITLES[voice]} said:\n{chosen[voice]}" for voice in VOICES if voice in chosen]
-    if field_seed:
-        parts.append(f"What you remember of your own earlier pieces:\n{field_seed}")
+    if remembered:
+        parts.append("What you remember of your own earlier pieces:\n" + "\n".join(remembered))
     parts.append("Your four lines:")
     return [{"role": "system", "content": PERSONA}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def own_lines(text: str, chosen: Mapping[str, str], *, truncated: bool = False) -> list[str]:
+def own_lines(text: str, chosen: Mapping[str, str], *, truncated: bool = False, given: str = "") -> list[str]:
     """The usable lines of the model's answer: bullets and quotes stripped, cut to their first sentence when longer
     than ``MAX_LINE_WORDS`` words, at least ``MIN_LINE_WORDS`` words, no line that merely repeats a quoted one, no
     line twice; at most ``OWN_LINES``. A model that wrote one paragraph instead of lines gives its sentences as
     lines (in 72 evaluated cascades it did so three times in a row once, and Artist failed). When the token budget
     cut the answer (``truncated``) its last line is unfinished and left out, unless too few lines would remain
-    (dropping it regardless failed Artist 3 times in 72 cascades)."""
+    (dropping it regardless failed Artist 3 times in 72 cascades). A line that copies ``COPY_WINDOW`` words of
+    ``given`` (what the model read) or talks about its task or itself is not kept either (module docstring)."""
     raw_lines = [line for line in text.splitlines() if line.strip()]
     if len(raw_lines) < MIN_OWN_LINES:
         raw_lines = re.split(r"(?<=[.!?])\s+", " ".join(raw_lines))
     if truncated and len(raw_lines) > 1:
-        finished = _usable(raw_lines[:-1], chosen)
+        finished = _usable(raw_lines[:-1], chosen, given)
         if len(finished) >= MIN_OWN_LINES:
             return finished
-    return _usable(raw_lines, chosen)
+    return _usable(raw_lines, chosen, given)
 
 
-def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str]) -> list[str]:
+def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str], given: str) -> list[str]:
     quoted = {line.strip().lower() for q in chosen.values() for line in q.splitlines()}
+    read = set(ngrams(tokenize(given), COPY_WINDOW))
     lines: list[str] = []
     for raw in raw_lines:
         line = _BULLET.sub("", raw).strip().strip('"').strip()
         if len(tokenize(line)) > MAX_LINE_WORDS:
             line = re.split(r"(?<=[.!?])\s+", line)[0]
         if (len(tokenize(line)) >= MIN_LINE_WORDS and line.lower() not in quoted
-                and line.lower() not in {kept.lower() for kept in lines} and not line.endswith(":")):
+                and line.lower() not in {kept.lower() for kept in lines} and not line.endswith(":")
+                and not read & set(ngrams(tokenize(line), COPY_WINDOW)) and meta_talk(line) is None):
             lines.append(line)
     return lines[:OWN_LINES]
 
@@ -152,10 +191,14 @@ def provenance_shares(spans: Sequence[Span]) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class ArtistReply:
+    """One piece, its provenance, and ``given``: exactly what the model read (the completion's opening, or in chat
+    mode the messages as ``role: content`` blocks)."""
+
     text: str
     spans: tuple[Span, ...]
     shares: Mapping[str, float]
-    messages: tuple[Message, ...]
+    mode: str
+    given: str
     dissonance: float
     temperature: float
     tokens: int
@@ -184,19 +227,21 @@ class Artist(LLMOrganism):
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        chosen = quotes(voices)
+        spec = SnapshotSpec(recent=OWN_POOL, random=0, trigrams=0, words=0, disturbances=0,
+                            lookup=lookup(prompt, self._memory))
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, SPEC)
-            last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
-            d = dissonance(content_words(tokenize(prompt)), last)
+            snapshot = await turn.snapshot(rng, spec)
+            listening = listen(prompt, snapshot, self._memory)
+            d = listening.dissonance
             t = temperature(d, T_LOW, T_HIGH)
+            chosen = quotes(voices, listening.resonance)
+            remembered = remembered_lines(snapshot.recent, listening)
             for attempt in range(1, ATTEMPTS + 1):
-                given = messages(chosen, build_seed(snapshot, rng, words=SEED_WORDS).text)
-                generation = await self._engine.chat(
-                    given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31)),
-                    timeout=self._timeout_s, on_text=text_listener(on_token, attempt))
-                own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length")
+                given, generation = await self._speak(chosen, remembered, Sampling(
+                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
+                own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length",
+                                given=given)
                 if len(own) >= MIN_OWN_LINES:
                     break
             else:
@@ -207,6 +252,17 @@ class Artist(LLMOrganism):
                               provenance=[[span.source, len(span.text)] for span in spans])
             await turn.record(dissonance=d, temperature=t, tokens=generation.tokens, attempts=attempt,
                               voices=sorted(chosen))
-        return ArtistReply(text=text, spans=spans, shares=provenance_shares(spans), messages=tuple(given),
+        return ArtistReply(text=text, spans=spans, shares=provenance_shares(spans), mode=self._mode, given=given,
                            dissonance=d, temperature=t, tokens=generation.tokens, backend=generation.backend,
                            attempts=attempt, seed=seed)
+
+    async def _speak(self, chosen: Mapping[str, str], remembered: Sequence[str], sampling: Sampling,
+                     on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:
+        """One attempt in this organism's mode: what the model was given (as text) and what it wrote."""
+        listener = text_listener(on_token, attempt)
+        if self._mode == "completion":
+            given = completion_prompt(chosen, remembered)
+            return given, await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
+        messages = chat_messages(chosen, remembered)
+        generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from harmonix.engines.memory import Memory
 from harmonix.errors import OrganismNotFound
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ ORGANISMS = (*INHALE, SYNTHESIS)
 HUB = "meta"
 """The hub's own field (a colony holds one field per organism and this one)."""
 FIELDS = (*ORGANISMS, HUB)
+LLM_MODES = ("completion", "chat")
+"""How an LLM organism speaks: continuing a text of its own memory, or answering chat messages."""
 TITLES = {"haiku": "HAiKU", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist", HUB: "MetaHarmonix"}
 _MODULES = {name: f"harmonix.organisms.{name}" for name in ORGANISMS}
 _CLASSES = {"haiku": "Haiku", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist"}
@@ -119,22 +122,28 @@ class FieldOrganism:
 
 
 class LLMOrganism(FieldOrganism):
-    """An organism that speaks through the process's shared LLM engine of its role (``name``: Prose, Artist), with
-    a timeout per answer."""
+    """An organism that speaks through the process's shared LLM engine of its role (``name``: Prose, Artist), in one
+    ``mode`` ("completion": the model continues a text; "chat": it answers messages), with a timeout per answer,
+    listening with the shared memory."""
 
-    def __init__(self, field: Field, engine: LLMEngine, timeout_s: float) -> None:
-        self._field, self._engine, self._timeout_s = field, engine, timeout_s
+    def __init__(self, field: Field, engine: LLMEngine, memory: Memory, *, timeout_s: float,
+                 mode: str = "completion") -> None:
+        if mode not in LLM_MODES:
+            raise ValueError(f"mode must be one of {LLM_MODES}, got {mode!r}")
+        self._field, self._engine, self._memory = field, engine, memory
+        self._timeout_s, self._mode = timeout_s, mode
 
     @classmethod
-    async def prepare(cls, engines: SharedEngines, config: Config) -> LLMEngine:
-        """The LLM engine of this organism's role, opened once per process (one engine for both roles when they
-        use the same model or server)."""
-        return await engines.llm(cls.name)
+    async def prepare(cls, engines: SharedEngines, config: Config) -> tuple[LLMEngine, Memory]:
+        """The LLM engine of this organism's role (one engine for both roles when they use the same model or
+        server) and the memory, each opened once per process."""
+        return await engines.llm(cls.name), await Memory.shared(engines)
 
     @classmethod
     async def build(cls, field: Field, engines: SharedEngines, config: Config) -> Self:
-        """The organism on ``field``, with the shared LLM engine of its role."""
-        return cls(field, await cls.prepare(engines, config), config.llm_timeout_s)
+        """The organism on ``field``, with the shared LLM engine of its role, in the configured mode."""
+        engine, memory = await cls.prepare(engines, config)
+        return cls(field, engine, memory, timeout_s=config.llm_timeout_s, mode=config.llm_mode)
 
 
 def organism_class(name: str) -> OrganismClass:

@@ -2,8 +2,8 @@
 
 Maximum constraint: no trained weights, a core vocabulary of about 500 words (``data/haiku/core_vocabulary.txt``),
 three lines of exactly 5, 7 and 5 syllables by CMUdict. HAiKU never seeds from the prompt. The prompt *wrinkles* its
-field (its trigrams and words are counted as heard, its distance from HAiKU's last haiku sets the temperature) and
-HAiKU answers from the field.
+field (its trigrams and words are counted as heard; how foreign it is to the field sets the temperature; what it calls
+up in the field bends the walk) and HAiKU answers from the field.
 
 **The field HAiKU walks** is two layers:
 
@@ -22,11 +22,18 @@ last ``HABIT_MEMORY`` haiku has its transition weight multiplied by ``HABITUATIO
 reinforces its field; short-term, it does not repeat itself. Measured over 500 haiku of the standard prompts:
 distinct-2 0.622 with habituation, 0.504 without (``HABITUATION = 1``).
 
+**Listening** (:mod:`harmonix.organisms.listening`). The prompt's dissonance ``d`` with HAiKU's field and the shared
+memory sets the temperature; the words the memory associates with the prompt that are in HAiKU's core vocabulary
+form its *lean*. The walk leans towards them (each word's transition weight times ``exp(LEAN_STRENGTH * weight)``,
+the strongest associate weighing 1), ``LEANING_OPENINGS`` candidates open on one of them (a pair of the bootstrap
+ending in it, drawn by lean weight), and :func:`score` rewards a haiku that carries them. The prompt's own words are
+never in the lean: what HAiKU says about the sea is what the sea calls up in it.
+
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 
 1. wrinkle the field with the prompt;
-2. snapshot it; compute dissonance ``d`` between the prompt's content words and HAiKU's previous haiku, the pulse,
-   and the temperature ``T = T_LOW + (T_HIGH - T_LOW) * d`` (:mod:`harmonix.observer`);
+2. snapshot it and listen: dissonance ``d``, the lean, the pulse, and the temperature
+   ``T = T_LOW + (T_HIGH - T_LOW) * d`` (:mod:`harmonix.observer`);
 3. compose off the event loop: ``CANDIDATES`` walks of exactly 5-7-5 syllables (:mod:`harmonix.engines.markov`),
    each rejected if any six consecutive words copy the bootstrap corpus, then the best by :func:`score`;
 4. reflect: the inner voice, one more haiku walked from a state that ends in a word of the prompt HAiKU knows, i.e.
@@ -66,11 +73,13 @@ import numpy as np
 
 from harmonix.config import Config
 from harmonix.engines.markov import Habituation, MarkovChain, State, Walk, Walker
+from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed
 from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
 from harmonix.metrics import echo
-from harmonix.observer import Pulse, dissonance, pulse, temperature
+from harmonix.observer import Pulse, pulse, temperature
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
+from harmonix.organisms.listening import Listening, listen, lookup
 from harmonix.text import STOPWORDS, content_words, is_known, syllables, tokenize, trigrams, validate_text
 
 if TYPE_CHECKING:
@@ -89,6 +98,8 @@ HABITUATION = 0.25
 LAYER_WEIGHTS = {"poems": 1.0, "plays": 0.25}
 FRESHNESS_MEMORY = 8
 T_LOW, T_HIGH = 0.6, 1.1
+LEAN_STRENGTH = 1.5
+LEANING_OPENINGS = CANDIDATES // 2
 REFLECTION_TEMPERATURE = 1.0
 REFLECTION_SOURCE = "reflection"
 # The sections of the vocabulary file that hold images (the rest join and move them).
@@ -230,12 +241,14 @@ class Candidate:
 
 
 def score(candidate: Candidate, *, fluency: float, prompt: str, recent_words: frozenset[str],
-          bootstrap: Bootstrap) -> float:
-    """How good a haiku a candidate is, in [-0.3, 1]. A weighted sum of features, each in [0, 1]:
+          bootstrap: Bootstrap, listening: Listening) -> float:
+    """How good a haiku a candidate is, in [-0.3, 1.3]. A weighted sum of features, each in [0, 1]:
 
     - ``imagery`` (0.35): share of its words that are images (nature, time, body, light, sound);
     - ``endings`` (0.30): share of its lines ending on a word of three letters or more (the search already keeps
       function words from ending a line; this prefers "stone" to "me");
+    - ``leaning`` (0.30): the lean weights of its distinct words summed, at most 1 (one strong associate of the
+      prompt, or a few weaker ones): how much of what the prompt called up it carries;
     - ``freshness`` (0.25): ``1 - Jaccard`` of its content words and those of HAiKU's last ``FRESHNESS_MEMORY`` haiku;
     - ``fluency`` (0.10): its chain log-probability per word, rescaled to [0, 1] across the candidates;
 
@@ -248,7 +261,8 @@ def score(candidate: Candidate, *, fluency: float, prompt: str, recent_words: fr
     union = mine | recent_words
     freshness = 1.0 - len(mine & recent_words) / len(union) if union else 1.0
     echoed = echo(candidate.text, prompt) or 0.0
-    return 0.35 * imagery + 0.30 * endings + 0.25 * freshness + 0.10 * fluency - 0.3 * echoed
+    leaning = min(1.0, listening.leaning(words))
+    return 0.35 * imagery + 0.30 * endings + 0.30 * leaning + 0.25 * freshness + 0.10 * fluency - 0.3 * echoed
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +280,12 @@ def closes_line(word: str) -> bool:
     return word not in STOPWORDS
 
 
-def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: np.random.Generator, t: float, *,
-            reflect: bool = True) -> Composition:
+def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, listening: Listening,
+            rng: np.random.Generator, t: float, *, reflect: bool = True) -> Composition:
     """Walk ``CANDIDATES`` haiku from the turn's chain, choose the best, and walk a reflection. Pure CPU work."""
     chain = turn_chain(prompt, snapshot, bootstrap)
-    walker = Walker(chain, temperature=t, rng=rng, habituation=habituation(snapshot))
+    walker = Walker(chain, temperature=t, rng=rng, habituation=habituation(snapshot),
+                    lean={word: LEAN_STRENGTH * weight for word, weight in listening.lean.items()})
 
     def accept(words: tuple[str, ...]) -> bool:
         return not copies_corpus(words, bootstrap)
@@ -280,7 +295,9 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: np.
     for attempt in range(CANDIDATES * ATTEMPTS_PER_CANDIDATE):
         if len(found) == CANDIDATES:
             break
-        opening = thought if attempt == 0 and thought is not None else chain.draw_opening(t, rng)
+        opening = (thought if attempt == 0 and thought is not None else
+                   _leaning_opening(listening, bootstrap, chain, rng) if 0 < attempt <= LEANING_OPENINGS else None)
+        opening = opening or chain.draw_opening(t, rng)
         walk = walker.walk(BUDGETS, syllables, opening, closes_line=closes_line, accept=accept)
         if walk is not None and walk.words not in found:
             found[walk.words] = Candidate(walk, chain.log_probability(walk.words) / len(walk.words))
@@ -292,10 +309,23 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: np.
     own_recent = [text for text in snapshot.recent if text.source == SELF_SOURCE][:FRESHNESS_MEMORY]
     recent = frozenset(word for text in own_recent for word in content_words(tokenize(text.body)))
     scored = [(score(c, fluency=(c.log_probability - low) / (high - low) if high > low else 1.0, prompt=prompt,
-                     recent_words=recent, bootstrap=bootstrap), c) for c in candidates]
+                     recent_words=recent, bootstrap=bootstrap, listening=listening), c) for c in candidates]
     best_score, best = max(scored, key=lambda pair: pair[0])
     reflection = _reflect(prompt, best, walker, bootstrap, admitted_words(snapshot, bootstrap)) if reflect else None
     return Composition(chosen=best, candidates=len(candidates), score=best_score, reflection=reflection)
+
+
+def _leaning_opening(listening: Listening, bootstrap: Bootstrap, chain: MarkovChain,
+                     rng: np.random.Generator) -> State | None:
+    """A pair of the bootstrap ending in a word of the lean (drawn by lean weight) that the chain walks on from;
+    ``None`` when the lean holds no such word."""
+    words = sorted(word for word in listening.lean if word in bootstrap.states_ending_in)
+    if not words:
+        return None
+    weights = np.array([listening.lean[word] for word in words])
+    word = words[int(rng.choice(len(words), p=weights / weights.sum()))]
+    states = [state for state in bootstrap.states_ending_in[word] if chain.successors(state) is not None]
+    return states[int(rng.integers(len(states)))] if states else None
 
 
 def _reflect(prompt: str, answer: Candidate, walker: Walker, bootstrap: Bootstrap,
@@ -349,11 +379,12 @@ class HaikuReply:
         return reply_details(self)
 
 
-def snapshot_spec(prompt: str) -> SnapshotSpec:
+def snapshot_spec(prompt: str, memory: Memory) -> SnapshotSpec:
     """What HAiKU reads of its field for one turn: its recent texts (habituation, freshness), its strongest
-    trigrams, the words it has met often enough to admit, and the prompt's words (novelty)."""
+    trigrams, the words it has met often enough to admit, and the words listening needs (the prompt's and their
+    associates')."""
     return SnapshotSpec(recent=HABIT_MEMORY, random=0, trigrams=FIELD_TRIGRAMS, words=4096, word_floor=ADMIT_AFTER,
-                        disturbances=0, lookup=tuple(sorted(set(content_words(tokenize(prompt))))))
+                        disturbances=0, lookup=lookup(prompt, memory))
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,18 +410,17 @@ class Thought:
                 "compose_ms": round(self.compose_ms, 3)}
 
 
-def think(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, rng: random.Random, *,
+def think(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, memory: Memory, rng: random.Random, *,
           reflect: bool = True) -> Thought:
-    """Observe (dissonance against the previous haiku, pulse, temperature) and compose. Pure CPU work, no field
-    access: the async turn runs it off the event loop, the lock-isolation experiment from its own threads."""
-    prompt_words = content_words(tokenize(prompt))
+    """Listen (dissonance, lean), observe (pulse, temperature) and compose. Pure CPU work, no field access: the
+    async turn runs it off the event loop, the lock-isolation experiment from its own threads."""
+    listening = listen(prompt, snapshot, memory, can_say=bootstrap.vocabulary.__contains__)
     in_prompt = Counter(tokenize(prompt))
-    last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
-    d = dissonance(prompt_words, last)
     beat = pulse(prompt, is_new=lambda w: w not in bootstrap.words and snapshot.lookup[w].count - in_prompt[w] <= 0)
+    d = listening.dissonance
     t = temperature(d, T_LOW, T_HIGH)
     started = time.perf_counter()
-    composition = compose(prompt, snapshot, bootstrap, np.random.default_rng(rng.getrandbits(64)), t,
+    composition = compose(prompt, snapshot, bootstrap, listening, np.random.default_rng(rng.getrandbits(64)), t,
                           reflect=reflect)
     return Thought(d, beat, t, composition, (time.perf_counter() - started) * 1000)
 
@@ -399,21 +429,23 @@ class Haiku(FieldOrganism):
     """The organism, built around its field by a colony (:meth:`build`); then
     ``reply = await haiku.answer(prompt)``."""
 
-    def __init__(self, field: Field, bootstrap: Bootstrap, *, reflect: bool) -> None:
+    def __init__(self, field: Field, bootstrap: Bootstrap, memory: Memory, *, reflect: bool) -> None:
         self._field = field
         self._bootstrap = bootstrap
+        self._memory = memory
         self._reflect = reflect
 
     @staticmethod
-    async def prepare(engines: SharedEngines, config: Config) -> Bootstrap:
-        """The bootstrap, loaded once per process and shared by every colony's HAiKU."""
+    async def prepare(engines: SharedEngines, config: Config) -> tuple[Bootstrap, Memory]:
+        """The bootstrap and the memory, loaded once per process and shared by every colony's HAiKU."""
         bootstrap: Bootstrap = await engines.once(NAME, lambda: asyncio.to_thread(load_bootstrap))
-        return bootstrap
+        return bootstrap, await Memory.shared(engines)
 
     @classmethod
     async def build(cls, field: Field, engines: SharedEngines, config: Config, *, reflect: bool = True) -> Haiku:
-        """HAiKU on ``field``, walking the shared bootstrap."""
-        return cls(field, await cls.prepare(engines, config), reflect=reflect)
+        """HAiKU on ``field``, walking the shared bootstrap, listening with the shared memory."""
+        bootstrap, memory = await cls.prepare(engines, config)
+        return cls(field, bootstrap, memory, reflect=reflect)
 
     name = NAME
 
@@ -428,8 +460,9 @@ class Haiku(FieldOrganism):
         rng = random.Random(seed)
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, snapshot_spec(prompt))
-            thought = await asyncio.to_thread(think, prompt, snapshot, self._bootstrap, rng, reflect=self._reflect)
+            snapshot = await turn.snapshot(rng, snapshot_spec(prompt, self._memory))
+            thought = await asyncio.to_thread(think, prompt, snapshot, self._bootstrap, self._memory, rng,
+                                              reflect=self._reflect)
             for text, source in thought.writes():
                 await turn.ingest(text, source=source, seed=seed)
             await turn.record(dissonance=thought.dissonance, temperature=thought.temperature, **thought.metrics())

@@ -1,26 +1,36 @@
 """Prose: a real language model writing free prose, in organism mode.
 
 The third step of the constraint gradient. A small LLM (SmolLM2-135M-Instruct by default, any GGUF, or any
-OpenAI-compatible server: :mod:`harmonix.engines.llm`) writes one paragraph. In *organism mode* the user's prompt
-never reaches the model: it only wrinkles Prose's field (counted as heard) and sets the temperature through
-dissonance. The model is given a persona and a seed built from one atomic snapshot of the field, and its answer flows
-back into the field. What Prose says grows out of what it has said before.
+OpenAI-compatible server: :mod:`harmonix.engines.llm`) writes one paragraph. In *organism mode* the user's text
+never reaches the model. The prompt wrinkles Prose's field (counted as heard), sets the temperature through its
+dissonance with the field, and decides which of Prose's own memories surface (:mod:`harmonix.organisms.listening`):
+what the model is given is Prose's memory alone, and its answer flows back into the field.
 
-**One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`):
+**Speaking as the continuation of its memory** (``mode="completion"``, the default). The model is given an
+*opening* and writes the paragraph that follows it, a plain text completion with no persona and no instruction: there
+is nothing about a task for it to talk about. The opening is, one paragraph each, separated by blank lines:
 
-1. wrinkle the field with the prompt; snapshot it (an empty field first receives its *genesis*, a few paragraphs we
-   wrote, ``data/prose/genesis.txt``, so organism mode has something to speak from);
-2. dissonance ``d`` between the prompt's content words and Prose's previous paragraph (:mod:`harmonix.observer`),
-   temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``;
-3. the seed: recent 70 %, resonant trigrams 20 %, random depths 10 % of ``SEED_WORDS`` words, from the field's own
-   material only (:func:`harmonix.field.build_seed`); the messages: :data:`PERSONA` and the seed (:func:`messages`);
-4. generate with a stop sequence and a token budget; reject an empty, degenerate (a word 4-gram three times, or
-   fewer than half its word pairs distinct) or echoing (echo > ``ECHO_LIMIT``) answer and try again with a fresh
-   seed and sampling seed (``ATTEMPTS`` in all; rejects are never stored); if every attempt is rejected the turn
-   fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged;
-5. ingest the paragraph as Prose's own and record the turn.
+1. Prose's newest paragraph (what it said last: Prose grows out of what it has said);
+2. of its last ``OWN_POOL`` texts, the one that resonates most with the prompt, if it is not the newest;
+3. ``MEMORIES`` paragraphs of the shared long-term memory (:mod:`harmonix.engines.memory`), drawn without
+   replacement from the ``MEMORY_CHOICES`` that resonate most, the most resonant last (nearest to what is written).
 
-An LLM failure (server gone mid-answer, timeout) aborts the turn the same way: the field is left as it was.
+When nothing of the memory resonates (a prompt of unknown or no words), two of Prose's own texts drawn at random
+from its field take their place. ``mode="chat"`` (the first version's way, kept for comparison) gives the same
+paragraphs to a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts
+(``harmonix experiment prose-modes``, README) the chat mode talked about its task or persona far more often.
+
+**Guarding the crystal.** A reply is rejected, never stored, and tried again with a fresh opening and sampling seed
+(``ATTEMPTS`` in all) when it is empty or too short, degenerate (a word 4-gram three times, or fewer than half its
+word pairs distinct), echoes the prompt (echo > ``ECHO_LIMIT``), copies ``COPY_WINDOW`` consecutive words of its
+opening, or talks about its task or persona (:func:`harmonix.metatalk.meta_talk`). If every attempt is rejected the
+turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
+
+**One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
+field first receives its *genesis*, a few paragraphs we wrote, ``data/prose/genesis.txt``); listen: dissonance ``d``,
+temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``; speak, rejecting as above; ingest the paragraph as Prose's own;
+record the turn. An LLM failure (server gone mid-answer, timeout) aborts the turn the same way: the field is left as
+it was.
 """
 
 from __future__ import annotations
@@ -29,20 +39,20 @@ import random
 import re
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harmonix.engines.llm import Message, Sampling
+from harmonix.engines.llm import Generation, Message, Sampling
 from harmonix.errors import CompositionFailed
-from harmonix.field import SELF_SOURCE, Seed, SnapshotSpec, build_seed
+from harmonix.field import SELF_SOURCE, FieldSnapshot, SnapshotSpec
+from harmonix.metatalk import meta_talk
 from harmonix.metrics import distinct_n, echo
-from harmonix.observer import dissonance, temperature
+from harmonix.observer import temperature
 from harmonix.organisms.base import LLMOrganism, Stimulus, TokenListener, reply_details, text_listener
+from harmonix.organisms.listening import Listening, listen, lookup
 from harmonix.text import content_words, ngrams, tokenize, validate_text
-
-if TYPE_CHECKING:
-    pass
 
 NAME = "prose"
 PERSONA = (
@@ -50,15 +60,17 @@ PERSONA = (
     "Write one paragraph of three to five sentences of free prose, in your own words, that grows out of those "
     "fragments. Do not address anyone, do not ask questions, do not explain what you are doing, do not make a list."
 )
-SEED_WORDS = 60
+OWN_POOL = 24
+MEMORIES = 2
+MEMORY_CHOICES = 4
 MAX_TOKENS = 140
 STOP = ("\n\n",)
 ATTEMPTS = 3
-ECHO_LIMIT = 0.3
+ECHO_LIMIT = 0.2
+COPY_WINDOW = 8
 MIN_TOKENS = 12
 T_LOW, T_HIGH = 0.5, 0.95
 GENESIS_SOURCE = "genesis"
-SPEC = SnapshotSpec(recent=6, random=3, trigrams=256, words=0, disturbances=0)
 
 
 def genesis() -> list[str]:
@@ -68,10 +80,40 @@ def genesis() -> list[str]:
     return [" ".join(block.split()) for block in "\n".join(lines).split("\n\n") if block.strip()]
 
 
-def messages(seed: Seed) -> list[Message]:
-    """Exactly what the model is given: the persona, then the field's seed. Never the user's words."""
+def snapshot_spec(listening_words: Sequence[str]) -> SnapshotSpec:
+    """What Prose reads of its field for a turn: its last ``OWN_POOL`` texts, two drawn at random, and the counts
+    listening needs."""
+    return SnapshotSpec(recent=OWN_POOL, random=2, trigrams=0, words=0, disturbances=0,
+                        lookup=tuple(listening_words))
+
+
+def opening(snapshot: FieldSnapshot, listening: Listening, rng: random.Random) -> tuple[str, ...]:
+    """The paragraphs Prose speaks from (module docstring), in the order the model reads them."""
+    own = [text for text in snapshot.recent if text.source in (SELF_SOURCE, GENESIS_SOURCE)]
+    paragraphs = [own[0].body] if own else []
+    resonant = listening.by_resonance([text.body for text in own])
+    if resonant and resonant[0] not in paragraphs:
+        paragraphs.append(resonant[0])
+    memory = listening.memory
+    found = memory.resonant(listening.query, MEMORY_CHOICES)
+    if found:
+        chosen = sorted(rng.sample(found, min(MEMORIES, len(found))), key=found.index, reverse=True)
+        paragraphs += [memory.texts[index] for index in chosen]
+    else:
+        paragraphs += [text.body for text in snapshot.random if text.body not in paragraphs]
+    return tuple(paragraphs)
+
+
+def completion_prompt(paragraphs: Sequence[str]) -> str:
+    """Exactly what the model continues in completion mode: the paragraphs, then the blank line it writes after."""
+    return "\n\n".join(paragraphs) + "\n\n"
+
+
+def chat_messages(paragraphs: Sequence[str]) -> list[Message]:
+    """Exactly what the model is given in chat mode: the persona, then the paragraphs as fragments."""
+    fragments = "\n".join(paragraphs)
     return [{"role": "system", "content": PERSONA},
-            {"role": "user", "content": f"Fragments of your memory:\n{seed.text}\n\nWrite the paragraph."}]
+            {"role": "user", "content": f"Fragments of your memory:\n{fragments}\n\nWrite the paragraph."}]
 
 
 def clean(text: str) -> str:
@@ -88,8 +130,14 @@ def clean(text: str) -> str:
     return text
 
 
-def rejection(text: str, prompt: str) -> str | None:
-    """Why an answer cannot be kept (step 4 of the turn), or ``None`` when it can."""
+def copies(text: str, source: str, window: int = COPY_WINDOW) -> bool:
+    """True if ``text`` holds ``window`` consecutive words of ``source``."""
+    held = set(ngrams(tokenize(source), window))
+    return any(gram in held for gram in ngrams(tokenize(text), window))
+
+
+def rejection(text: str, prompt: str, given: str = "") -> str | None:
+    """Why an answer cannot be kept (module docstring), or ``None`` when it can. ``given``: what the model read."""
     tokens = tokenize(text)
     if not content_words(tokens) or len(tokens) < MIN_TOKENS:
         return f"empty or too short ({len(tokens)} words)"
@@ -99,14 +147,23 @@ def rejection(text: str, prompt: str) -> str | None:
     echoed = echo(text, prompt)
     if echoed is not None and echoed > ECHO_LIMIT:
         return f"echoes the prompt ({echoed:.2f})"
+    if given and copies(text, given):
+        return f"copies {COPY_WINDOW} words of what it was given"
+    talk = meta_talk(text)
+    if talk is not None:
+        return f"talks about its task or itself ({talk!r})"
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class ProseReply:
+    """One paragraph. ``given`` is exactly what the model read: the completion's opening, or in chat mode the
+    messages as ``role: content`` blocks; ``rejected`` says why each earlier attempt was not kept."""
+
     text: str
-    seed_text: str
-    messages: tuple[Message, ...]
+    mode: str
+    given: str
+    memories: int
     dissonance: float
     temperature: float
     tokens: int
@@ -136,35 +193,45 @@ class Prose(LLMOrganism):
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        prompt_words = content_words(tokenize(prompt))
+        spec = snapshot_spec(lookup(prompt, self._memory))
         rejected: list[str] = []
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, SPEC)
+            snapshot = await turn.snapshot(rng, spec)
             if snapshot.counts.texts == 0:
                 for paragraph in genesis():
                     await turn.ingest(paragraph, source=GENESIS_SOURCE)
-                snapshot = await turn.snapshot(rng, SPEC)
-            last = content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []
-            d = dissonance(prompt_words, last)
-            t = temperature(d, T_LOW, T_HIGH)
+                snapshot = await turn.snapshot(rng, spec)
+            listening = listen(prompt, snapshot, self._memory)
+            t = temperature(listening.dissonance, T_LOW, T_HIGH)
             for attempt in range(1, ATTEMPTS + 1):
-                field_seed = build_seed(snapshot, rng, words=SEED_WORDS)
-                given = messages(field_seed)
-                generation = await self._engine.chat(
-                    given, Sampling(max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP),
-                    timeout=self._timeout_s, on_text=text_listener(on_token, attempt))
+                paragraphs = opening(snapshot, listening, rng)
+                given, generation = await self._speak(paragraphs, Sampling(
+                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
                 text = clean(generation.text)
-                problem = rejection(text, prompt)
+                problem = rejection(text, prompt, given)
                 if problem is None:
                     break
                 rejected.append(problem)
             else:
                 raise CompositionFailed(f"Prose: every attempt was rejected: {'; '.join(rejected)}")
             await turn.ingest(text, source=SELF_SOURCE, seed=seed, tokens=generation.tokens)
-            await turn.record(dissonance=d, temperature=t, tokens=generation.tokens,
+            await turn.record(dissonance=listening.dissonance, temperature=t, tokens=generation.tokens,
                               tokens_per_s=round(generation.tokens_per_s, 2), attempts=len(rejected) + 1,
-                              backend=generation.backend)
-        return ProseReply(text=text, seed_text=field_seed.text, messages=tuple(given), dissonance=d, temperature=t,
-                          tokens=generation.tokens, tokens_per_s=generation.tokens_per_s, backend=generation.backend,
+                              backend=generation.backend, mode=self._mode)
+        memories = sum(paragraph in self._memory.texts for paragraph in paragraphs)
+        return ProseReply(text=text, mode=self._mode, given=given, memories=memories,
+                          dissonance=listening.dissonance, temperature=t, tokens=generation.tokens,
+                          tokens_per_s=generation.tokens_per_s, backend=generation.backend,
                           attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed)
+
+    async def _speak(self, paragraphs: Sequence[str], sampling: Sampling, on_token: TokenListener | None,
+                     attempt: int) -> tuple[str, Generation]:
+        """One attempt in this organism's mode: what the model was given (as text) and what it wrote."""
+        listener = text_listener(on_token, attempt)
+        if self._mode == "completion":
+            given = completion_prompt(paragraphs)
+            return given, await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
+        messages = chat_messages(paragraphs)
+        generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
+        return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation

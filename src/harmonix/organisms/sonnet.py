@@ -2,8 +2,9 @@
 
 The second step of the constraint gradient. The model is a 1.8M-parameter character transformer trained by us on
 Shakespeare's complete works (:mod:`harmonix.training.sonnet`), run in NumPy (:mod:`harmonix.engines.charformer`).
-Unlike HAiKU and Prose, Sonnet takes context: the text it continues is built from its field's seed (lines of its
-recent sonnets) and the content words of the turn (the prompt, plus whatever the caller passes as ``context``).
+The text it continues is built from its own field: the lines of its earlier sonnets that resonate most with the
+turn (the prompt, plus whatever the caller passes as ``context``), and a line naming the words the shared memory
+associates with it (:mod:`harmonix.organisms.listening`); never the user's own words.
 
 **Form.** The model writes verse but knows nothing of rhyme or counting, so the form guides it while it writes
 (constrained decoding, :class:`LineGuide`); the model still chooses every character among those the form allows:
@@ -17,7 +18,9 @@ recent sonnets) and the content words of the turn (the prompt, plus whatever the
    of its partner's rhyme key that brings it to 9-11 syllables and is not the partner's own end word;
 4. candidates are then read (:func:`read_line`: cleaned, counted, every word known to CMUdict, so its syllables
    are a fact and not a guess, and no ``COPY_WINDOW`` consecutive words copied from the corpus) and the best valid
-   one by :attr:`VerseLine.quality` is kept. The model does coin words: over 16 sonnets, when one coined word per
+   one by :attr:`VerseLine.quality` plus ``LEAN_BONUS`` times its lean (the lean weights of its words, at most 1:
+   lines, and so rhyme words, that carry what the prompt called up win ties of form) is kept. The model does coin
+   words: over 16 sonnets, when one coined word per
    line was allowed, 31 % of the chosen lines held one; requiring none took 14.2 batches per sonnet, not 14.0.
    A line with no valid candidate is resampled (``LINE_ATTEMPTS``); if it still has none, a candidate whose only
    fault is one coined word is kept, else the best candidate anyway: a sonnet always has 14 lines, and
@@ -30,13 +33,18 @@ may take either beat, a polysyllable's stressed syllables (1 or 2) must fall on 
 its unstressed ones on odd positions. Score = matching constrained syllables / constrained syllables (1 when none).
 
 **Phase machine.** A sonnet's temperature follows a small state machine whose state lives in the field (key
-``phase``): ``energy <- 0.6 * energy + 0.4 * d`` each turn (``d`` = dissonance with the previous sonnet), and the
+``phase``): ``energy <- 0.6 * energy + 0.4 * d`` each turn (``d`` = the prompt's dissonance with Sonnet's field,
+:func:`harmonix.observer.field_dissonance`), and the
 phase is the band the energy falls in: crystalline < 0.35 <= liquid < 0.6 <= vapour < 0.8 <= plasma, with a
 hysteresis of 0.05 (a phase is left only once the energy is 0.05 past its band). Temperatures: crystalline 0.5,
 liquid 0.6, vapour 0.7, plasma 0.8: the more the user disturbs Sonnet, the hotter it writes.
 
-**One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, dissonance and phase, compose off
-the event loop, ingest the sonnet, store the phase, record the turn.
+**Priming** (:func:`priming_text`): of the lines of its last ``RESONANT_POOL`` texts, the ``PRIMING_LINES`` that
+resonate most with the turn (BM25 against the prompt's words and their associates; the most recent lines when none
+resonates), then "Of a, b and c," naming the ``CONTEXT_WORDS`` strongest words of the lean.
+
+**One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, listen (dissonance, lean) and
+phase, compose off the event loop, ingest the sonnet, store the phase, record the turn.
 """
 
 from __future__ import annotations
@@ -59,13 +67,13 @@ import numpy as np
 from harmonix.config import Config
 from harmonix.copyfilter import CopyFilter
 from harmonix.engines.charformer import Charformer
+from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, ModelMissing
-from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec, build_seed
-from harmonix.observer import dissonance
+from harmonix.field import SELF_SOURCE, Field, SnapshotSpec
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
+from harmonix.organisms.listening import Listening, listen, lookup
 from harmonix.text import (
     STOPWORDS,
-    content_words,
     is_known,
     rhyme_key,
     stress_pattern,
@@ -88,6 +96,9 @@ LINE_ATTEMPTS = 5
 TOP_K = 20
 FLUENCY_WEIGHT = 0.5
 CONTEXT_WORDS = 6
+RESONANT_POOL = 12
+PRIMING_LINES = 3
+LEAN_BONUS = 0.5
 PHASES = (("crystalline", 0.0, 0.50), ("liquid", 0.35, 0.60), ("vapour", 0.60, 0.70), ("plasma", 0.80, 0.80))
 """(name, lower energy bound, temperature), in order."""
 HYSTERESIS = 0.05
@@ -329,9 +340,11 @@ def next_phase(previous: Phase | None, d: float) -> Phase:
 # --- composing -----------------------------------------------------------------------------------------------------
 
 
-def priming_text(seed_lines: Sequence[str], words: Sequence[str]) -> str:
-    """What the model continues: lines of its recent sonnets, then a line naming the turn's content words."""
-    lines = [line for line in seed_lines if line.strip()][-3:]
+def priming_text(own_texts: Sequence[str], listening: Listening) -> str:
+    """What the model continues (module docstring): its own most resonant lines, then a line naming the lean."""
+    pool = [line.strip() for text in own_texts for line in text.splitlines() if line.strip()]
+    lines = listening.by_resonance(pool)[:PRIMING_LINES] or pool[:PRIMING_LINES]
+    words = sorted(listening.lean, key=lambda word: (-listening.lean[word], word))
     if words:
         named = list(words[:CONTEXT_WORDS])
         lines.append("Of " + ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] + ",")
@@ -346,17 +359,19 @@ class Composition:
     batches: int
 
 
-def rank_candidate(line: VerseLine, partner: VerseLine | None) -> tuple[int, float]:
+def rank_candidate(line: VerseLine, partner: VerseLine | None, lean: Listening | None = None) -> tuple[int, float]:
     """How a candidate for a slot compares: valid lines that rhyme with their partner first (2); then lines whose
     only fault is one coined word (1), the fallback that keeps the scheme and the count when no valid line came;
-    then the rest (0); by :attr:`VerseLine.quality` within a tier."""
+    then the rest (0); within a tier by :attr:`VerseLine.quality` plus ``LEAN_BONUS * min(1, lean)``, the line's
+    lean being the summed lean weights of its words (module docstring)."""
     answers_partner = partner is None or (line.rhyme == partner.rhyme and line.end_word != partner.end_word)
     tier = 2 if line.valid and answers_partner else 1 if line.shaped and line.coined <= 1 and answers_partner else 0
-    return tier, line.quality
+    leaning = min(1.0, lean.leaning(line.words)) if lean is not None else 0.0
+    return tier, line.quality + LEAN_BONUS * leaning
 
 
 def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,
-            temperature: float, rng: np.random.Generator) -> Composition:
+            temperature: float, rng: np.random.Generator, listening: Listening | None = None) -> Composition:
     """Write the 14 lines one by one under the form's guide (module docstring). Pure CPU work."""
     chosen: list[VerseLine] = []
     batches = 0
@@ -365,7 +380,7 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
         guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
                           partner.end_word if partner else None)
         context = prime + "".join(line.text + "\n" for line in chosen)
-        rank = functools.partial(rank_candidate, partner=partner)
+        rank = functools.partial(rank_candidate, partner=partner, lean=listening)
         best: VerseLine | None = None
         for _ in range(LINE_ATTEMPTS):
             batches += 1
@@ -407,19 +422,20 @@ class Sonnet(FieldOrganism):
     """The organism, built around its field by a colony (:meth:`build`); then
     ``reply = await sonnet.answer(prompt)``."""
 
-    def __init__(self, field: Field, engine: SonnetEngine) -> None:
-        self._field, self._engine = field, engine
+    def __init__(self, field: Field, engine: SonnetEngine, memory: Memory) -> None:
+        self._field, self._engine, self._memory = field, engine, memory
 
     @staticmethod
-    async def prepare(engines: SharedEngines, config: Config) -> SonnetEngine:
-        """The packaged weights and form data, loaded once per process and shared by every colony's Sonnet."""
+    async def prepare(engines: SharedEngines, config: Config) -> tuple[SonnetEngine, Memory]:
+        """The packaged weights and form data and the memory, loaded once per process and shared by every colony's
+        Sonnet."""
         engine: SonnetEngine = await engines.once(NAME, lambda: asyncio.to_thread(load_engine))
-        return engine
+        return engine, await Memory.shared(engines)
 
     @classmethod
     async def build(cls, field: Field, engines: SharedEngines, config: Config) -> Sonnet:
-        """Sonnet on ``field``, with the shared weights."""
-        return cls(field, await cls.prepare(engines, config))
+        """Sonnet on ``field``, with the shared weights, listening with the shared memory."""
+        return cls(field, *await cls.prepare(engines, config))
 
     name = NAME
 
@@ -434,20 +450,21 @@ class Sonnet(FieldOrganism):
             validate_text(context, what="context")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        words = list(dict.fromkeys(content_words(tokenize(f"{prompt}\n{context}"))))
+        heard = f"{prompt}\n{context}"
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, SnapshotSpec(recent=2, random=1, trigrams=0, disturbances=0))
-            d = dissonance(words, _spoken_words(snapshot))
+            snapshot = await turn.snapshot(rng, SnapshotSpec(recent=RESONANT_POOL, random=0, trigrams=0,
+                                                             disturbances=0, lookup=lookup(heard, self._memory)))
+            listening = listen(heard, snapshot, self._memory, can_say=is_known)
+            d = listening.dissonance
             stored = snapshot.state.get("phase")
             phase = next_phase(None if stored is None else Phase(**stored), d)
-            seed_lines = build_seed(snapshot, rng, mode="recent", words=30).text.split("\n")
-            prime = priming_text(seed_lines, words)
+            prime = priming_text([text.body for text in snapshot.recent], listening)
             generator = np.random.default_rng(rng.getrandbits(64))
             started = time.perf_counter()
             engine = self._engine
             composition = await asyncio.to_thread(compose, engine.model, engine.copy_filter, engine.rhymes, prime,
-                                                  phase.temperature, generator)
+                                                  phase.temperature, generator, listening)
             compose_ms = (time.perf_counter() - started) * 1000
             text = "\n".join(composition.lines)
             await turn.ingest(text, source=SELF_SOURCE, seed=seed)
@@ -460,6 +477,3 @@ class Sonnet(FieldOrganism):
                            syllables=composition.syllables, dissonance=d, temperature=phase.temperature,
                            phase=phase.name, seed=seed, batches=composition.batches, compose_ms=compose_ms)
 
-
-def _spoken_words(snapshot: FieldSnapshot) -> list[str]:
-    return content_words(tokenize(snapshot.last_spoken.body)) if snapshot.last_spoken else []

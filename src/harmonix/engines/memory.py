@@ -1,0 +1,180 @@
+"""The long-term memory: what a prompt can resonate with, and what "associated" means. Weightless.
+
+Every process loads one immutable :class:`Memory` (:mod:`harmonix.training.memory` writes it: short paragraphs about
+the everyday words of English) and every colony's organisms share it, the way they share HAiKU's bootstrap poetry.
+It answers three questions, all by counting:
+
+- **How familiar is a word?** :meth:`Memory.count`: how often the memory holds it (by :func:`stem`, so "clouds"
+  and "cloud" are one).
+- **Which words go with these?** :meth:`Memory.associates`: words that share paragraphs with the query's words more
+  often than chance, ranked by ``sum over query words w of df(w, v) * log(N * df(w, v) / (df(w) * df(v)))`` for a
+  candidate ``v``: pointwise mutual information of paragraph co-occurrence, weighted by how often it was seen
+  (``df(w, v)`` paragraphs hold both, ``df(w)`` hold ``w``, ``N`` paragraphs in all); only pairs seen in at least
+  ``MIN_SHARED`` paragraphs count, and the query's own words are never their own associates.
+- **Which memories resonate?** :meth:`Memory.resonance` scores any text against a query by BM25 over stems
+  (``k1 = 1.2``, ``b = 0.75``, inverse document frequencies from the memory): the query's words weigh 1, their
+  associates :data:`ASSOCIATE_WEIGHT`. :meth:`Memory.resonant` ranks the memory's own paragraphs that way.
+
+The user's words never become an organism's text through this: a query only *chooses* among texts the organism
+already holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import math
+import threading
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from harmonix.text import content_words, tokenize
+
+if TYPE_CHECKING:
+    from harmonix.engines.shared import SharedEngines
+
+MIN_SHARED = 2
+REMEMBERED_QUERIES = 4096
+ASSOCIATE_WEIGHT = 0.5
+K1, B = 1.2, 0.75
+
+
+def stem(word: str) -> str:
+    """A light, deterministic plural stripper for matching, not for showing: ``-ies`` → ``-y`` ("stories" →
+    "story"), ``-es`` after s, x, z, ch or sh ("boxes" → "box", "glasses" → "glass"), else a final ``-s`` (not
+    ``-ss``, "waves" → "wave"), each only when three letters or more stay. Verb endings stay: "morning" and
+    "building" are nouns as often as not."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def stems_of(text: str) -> list[str]:
+    """The stems of a text's content words, in order."""
+    return [stem(word) for word in content_words(tokenize(text))]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Paragraphs and what counting them tells (module docstring). Build with :meth:`load` or :meth:`build`."""
+
+    texts: tuple[str, ...]
+    postings: Mapping[str, tuple[int, ...]]
+    counts: Mapping[str, int]
+    surface: Mapping[str, str]
+    lengths: tuple[int, ...]
+    keys: tuple[frozenset[str], ...]
+    _associated: dict[tuple[str, ...], tuple[tuple[str, float], ...]] = field(
+        default_factory=dict, repr=False, compare=False)
+    """Answers of :meth:`associates` by query (the same prompt words come back turn after turn), at most
+    ``REMEMBERED_QUERIES``, under ``_guard``: organisms listen from worker threads."""
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> Memory:
+        texts = tuple(texts)
+        postings: dict[str, list[int]] = {}
+        counts: Counter[str] = Counter()
+        forms: dict[str, Counter[str]] = {}
+        lengths = []
+        keys = []
+        for index, text in enumerate(texts):
+            words = content_words(tokenize(text))
+            lengths.append(len(words))
+            keys.append(frozenset(stem(word) for word in words))
+            for word in words:
+                key = stem(word)
+                counts[key] += 1
+                forms.setdefault(key, Counter())[word] += 1
+            for key in dict.fromkeys(stem(word) for word in words):
+                postings.setdefault(key, []).append(index)
+        surface = {key: max(sorted(found), key=found.__getitem__) for key, found in forms.items()}
+        return cls(texts, {key: tuple(ids) for key, ids in postings.items()}, dict(counts), surface, tuple(lengths),
+                   tuple(keys))
+
+    @classmethod
+    def load(cls) -> Memory:
+        """The packaged memory (``data/memory/memory.jsonl.gz``)."""
+        raw = resources.files("harmonix").joinpath("data", "memory", "memory.jsonl.gz").read_bytes()
+        lines = gzip.decompress(raw).decode("utf-8").splitlines()
+        return cls.build(json.loads(line)["text"] for line in lines if line.strip())
+
+    def count(self, word: str) -> int:
+        """How often the memory holds ``word`` (by stem)."""
+        return self.counts.get(stem(word), 0)
+
+    @classmethod
+    async def shared(cls, engines: SharedEngines) -> Memory:
+        """The packaged memory, loaded once per process and shared by every colony's organisms."""
+        memory: Memory = await engines.once("memory", lambda: asyncio.to_thread(cls.load))
+        return memory
+
+    def associates(self, words: Collection[str], limit: int = 24) -> list[tuple[str, float]]:
+        """The words that go with ``words`` (module docstring), strongest first, as (word, weight)."""
+        key = (*sorted({stem(word) for word in words}), f"#{limit}")
+        with self._guard:
+            found = self._associated.get(key)
+        if found is None:
+            found = tuple(self._associates(words, limit))
+            with self._guard:
+                self._associated[key] = found
+                if len(self._associated) > REMEMBERED_QUERIES:
+                    del self._associated[next(iter(self._associated))]  # the oldest answer goes first
+        return list(found)
+
+    def _associates(self, words: Collection[str], limit: int) -> list[tuple[str, float]]:
+        query = {stem(word) for word in words} & self.postings.keys()
+        n = len(self.texts)
+        scores: dict[str, float] = {}
+        for key in sorted(query):
+            docs = self.postings[key]
+            together: Counter[str] = Counter()
+            for index in docs:
+                together.update(self.keys[index])
+            for other, both in together.items():
+                if other in query or both < MIN_SHARED:
+                    continue
+                pmi = math.log(n * both / (len(docs) * len(self.postings[other])))
+                if pmi > 0:
+                    scores[other] = scores.get(other, 0.0) + both * pmi
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [(self.surface[key], weight) for key, weight in ranked]
+
+    def idf(self, key: str) -> float:
+        """BM25's inverse document frequency of a stem: ``log(1 + (N - df + 0.5) / (df + 0.5))``."""
+        df = len(self.postings.get(key, ()))
+        return math.log(1 + (len(self.texts) - df + 0.5) / (df + 0.5))
+
+    def query(self, words: Collection[str], associates: int = 12) -> dict[str, float]:
+        """The weighted stems a text is scored against: ``words`` (1) and their strongest associates
+        (``ASSOCIATE_WEIGHT``)."""
+        weights = {stem(word): ASSOCIATE_WEIGHT for word, _ in self.associates(words, associates)}
+        weights.update({stem(word): 1.0 for word in words})
+        return weights
+
+    def resonance(self, text: str, query: Mapping[str, float]) -> float:
+        """BM25 of ``text`` against ``query`` (module docstring); 0 when nothing matches."""
+        keys = stems_of(text)
+        if not keys:
+            return 0.0
+        average = sum(self.lengths) / len(self.lengths) if self.lengths else len(keys)
+        found = Counter(keys)
+        norm = K1 * (1 - B + B * len(keys) / average)
+        return sum(weight * self.idf(key) * found[key] * (K1 + 1) / (found[key] + norm)
+                   for key, weight in query.items() if key in found)
+
+    def resonant(self, query: Mapping[str, float], limit: int) -> list[int]:
+        """The memory's paragraphs that resonate with ``query``, strongest first (ties: lower index first), at most
+        ``limit``; paragraphs that share nothing with it are left out."""
+        candidates = {index for key in query for index in self.postings.get(key, ())}
+        scored = [(self.resonance(self.texts[index], query), index) for index in candidates]
+        return [index for score, index in sorted(scored, key=lambda pair: (-pair[0], pair[1])) if score > 0][:limit]
+

@@ -1,0 +1,86 @@
+"""Listening: what one prompt means to one organism, from its field and the shared memory. Weightless.
+
+Every organism listens the same way at the start of its turn, after the prompt has wrinkled its field:
+
+1. the prompt's distinct content words, and each one's strongest associates in the memory
+   (:meth:`~harmonix.engines.memory.Memory.associates`, ``ASSOCIATES_PER_WORD`` each);
+2. the field's counts of all of them (one snapshot, :func:`lookup` names the words it must carry) give the
+   **dissonance** (:func:`harmonix.observer.field_dissonance`): how foreign the prompt is to what this organism holds;
+3. the **lean**: the words the memory associates with the prompt as a whole, that this organism can say
+   (``can_say``), weighted ``s_a / max s`` so the strongest is 1. The prompt's own words are never in it: an organism
+   leans towards what the prompt calls up in it, not towards what the user said;
+4. the **query** the organism ranks its own texts with (:meth:`Listening.resonance`): the prompt's stems at weight 1
+   and their associates at a half (:meth:`~harmonix.engines.memory.Memory.query`). It only ever *chooses among*
+   texts the organism already holds: which of its memories surface.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harmonix.engines.memory import Memory
+from harmonix.field import FieldSnapshot
+from harmonix.observer import Acquaintance, field_dissonance
+from harmonix.text import content_words, tokenize
+
+ASSOCIATES_PER_WORD = 8
+LEAN_WORDS = 24
+
+
+def prompt_words(prompt: str) -> tuple[str, ...]:
+    """The prompt's distinct content words, in order of first appearance."""
+    return tuple(dict.fromkeys(content_words(tokenize(prompt))))
+
+
+def lookup(prompt: str, memory: Memory) -> tuple[str, ...]:
+    """The words whose field counts listening needs (``SnapshotSpec.lookup``): the prompt's and their associates'."""
+    words = set(prompt_words(prompt))
+    for word in prompt_words(prompt):
+        words.update(associate for associate, _ in memory.associates([word], ASSOCIATES_PER_WORD))
+    return tuple(sorted(words))
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """What a prompt means to one organism this turn (module docstring)."""
+
+    words: tuple[str, ...]
+    dissonance: float
+    lean: Mapping[str, float]
+    query: Mapping[str, float]
+    memory: Memory = field(repr=False, compare=False)
+
+    def resonance(self, text: str) -> float:
+        """How strongly ``text`` resonates with the prompt (BM25 against :attr:`query`; 0 when nothing matches)."""
+        return self.memory.resonance(text, self.query)
+
+    def by_resonance(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` that resonate at all, strongest first (ties keep their order)."""
+        scored = [(self.resonance(text), i) for i, text in enumerate(texts)]
+        return [texts[i] for score, i in sorted(scored, key=lambda pair: (-pair[0], pair[1])) if score > 0]
+
+    def leaning(self, words: Sequence[str]) -> float:
+        """How far ``words`` lean towards the prompt: the sum of their lean weights, each word once."""
+        return sum(self.lean.get(word, 0.0) for word in set(words))
+
+
+def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
+           can_say: Callable[[str], bool] = lambda word: True) -> Listening:
+    """Listen to ``prompt`` with the field as ``snapshot`` holds it (taken after the prompt's wrinkle, with
+    :func:`lookup`'s words) and the shared ``memory`` (module docstring)."""
+    words = prompt_words(prompt)
+    in_prompt = Counter(tokenize(prompt))
+    associates = {word: dict(memory.associates([word], ASSOCIATES_PER_WORD)) for word in words}
+    known = {}
+    for word in {*words, *(a for found in associates.values() for a in found)}:
+        counts = snapshot.lookup.get(word)
+        own, heard = (counts.own, counts.heard) if counts is not None else (0, 0)
+        known[word] = Acquaintance(own=own, heard=max(0, heard - in_prompt[word]), memory=memory.count(word))
+    d = field_dissonance(words, known, associates)
+    called_up = [(word, weight) for word, weight in memory.associates(words, LEAN_WORDS * 2)
+                 if word not in in_prompt and can_say(word)][:LEAN_WORDS]
+    top = called_up[0][1] if called_up else 1.0
+    return Listening(words=words, dissonance=d, lean={word: weight / top for word, weight in called_up},
+                     query=memory.query(words), memory=memory)
