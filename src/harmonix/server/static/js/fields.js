@@ -81,7 +81,7 @@ function observerChart(title, turns, firstTurn) {
   const top = Math.ceil(high * 2) / 2;
   return lineChart({
     series: [{ values: dissonance, className: "line-dissonance" }, { values: temperature, className: "line-temperature" }],
-    domain: [0, top], ticks: [0, top / 2, top], format: (value) => value.toFixed(1), firstTurn,
+    domain: [0, top], ticks: [0, top / 2, top], format: (value) => String(Number(value.toFixed(2))), firstTurn,
     summary: `${title} over ${turns.length} turns: latest dissonance ${latest(dissonance, (v) => v.toFixed(2))}, ` +
       `latest temperature ${latest(temperature, (v) => v.toFixed(2))}`,
   });
