@@ -259,19 +259,18 @@ def test_a_breath_fills_the_panels_the_fields_and_the_history_which_survives_a_r
 
 def test_the_first_panel_shows_within_half_a_second_and_older_breaths_load_on_scroll(page: Any,
                                                                                      artifacts: Path) -> None:
-    """Six breaths: the first is a colony's first (HAiKU's first turn costs more; noted, not counted), the next five
-    are measured and their median is the figure. Then the history holds six, the page shows five, and scrolling to
-    the end brings the sixth."""
+    """The first five breaths of a new colony, timed on the page's clock (the median is the figure; the first
+    breath, HAiKU's first turn, is the slowest), and a sixth: the page then shows five, and scrolling to the end of
+    the history brings the sixth."""
     create_colony(page, "timing")
     measured = []
     for number in range(6):
         js(page, MEASURED_BREATH, f"breath number {number}")
         until(page, lambda d: js(d, "return window.harmonixTiming.end !== null"), "the breath to end")
         measured.append(js(page, "return window.harmonixTiming"))
-    first = [record["first"] / 1000 for record in measured[1:]]
-    whole = [record["end"] / 1000 for record in measured[1:]]
-    figures = {"first_panel_s": first, "first_panel_median_s": statistics.median(first), "breath_s": whole,
-               "colony_first_breath_first_panel_s": measured[0]["first"] / 1000}
+    first = [record["first"] / 1000 for record in measured[:5]]
+    whole = [record["end"] / 1000 for record in measured[:5]]
+    figures = {"first_panel_s": first, "first_panel_median_s": statistics.median(first), "breath_s": whole}
     (artifacts / "first-panel.json").write_text(json.dumps(figures, indent=2))
     print(f"first panel after sending: median {statistics.median(first):.3f} s of {first}; breaths {whole}")
     assert statistics.median(first) <= FIRST_PANEL_LIMIT_S, figures
@@ -320,6 +319,10 @@ def test_a_key_is_asked_once_and_busy_failed_and_lost_breaths_leave_the_page_usa
         driver.get(f"{server.url}/")
         script_errors(driver)
         until(driver, lambda d: js(d, "return document.getElementById('key-dialog').open"), "the key dialog")
+        with httpx.Client(base_url=server.url) as anonymous:
+            assert anonymous.get("/").status_code == anonymous.get("/static/js/main.js").status_code == 200, \
+                "the page needs no key"
+            assert anonymous.get("/v1/colonies").status_code == 401
         driver.find_element("id", "key-input").send_keys(key, "\n")
         until(driver, lambda d: "no colony yet" in text_of(d, "colony-select"), "the empty colony list")
         assert not send_enabled(driver), "no colony, nothing to send to"

@@ -37,7 +37,7 @@ export class ColonyPicker {
       this.#fill(names);
       this.#choose(names.includes(wanted) ? wanted : names[0] ?? null);
     } catch (error) {
-      this.#message.textContent = `Could not list the colonies: ${error.message}`;
+      this.#message.textContent = `Could not list the colonies: ${error.message} (reload the page to try again)`;
       this.#choose(null);
     }
   }
