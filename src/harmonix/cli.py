@@ -525,12 +525,13 @@ def chat_command(config: Config, as_json: bool, sequential: bool) -> None:
               help="Seconds one request may run (beyond: 504, its uncommitted turns rolled back).")
 @click.option("--ping", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
               help="Seconds between keep-alive comments on an event stream.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page (/) in a web browser once the server is ready.")
 @harmonix_command(llm=True)
 def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_file: Path | None, grace: float,
                   max_active: int, max_waiting: int, max_open_colonies: int, idle_close: float, deadline: float,
-                  ping: float) -> None:
+                  ping: float, open_page: bool) -> None:
     """Serve colonies over HTTP: many conversations at once, each breath streamed as it happens (see the README's
-    "Serving" section; the API is described at /openapi.json)."""
+    "Serving" section; the API is described at /openapi.json), and the page that talks to them at /."""
     from harmonix.server.auth import ApiKeys
     from harmonix.server.run import ServeOptions, serve
     from harmonix.service import ServiceLimits
@@ -540,7 +541,8 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
     keys = ApiKeys.read(api_key_file) if api_key_file is not None else ApiKeys()
     limits = ServiceLimits(max_open_colonies=max_open_colonies, idle_close_s=idle_close, max_active=max_active,
                            max_waiting_per_organism=max_waiting, deadline_s=deadline)
-    serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping),
+    serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping,
+                               open_page=open_page),
           verbose=click.get_current_context().find_root().params.get("verbose", 0))
 
 
