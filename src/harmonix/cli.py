@@ -397,7 +397,8 @@ def show_field_stats(config: Config, as_json: bool, stats: list[FieldStats]) -> 
     if as_json:
         emit_json({"home": config.home, "colony": config.colony, "fields": {s.name: s for s in stats}})
         return
-    stdout.print(field_table(f"colony {config.colony} in {config.home}", [field_stats_document(s) for s in stats]))
+    documents = [field_stats_document(s, location=True) for s in stats]
+    stdout.print(field_table(f"colony {config.colony} in {config.home}", documents))
 
 
 @main.command("stats")

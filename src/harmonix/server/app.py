@@ -47,6 +47,7 @@ from harmonix.documents import (
     colony_document,
     done_document,
     error_document,
+    field_stats_document,
     http_status,
     stage_document,
 )
@@ -274,7 +275,7 @@ def _install_routes(app: FastAPI) -> None:
                          limit: Annotated[int, Query(ge=1, le=100)] = 50) -> JSONResponse:
         """One field: its stats, and per turn its text, dissonance, temperature, sizes and metrics."""
         view = await service_of(request).field_view(colony, who, organism, limit=limit)
-        return JSONResponse(plain({"stats": view.stats, "turns": view.turns}))
+        return JSONResponse(plain({"stats": field_stats_document(view.stats), "turns": view.turns}))
 
     del health, metrics, create_colony, list_colonies, get_colony, fork_colony, remove_colony, cascade, turn
     del history, field_view
