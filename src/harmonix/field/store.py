@@ -10,6 +10,9 @@ Store URLs:
 
 - ``sqlite:PATH`` (``sqlite:///abs/path`` also works): a home directory; colony ``C``'s field ``F`` is the file
   ``PATH/colonies/C/F.sqlite3`` (:mod:`harmonix.field.sqlite`).
+- ``postgresql://…`` (or ``postgres://…``): a PostgreSQL database, any libpq URL
+  (``postgresql://user@host:5432/db``, ``postgresql:///db?host=/run/postgresql``); every process and machine that
+  opens the same URL shares the same colonies (:mod:`harmonix.field.postgres`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from harmonix.field.steps import FieldStore
 
 log = logging.getLogger(__name__)
 SQLITE_SCHEME = "sqlite:"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_POOL_SIZE = 16
+DEFAULT_IDLE_IN_TRANSACTION_S = 900.0
 
 
 class Store(Protocol):
@@ -33,7 +39,7 @@ class Store(Protocol):
 
     @property
     def kind(self) -> str:
-        """The backend: ``"sqlite"``."""
+        """The backend: ``"sqlite"`` or ``"postgresql"``."""
         ...
 
     @property
@@ -97,9 +103,13 @@ def sqlite_url(home: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_store(url: str, *, lock_timeout_s: float = 30.0) -> AsyncIterator[Store]:
+async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int = DEFAULT_POOL_SIZE,
+                     idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S) -> AsyncIterator[Store]:
     """The store at ``url`` (module docstring) for the duration of the block. ``lock_timeout_s`` bounds how long a
-    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`."""
+    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`. For PostgreSQL,
+    ``pool_size`` bounds this process's connections and ``idle_in_transaction_s`` is how long the database lets a
+    connection sit in a transaction with nothing to do before it ends it (freeing the field lock of a client that
+    stopped answering); it must be longer than the longest turn."""
     if url.startswith(SQLITE_SCHEME):
         from harmonix.field.sqlite import SqliteStore
 
@@ -108,4 +118,11 @@ async def open_store(url: str, *, lock_timeout_s: float = 30.0) -> AsyncIterator
         async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s) as store:
             yield store
         return
-    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH")
+    if url.startswith(POSTGRES_SCHEMES):
+        from harmonix.field.postgres import PostgresStore
+
+        async with PostgresStore.open(url, lock_timeout_s=lock_timeout_s, pool_size=pool_size,
+                                      idle_in_transaction_s=idle_in_transaction_s) as postgres:
+            yield postgres
+        return
+    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH or postgresql://…")
