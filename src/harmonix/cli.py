@@ -31,7 +31,7 @@ from rich.table import Table
 
 from harmonix import __version__
 from harmonix.client import EventHandler, RemoteColony
-from harmonix.colony import Harmonix, open_organism
+from harmonix.colony import Harmonix, open_config_store, open_organism
 from harmonix.config import Config, check_colony_name
 from harmonix.documents import (
     cascade_document,
@@ -43,7 +43,7 @@ from harmonix.documents import (
     field_stats_document,
 )
 from harmonix.errors import HarmonixError, InvalidArgument
-from harmonix.field import Field, FieldStats, audit_field, ensure_colony, open_store
+from harmonix.field import Field, FieldStats, audit_field, ensure_colony, public_location
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
@@ -105,7 +105,8 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
-        def wrapper(home: Path | None, colony: str | None, as_json: bool, model: str | None = None,
+        def wrapper(home: Path | None, colony: str | None, database: str | None, as_json: bool,
+                    model: str | None = None,
                     llm_url: str | None = None, artist_model: str | None = None, artist_llm_url: str | None = None,
                     server: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
             shared = click.get_current_context().find_root().obj or {}
@@ -113,7 +114,8 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
                 config = Config.load(home if home is not None else shared.get("home"),
                                      colony=colony if colony is not None else shared.get("colony"),
                                      prose_model=model, llm_url=llm_url, artist_model=artist_model,
-                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key)
+                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key,
+                                     database=database if database is not None else shared.get("database"))
                 function(config=config, as_json=as_json, **kwargs)
             except HarmonixError as error:
                 fail(error, as_json)
@@ -127,6 +129,9 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
             click.option("--colony", default=None,
                          help="The colony (one conversation's memory) to use (default: $HARMONIX_COLONY, else "
                               "'default')."),
+            click.option("--database", default=None,
+                         help="Where colonies live: sqlite:PATH or a postgresql:// URL shared by every process "
+                              "(default: $HARMONIX_DATABASE_URL, else SQLite under the home)."),
             click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout."),
         ]
         if llm:
@@ -160,12 +165,13 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="State directory, for every command.")
 @click.option("--colony", default=None, help="The colony every command uses (a command's own --colony wins).")
+@click.option("--database", default=None, help="sqlite:PATH or a postgresql:// URL, for every command.")
 @click.pass_context
-def main(context: click.Context, verbose: int, home: Path | None, colony: str | None) -> None:
+def main(context: click.Context, verbose: int, home: Path | None, colony: str | None, database: str | None) -> None:
     """Harmonix: small text-generation organisms along a constraint gradient, joined by an observer hub."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    context.obj = {"home": home, "colony": colony}
+    context.obj = {"home": home, "colony": colony, "database": database}
 
 
 # --- harmonix field … ----------------------------------------------------------------------------------------------
@@ -180,7 +186,7 @@ async def with_field(config: Config, name: str, operation: Callable[[Field], Cor
                      create: bool = True) -> T:
     """Run ``operation`` on field ``name`` of the configured colony (the colony is created if missing when
     ``create``; the field too)."""
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         if create:
             await ensure_colony(store, config.colony)
         async with Field.open(store, name, colony=config.colony, create=create) as field:
@@ -249,7 +255,7 @@ def field_check(config: Config, as_json: bool, name: str) -> None:
     """Audit field NAME: recompute every count from its texts (exit 1 if anything disagrees)."""
 
     async def audit() -> Any:
-        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        async with open_config_store(config) as store:
             return await audit_field(store, config.colony, name)
 
     result = run(audit())
@@ -382,7 +388,7 @@ def artist_command(config: Config, as_json: bool, prompt: str, seed: int | None)
 
 async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[FieldStats]:
     """Stats of the colony's fields ``names``, else of every field it holds, organisms first, the hub next."""
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         held = await store.field_names(config.colony)
         chosen = list(names) or sorted(held, key=lambda name: (FIELDS.index(name) if name in FIELDS else len(FIELDS),
                                                                name))
@@ -395,9 +401,11 @@ async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[Fie
 
 def show_field_stats(config: Config, as_json: bool, stats: list[FieldStats]) -> None:
     if as_json:
-        emit_json({"home": config.home, "colony": config.colony, "fields": {s.name: s for s in stats}})
+        emit_json({"home": config.home, "store": public_location(config.store_url), "colony": config.colony,
+                   "fields": {s.name: s for s in stats}})
         return
-    stdout.print(field_table(f"colony {config.colony} in {config.home}", [field_stats_document(s) for s in stats]))
+    where = public_location(config.store_url)
+    stdout.print(field_table(f"colony {config.colony} in {where}", [field_stats_document(s) for s in stats]))
 
 
 @main.command("stats")
@@ -419,7 +427,7 @@ def reset_command(config: Config, as_json: bool, name: str, yes: bool) -> None:
         raise click.Abort()
 
     async def reset() -> list[str]:
-        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        async with open_config_store(config) as store:
             await store.colony(config.colony)
             return [field_name for field_name in names if await store.remove_field(config.colony, field_name)]
 
@@ -436,7 +444,7 @@ def colony_group() -> None:
 
 
 async def with_store(config: Config, operation: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         return await operation(store)
 
 
@@ -448,7 +456,7 @@ def colony_list(config: Config, as_json: bool) -> None:
     if as_json:
         emit_json({"colonies": [colony_document(info) for info in colonies]})
         return
-    table = Table(title=f"colonies in {config.home}")
+    table = Table(title=f"colonies in {public_location(config.store_url)}")
     for column in ("colony", "created", "forked from"):
         table.add_column(column)
     for info in colonies:

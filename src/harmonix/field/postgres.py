@@ -59,7 +59,6 @@ import json
 import logging
 import random
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -115,7 +114,7 @@ from harmonix.field.steps import (
     Rollback,
     Step,
 )
-from harmonix.field.store import DEFAULT_IDLE_IN_TRANSACTION_S, DEFAULT_POOL_SIZE
+from harmonix.field.store import DEFAULT_IDLE_IN_TRANSACTION_S, DEFAULT_POOL_SIZE, public_location
 
 log = logging.getLogger(__name__)
 Connection = psycopg.AsyncConnection[Any]
@@ -129,18 +128,6 @@ _TEXT_COLUMNS = "id, source, body, created, meta::text"
 
 def _milliseconds(seconds: float) -> int:
     return max(1, round(seconds * 1000))
-
-
-def public_url(url: str) -> str:
-    """``url`` without its password (in the user part or as a ``password`` parameter), for messages and logs."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = urllib.parse.urlencode([(key, value) for key, value in urllib.parse.parse_qsl(parts.query)
-                                    if key != "password"], safe="/")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _translate(error: BaseException, what: str) -> BaseException:
@@ -581,7 +568,7 @@ class PostgresStore:
 
     @property
     def location(self) -> str:
-        return public_url(self.url)
+        return public_location(self.url)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -696,7 +683,7 @@ async def migrate(url: str) -> int:
     try:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     except psycopg.Error as error:
-        raise StoreUnavailable(f"cannot connect to {public_url(url)}: {error}") from error
+        raise StoreUnavailable(f"cannot connect to {public_location(url)}: {error}") from error
     try:
         async with conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
@@ -706,17 +693,17 @@ async def migrate(url: str) -> int:
             row = await cursor.fetchone()
             version = row[0] if row is not None and row[0] is not None else 0
             if version > SCHEMA_VERSION:
-                raise FieldVersionError(f"the database {public_url(url)} has Harmonix schema version {version}; "
+                raise FieldVersionError(f"the database {public_location(url)} has Harmonix schema version {version}; "
                                         f"this Harmonix knows up to {SCHEMA_VERSION}")
             for target in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[target]:
                     await conn.execute(statement)
-                log.info("store %s: migrated schema to version %d", public_url(url), target + 1)
+                log.info("store %s: migrated schema to version %d", public_location(url), target + 1)
             if version < SCHEMA_VERSION:
                 await conn.execute(f"DELETE FROM {S}.schema_version")
                 await conn.execute(f"INSERT INTO {S}.schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
             await conn.execute(f"INSERT INTO {S}.colonies (name, created) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                                (DEFAULT_COLONY, time.time()))
     except psycopg.Error as error:
-        raise StoreUnavailable(f"cannot prepare {public_url(url)}: {error}") from error
+        raise StoreUnavailable(f"cannot prepare {public_location(url)}: {error}") from error
     return max(version, SCHEMA_VERSION)
