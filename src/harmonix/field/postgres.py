@@ -351,6 +351,13 @@ async def _returned_id(cursor: psycopg.AsyncCursor[Any]) -> int:
 
 
 _WRITES = (AddText, AddDisturbance, AddTurn, PutState, LoadDump)
+ARM_IDLE_TIMEOUT = "SELECT 'armed'"
+"""Run outside the pipeline when a run leaves its transaction open (a turn between its steps). PostgreSQL arms
+``idle_in_transaction_session_timeout`` when it reports ready after a Sync, and disarms it on the next message;
+psycopg ends a pipeline with a Sync followed by a Flush, which leaves a session idle in its transaction with no
+timer at all (measured: a turn's session outlived a 0.5 s timeout by as long as it liked). A plain statement ends
+with a Sync and nothing after it. It costs one round trip per step of a turn, none for a one-transaction
+operation."""
 
 
 class StepRunner:
@@ -469,6 +476,8 @@ class PostgresFieldStore:
                         if abandoned.is_set():
                             raise OperationAbandoned(f"field {runner.name}: cancelled before {type(step).__name__}")
                         results.append(await self._step(conn, step))
+                if self._conn is not None and runner.transactions:
+                    await conn.execute(ARM_IDLE_TIMEOUT)
             except BaseException as error:
                 if conn is not None:
                     await self._release(conn, healthy=not isinstance(error, asyncio.CancelledError))
