@@ -14,6 +14,7 @@ configuration or something that is not there; 1 for a failure while running); Ct
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import json
@@ -43,7 +44,15 @@ from harmonix.documents import (
     field_stats_document,
 )
 from harmonix.errors import HarmonixError, InvalidArgument
-from harmonix.field import Field, FieldStats, audit_field, ensure_colony, public_location
+from harmonix.field import (
+    ColonyInfo,
+    Field,
+    FieldStats,
+    audit_field,
+    ensure_colony,
+    public_location,
+)
+from harmonix.field.transfer import ColonyMove
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
@@ -498,6 +507,84 @@ def colony_remove(config: Config, as_json: bool, name: str, yes: bool) -> None:
     emit_json({"removed": name}) if as_json else stdout.print(f"removed colony {name}")
 
 
+def move_document(move: ColonyMove) -> dict[str, Any]:
+    return {**colony_document(move.colony), "action": move.action,
+            "fields": {f.name: {"rows": dict(f.rows), "sha256": f.sha256} for f in move.fields}}
+
+
+@colony_group.command("export")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of stdout.")
+@click.option("--format", "file_format", type=click.Choice(["colony", "finetune"]), default="colony",
+              show_default=True, help="colony: every row of every field, for import; finetune: the colony's "
+                                      "cascades as chat-format training pairs for Artist.")
+@harmonix_command()
+def colony_export(config: Config, as_json: bool, name: str, output: Path | None, file_format: str) -> None:
+    """Write colony NAME as a JSON Lines file (harmonix.field.transfer documents the format), or its cascades as
+    training pairs for Artist (harmonix.finetune)."""
+    from harmonix.field.transfer import colony_lines, read_colony, summary
+    from harmonix.finetune import cascades, pair_lines
+
+    check_colony_name(name, "NAME")
+    if output is None and as_json:
+        raise InvalidArgument("--json reports on stdout, so the export needs --output FILE")
+
+    async def read() -> tuple[list[str], dict[str, Any]]:
+        async with open_config_store(config) as store:
+            if file_format == "finetune":
+                lines = list(pair_lines(await cascades(store, name)))
+                return lines, {"colony": name, "format": "finetune", "pairs": len(lines)}
+            info, dumps = await read_colony(store, name)
+            return list(colony_lines(info, dumps)), move_document(ColonyMove(info, "exported",
+                                                                             tuple(summary(d) for d in dumps)))
+
+    lines, report = run(read())
+    if output is None:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    temporary = output.with_name(f".{output.name}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8") as written:
+            written.writelines(lines)
+        temporary.replace(output)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise InvalidArgument(f"cannot write {output}: {error.strerror or error}") from None
+    if as_json:
+        emit_json({**report, "output": str(output)})
+    else:
+        stderr.print(f"exported colony {name} to {output}", highlight=False)
+
+
+@colony_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--as", "new_name", default=None, help="Import under this name instead of the file's.")
+@harmonix_command()
+def colony_import(config: Config, as_json: bool, file: Any, new_name: str | None) -> None:
+    """Read a colony file (from `harmonix colony export`; "-" for stdin) into this store, checked before anything
+    is written and verified by audit after; running it again completes a cut-short import or changes nothing."""
+    from harmonix.field.transfer import load_colony, read_colony_file
+
+    try:
+        info, fields = read_colony_file(file)
+    except UnicodeDecodeError as error:
+        raise InvalidArgument(f"the colony file is not UTF-8: {error.reason}") from None
+    name = check_colony_name(new_name if new_name is not None else info.name, "--as" if new_name else "the colony")
+    target = ColonyInfo(name=name, created=info.created, owner=info.owner, forked_from=info.forked_from)
+
+    async def load() -> ColonyMove:
+        async with open_config_store(config) as store:
+            return await load_colony(store, target, [dump for dump, _ in fields])
+
+    move = run(load())
+    if as_json:
+        emit_json(move_document(move))
+    else:
+        stdout.print(f"colony {name}: {move.action} ({len(move.fields)} fields, every one verified by audit)")
+
+
 @main.command("chat")
 @click.option("--sequential", is_flag=True, help="Run the organisms one after another instead of in parallel.")
 @harmonix_command(llm=True, remote=True)
@@ -550,6 +637,40 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
                            max_waiting_per_organism=max_waiting, deadline_s=deadline)
     serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping),
           verbose=click.get_current_context().find_root().params.get("verbose", 0))
+
+
+# --- harmonix migrate ----------------------------------------------------------------------------------------------
+
+
+@main.command("migrate")
+@click.option("--from", "source", required=True, help="The store to copy from: sqlite:PATH or a postgresql:// URL.")
+@click.option("--to", "target", required=True, help="The store to copy into.")
+@click.option("--only", "only", multiple=True, help="Copy only this colony (repeatable).")
+@harmonix_command()
+def migrate_command(config: Config, as_json: bool, source: str, target: str, only: tuple[str, ...]) -> None:
+    """Copy every colony of one store into another (SQLite home to PostgreSQL, or back), each field checked
+    and verified by audit. A migration cut short is completed by running it again; a finished one is left as it is.
+    The source is only read."""
+    from harmonix.field.transfer import migrate_store
+
+    stores = {flag: Config.load(config.home, database=url).store_url for flag, url in
+              (("--from", source), ("--to", target))}
+    if stores["--from"] == stores["--to"]:
+        raise InvalidArgument("--from and --to name the same store")
+    names = [check_colony_name(name, "--only") for name in only] or None
+
+    async def move() -> list[ColonyMove]:
+        async with open_config_store(dataclasses.replace(config, database=stores["--from"])) as origin, \
+                open_config_store(dataclasses.replace(config, database=stores["--to"])) as destination:
+            return await migrate_store(origin, destination, names)
+
+    moves = run(move())
+    if as_json:
+        emit_json({"from": public_location(stores["--from"]), "to": public_location(stores["--to"]),
+                   "colonies": [move_document(m) for m in moves]})
+        return
+    for m in moves:
+        stdout.print(f"colony {m.colony.name}: {m.action} ({len(m.fields)} fields)")
 
 
 # --- harmonix eval -------------------------------------------------------------------------------------------------

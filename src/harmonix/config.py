@@ -163,7 +163,8 @@ def _database_url(setting: Setting) -> str | None:
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as error:
-            raise InvalidConfiguration(f"{setting.source} is not a PostgreSQL URL libpq accepts: {error}") from None
+            raise InvalidConfiguration(f"{setting.source} is not a PostgreSQL URL libpq accepts: "
+                                       f"{str(error).strip()}") from None
         return url
     raise InvalidConfiguration(f"{setting.source} must be sqlite:PATH or a postgresql:// URL, got {url!r}")
 

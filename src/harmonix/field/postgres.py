@@ -612,12 +612,14 @@ class PostgresStore:
                 assert field is not None
         return PostgresFieldStore(self, colony, name, field, transactions=transactions)
 
-    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
-        info = ColonyInfo(name=name, created=time.time(), owner=owner)
+    async def create_colony(self, name: str, *, owner: str | None = None, created: float | None = None,
+                            forked_from: str | None = None) -> ColonyInfo:
+        info = ColonyInfo(name=name, created=time.time() if created is None else created, owner=owner,
+                          forked_from=forked_from)
         async with self.connection() as conn:
             try:
-                await conn.execute(f"INSERT INTO {S}.colonies (name, created, owner) VALUES (%s, %s, %s)",
-                                   (info.name, info.created, info.owner))
+                await conn.execute(f"INSERT INTO {S}.colonies (name, created, owner, forked_from)"
+                                   f" VALUES (%s, %s, %s, %s)", (info.name, info.created, info.owner, forked_from))
             except psycopg.errors.UniqueViolation:
                 raise ColonyExists(f"colony {name!r} already exists") from None
         return info

@@ -55,8 +55,10 @@ class Store(Protocol):
         ``transactions=False`` exists only for the experiments that show why transactions matter."""
         ...
 
-    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
-        """A new, empty colony; :class:`~harmonix.errors.ColonyExists` if the name is taken."""
+    async def create_colony(self, name: str, *, owner: str | None = None, created: float | None = None,
+                            forked_from: str | None = None) -> ColonyInfo:
+        """A new, empty colony; :class:`~harmonix.errors.ColonyExists` if the name is taken. ``created`` (default:
+        now) and ``forked_from`` are for a colony moved from another store."""
         ...
 
     async def colony(self, name: str) -> ColonyInfo:
