@@ -191,3 +191,14 @@ def test_the_same_seed_gives_the_same_organism_output_on_both_backends(postgres_
                             for organism in ("haiku", "sonnet")
                             for seed, prompt in ((1, "What is resonance?"), (2, "And where does it live?"))]
     assert outputs["sqlite"] == outputs["postgresql"]
+
+
+def test_bench_field_on_postgresql_reports_the_ratio_against_the_driver(postgres_url: str, tmp_path: Path) -> None:
+    """The benchmark at its smallest: every figure present, and the colonies it wrote removed. Not a timing test."""
+    report = harmonix("bench", "field", "--database", postgres_url, "--repeats", "1", "--ingests", "3",
+                      home=tmp_path)
+    for key in ("driver_ms", "driver_unpipelined_ms", "store_ms", "field_ms", "ingest_ratio_vs_driver",
+                "concurrent_turns_per_s"):
+        assert isinstance(report[key], float) and report[key] > 0, key
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute(f"SELECT name FROM {SCHEMA}.colonies").fetchall() == [("default",)]

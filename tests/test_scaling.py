@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -130,3 +133,30 @@ async def test_a_server_killed_mid_turn_leaves_no_partial_turn_and_the_other_goe
     async with open_store(postgres_url) as store, Field.open(store, "prose", create=False) as field:
         assert [row[2] for row in (await field.dump()).disturbances] == ["the breath after"]
     assert json.dumps(fields["meta"][1]) == "[0]", "only B's breath reached the hub"
+
+
+def harmonix(*args: str, home: Path) -> dict[str, Any]:
+    env = {**os.environ, "HARMONIX_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "harmonix", *args, "--json"], capture_output=True, text=True,
+                          env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_bench_serve_spreads_the_load_over_two_processes_on_one_database(postgres_url: str, tmp_path: Path) -> None:
+    """The benchmark at its smallest (Prose and Artist on the stand-in): both arms measured, no violation. Not a
+    timing test."""
+    with llm_standin(0.05) as llm:
+        report = harmonix("bench", "serve", "--database", postgres_url, "--processes", "2", "--repeats", "1",
+                          "--cascades", "2", "--colonies", "2", "--llm-url", llm, home=tmp_path)
+    assert report["processes"] == 2 and report["store"].startswith("postgresql://")
+    assert report["cascades_per_s_4"] > 0 and report["cascades_per_s_spread"] > 0 and report["process_gain"] > 0
+    assert report["violations"] == 0 and report["server_errors"] == 0 and report["rejections"] == 0
+
+
+def test_bench_serve_refuses_processes_without_a_shared_database(tmp_path: Path) -> None:
+    env = {**os.environ, "HARMONIX_HOME": str(tmp_path)}
+    env.pop("HARMONIX_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "harmonix", "bench", "serve", "--processes", "2"], text=True,
+                          capture_output=True, env=env, timeout=120)
+    assert done.returncode == 2 and "--processes needs --database postgresql" in done.stderr

@@ -790,10 +790,19 @@ def bench_group() -> None:
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
 @harmonix_command()
 def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> None:
-    """What the field discipline costs against plain sqlite3 (see harmonix.bench.field)."""
+    """What the field discipline costs against plain sqlite3 (see harmonix.bench.field), or with --database
+    postgresql://… against the plain driver on that database (see harmonix.bench.field_postgres)."""
     from harmonix.bench.field import run_field_bench
+    from harmonix.bench.field_postgres import run_postgres_field_bench
+    from harmonix.field.store import POSTGRES_SCHEMES
 
-    result = run(run_field_bench(repeats=repeats, ingests=ingests, progress=terminal_progress(stderr)))
+    url = config.store_url
+    result: Any
+    if url.startswith(POSTGRES_SCHEMES):
+        result = run(run_postgres_field_bench(url, repeats=repeats, ingests=ingests,
+                                              progress=terminal_progress(stderr)))
+    else:
+        result = run(run_field_bench(repeats=repeats, ingests=ingests, progress=terminal_progress(stderr)))
     if as_json:
         emit_json(plain(result))
         return
@@ -883,14 +892,16 @@ def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_dela
               help="Cascades in each throughput arm (one client, then four).")
 @click.option("--colonies", type=click.IntRange(min=1), default=100, show_default=True,
               help="Colonies opened to measure the memory each costs.")
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Also run the four clients spread over this many servers on one --database postgresql://….")
 @harmonix_command(llm=True)
-def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int) -> None:
+def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int, processes: int) -> None:
     """A real server under load: HTTP+SSE overhead, first event, throughput at 1 and 4 clients against the
     machine's limit, memory per colony, integrity after the run (see harmonix.bench.serve)."""
     from harmonix.bench.serve import run_serve_bench
 
     result = plain(run_serve_bench(config, repeats=repeats, cascades=cascades, colonies=colonies,
-                                   progress=terminal_progress(stderr)))
+                                   processes=processes, progress=terminal_progress(stderr)))
     if as_json:
         emit_json(result)
     else:

@@ -321,8 +321,8 @@ def _upserts(column: str) -> tuple[str, str]:
     return trigram, word
 
 
-_UPSERTS = {column: _upserts(column) for column in ("own", "heard")}
-_INSERT_TEXT = (f"INSERT INTO {S}.texts (field, id, source, body, created, tokens, meta)"
+UPSERTS = {column: _upserts(column) for column in ("own", "heard")}
+INSERT_TEXT = (f"INSERT INTO {S}.texts (field, id, source, body, created, tokens, meta)"
                 f" VALUES (%(f)s, {_next_id('texts')}, %(source)s, %(body)s, %(created)s, %(tokens)s, %(meta)s::json)"
                 f" RETURNING id")
 _INSERT_DISTURBANCE = (f"INSERT INTO {S}.disturbances (field, id, source, body, created, tokens)"
@@ -336,7 +336,7 @@ _INSERT_TURN = (f"INSERT INTO {S}.turns (field, id, created, disturbance_id, tex
 
 async def count_rows(conn: Connection, field: int, step: AddText | AddDisturbance, column: str) -> None:
     """Queue the upserts that add a text's or disturbance's trigram and word counts to ``own`` or ``heard``."""
-    upsert_trigram, upsert_word = _UPSERTS[column]
+    upsert_trigram, upsert_word = UPSERTS[column]
     if step.trigrams:
         await conn.execute(upsert_trigram, (field, [t[0][0] for t in step.trigrams], [t[0][1] for t in step.trigrams],
                                             [t[0][2] for t in step.trigrams], [t[1] for t in step.trigrams]))
@@ -385,7 +385,7 @@ class StepRunner:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
         match step:
             case AddText():
-                inserted = await conn.execute(_INSERT_TEXT, {
+                inserted = await conn.execute(INSERT_TEXT, {
                     "f": field, "source": step.source, "body": step.body, "created": step.created,
                     "tokens": step.tokens, "meta": step.meta_json})
                 await count_rows(conn, field, step, "own")
@@ -440,6 +440,11 @@ class PostgresFieldStore:
     @property
     def location(self) -> str:
         return self._location
+
+    @property
+    def field_id(self) -> int:
+        """The field's key in every table (for tools that read or write beside the store, like the benchmark)."""
+        return self._runner.field
 
     @property
     def schema_version(self) -> int:
