@@ -77,7 +77,9 @@ def throwaway_postgres(*, durable: bool = False, max_connections: int = 300) -> 
     """A fresh cluster for the block; yields the URL of its ``postgres`` database."""
     prefix = _as_service_user()
     initdb, pg_ctl = binary("initdb"), binary("pg_ctl")
-    directory = Path(tempfile.mkdtemp(prefix="harmonix-pg-"))
+    # As root the cluster's owner must reach the directory, and a socket path may not exceed 107 bytes: /tmp itself
+    # (world-traversable, short) rather than whatever $TMPDIR says.
+    directory = Path(tempfile.mkdtemp(prefix="harmonix-pg-", dir="/tmp" if prefix else None))
     try:
         if prefix:
             owner = pwd.getpwnam(SERVICE_USER)
