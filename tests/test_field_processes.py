@@ -105,14 +105,17 @@ async def test_a_process_killed_while_it_holds_the_field_mid_turn_frees_it_whole
         await field.ingest("the field before the turn that dies")
     worker = start_worker(store_url, seed=7, count=0, hold=True)
     assert worker.stdin is not None and worker.stdout is not None
-    async with open_store(store_url, lock_timeout_s=0.5) as impatient, Field.open(impatient, "shared") as blocked:
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        assert worker.stdout.readline().strip() == "holding"
-        with pytest.raises(FieldBusy):
-            await blocked.ingest("a write while the turn holds the field")
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=30)
+    try:
+        async with open_store(store_url, lock_timeout_s=0.5) as impatient, \
+                Field.open(impatient, "shared") as blocked:
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+            assert worker.stdout.readline().strip() == "holding"
+            with pytest.raises(FieldBusy):
+                await blocked.ingest("a write while the turn holds the field")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
     lock_timeout_s = 20.0
     async with open_store(store_url, lock_timeout_s=lock_timeout_s) as other, Field.open(other, "shared") as next_:
         started = time.monotonic()
