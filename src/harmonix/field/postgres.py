@@ -486,7 +486,10 @@ class PostgresFieldStore:
             except BaseException as error:
                 if conn is not None:
                     await self._release(conn, healthy=not isinstance(error, asyncio.CancelledError))
-                raise _translate(error, f"field {runner.name}") from error
+                translated = _translate(error, f"field {runner.name}")
+                if translated is error:
+                    raise
+                raise translated from error
             if self._conn is None:
                 await self._release(conn, healthy=True)
             return results
