@@ -14,10 +14,13 @@ the wait, and a writer could miss the previous holder's rows). A wait past the t
 READ READ ONLY`` transaction: every statement of a snapshot reads the same committed state, so a snapshot is never
 torn, and it takes no lock, so readers never wait for a turn that is generating.
 
-**One round trip per operation, or two.** The steps of one :meth:`PostgresFieldStore.run` go out in libpq's
-pipeline mode: statements are queued without waiting, and the client waits only where it needs a result (a new row's
-id, a snapshot's count of texts before it can draw its random offsets). ``[Begin, AddText, Commit]`` is two round
-trips; a snapshot is two or three.
+**Two round trips per operation, or three.** The steps of one :meth:`PostgresFieldStore.run` go out in libpq's
+pipeline mode: statements are queued without waiting, and the client waits only where it needs a result (a new
+row's id, a snapshot's count of texts before it can draw its random offsets). ``[Begin, AddText, Commit]`` is two
+round trips: the lock, the row and its counts, then the commit. Waiting for the row's id before queueing the
+commit is deliberate: it is the moment a cancelled caller is noticed, so an operation cancelled while it waits for
+the field's lock never commits (queueing the commit with the rest would save a round trip and lose that; the
+cancellation tests caught it).
 
 **Cancellation.** A task cancelled while its operation runs does not interrupt the statement in flight: the steps
 run in a task of their own, which finishes the current step, runs no further step (:class:`OperationAbandoned`),
