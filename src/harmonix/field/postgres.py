@@ -40,14 +40,16 @@ time; it must be longer than the longest turn. Waiting for a free connection lon
 statement cache lost track of one here when a pipeline aborted on a lock timeout (the next use failed with
 "prepared statement … does not exist").
 
-**Why psycopg 3 and not asyncpg** (measured here, 300-word turns, 40 ingests of text + trigram + word upserts in one
-transaction, over a Unix socket, medians of 5): psycopg without a pipeline 5.4 ms, asyncpg 4.0 ms, psycopg in
-pipeline mode 3.9 ms; ``harmonix bench field --database URL`` keeps asyncpg as a comparison arm. At equal speed on
-one machine, psycopg wins where it matters beyond one: pipeline mode makes an operation one or two round trips
-where asyncpg needs one per statement (five here), which is what counts against a database across a network; it is
-libpq, so every URL, service file and TLS setting PostgreSQL documents works; psycopg_pool 3.3 no longer loses
-connections when a task is cancelled while taking one; and asyncpg's statement cache breaks behind PgBouncer in
-transaction mode unless switched off.
+**Why psycopg 3 and not asyncpg** (``harmonix bench field --database URL`` measures both, 300-word turns, the
+same three statements in one transaction per ingest, over a Unix socket on this 2-core machine while other jobs
+held it): asyncpg took 0.92-0.96 of psycopg's time in pipeline mode against a durable database (an fsync per
+commit) and 0.77-0.99 without fsync; psycopg without a pipeline took 1.07-1.21. So on one machine asyncpg is up to
+a fifth faster in client CPU. Harmonix still uses psycopg, for what counts beyond one machine: an operation is
+two round trips in pipeline mode where asyncpg needs one per statement (five for an ingest), which against a
+database across a network (0.2-1 ms each) outweighs the CPU; it is libpq, so every URL, service file and TLS
+setting PostgreSQL documents works as documented; psycopg_pool 3.3 no longer loses connections when a task is
+cancelled while taking one; and asyncpg's statement cache breaks behind PgBouncer in transaction mode unless
+switched off.
 
 With ``transactions=False`` (for the tests and experiments that show why the discipline exists, never for real use)
 there is no pipeline and no transaction: each statement commits on its own, and each writing step first waits until
