@@ -26,13 +26,20 @@ def served(home: Path, *args: str, env: dict[str, str] | None = None, ready: boo
 @contextlib.contextmanager
 def llm_standin(delay_s: float, probe_delay_s: float = 0.0) -> Iterator[str]:
     """A stand-in OpenAI-compatible server (``tests/llm_standin.py``) for the block; yields its URL."""
+    with llm_standin_process(delay_s, probe_delay_s) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def llm_standin_process(delay_s: float, probe_delay_s: float = 0.0) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """The stand-in for the block; yields its URL and its process, which a test may end early (the LLM goes away)."""
     process = subprocess.Popen([sys.executable, str(HERE / "llm_standin.py"), str(delay_s), str(probe_delay_s)],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://"), url
-        yield url
+        yield url, process
     finally:
         process.kill()
         process.wait(timeout=30)

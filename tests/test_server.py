@@ -113,6 +113,9 @@ async def test_the_stream_contract_on_the_embedded_model(tmp_path: Path, client:
         assert sonnet["stats"]["counts"]["turns"] == 2 and len(sonnet["turns"]) == 2
         assert {"phase", "rhyme_scheme"} <= sonnet["turns"][0]["metrics"].keys()
         assert sonnet["turns"][0]["sizes"]["texts"] >= 1
+        colony = (await client.get(f"{server.url}/v1/colonies/alice")).json()
+        assert "location" not in sonnet["stats"] and "location" not in colony["fields"]["sonnet"], \
+            "where the server keeps a field is not a client's business"
         metrics = (await client.get(f"{server.url}/metrics")).text
         assert metric(metrics, 'harmonix_requests_total{kind="cascade",outcome="ok"}') == 2
         assert "harmonix_stage_seconds_bucket" in metrics and "harmonix_llm_tokens_total" in metrics

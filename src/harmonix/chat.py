@@ -178,7 +178,7 @@ class HereConversation:
         on_event("done", done_document(result))
 
     async def stats(self) -> list[dict[str, Any]]:
-        return [field_stats_document(stats) for stats in await self._colony.stats()]
+        return [field_stats_document(stats, location=True) for stats in await self._colony.stats()]
 
 
 class RemoteConversation:

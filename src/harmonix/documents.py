@@ -129,9 +129,13 @@ def done_document(result: CascadeResult) -> dict[str, Any]:
     return {"cascade": result.id, "seed": result.seed, "timings": dict(result.timings)}
 
 
-def field_stats_document(stats: FieldStats) -> dict[str, Any]:
-    """A field's identity and sizes."""
-    return plain(stats)
+def field_stats_document(stats: FieldStats, *, location: bool = False) -> dict[str, Any]:
+    """A field's identity and sizes; where it is stored (a path of the machine that holds it) only with
+    ``location``, for a user on that machine: a server's clients are never shown it."""
+    document = plain(stats)
+    if not location:
+        del document["location"]
+    return document
 
 
 def colony_document(info: ColonyInfo, fields: Mapping[str, FieldStats] | None = None) -> dict[str, Any]:

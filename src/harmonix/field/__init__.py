@@ -22,7 +22,7 @@ from harmonix.field.model import (
     WrinkleReceipt,
 )
 from harmonix.field.seed import Seed, build_seed
-from harmonix.field.store import Store, ensure_colony, open_store, sqlite_url
+from harmonix.field.store import Store, ensure_colony, open_store, public_location, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
@@ -52,5 +52,6 @@ __all__ = [
     "check_field_name",
     "ensure_colony",
     "open_store",
+    "public_location",
     "sqlite_url",
 ]

@@ -66,6 +66,13 @@ class Listening:
         return sum(self.lean.get(word, 0.0) for word in set(words))
 
 
+def resonance_with(prompt: str, memory: Memory) -> Callable[[str], float]:
+    """How strongly a text resonates with ``prompt``: :meth:`Listening.resonance` without a field (the query
+    depends on the prompt and the memory alone)."""
+    query = memory.query(prompt_words(prompt))
+    return lambda text: memory.resonance(text, query)
+
+
 def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
            can_say: Callable[[str], bool] = lambda word: True) -> Listening:
     """Listen to ``prompt`` with the field as ``snapshot`` holds it (taken after the prompt's wrinkle, with

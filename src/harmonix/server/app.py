@@ -11,7 +11,8 @@ Routes (JSON; the OpenAPI document at ``/openapi.json``):
   happen (:mod:`harmonix.server.streams`);
 - ``GET /v1/colonies/{id}/history?limit=&before=`` (past cascades, newest first) and
   ``GET /v1/colonies/{id}/fields/{organism}?limit=`` (stats and the per-turn series);
-- the OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions`` (:mod:`harmonix.server.openai`).
+- the OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions`` (:mod:`harmonix.server.openai`);
+- the page at ``/`` and its files under ``/static/`` (:mod:`harmonix.server.page`), which need no key.
 
 Every error is one JSON object ``{"error": {"type", "message"}}`` with the status :mod:`harmonix.documents` gives
 its type (429 carries ``Retry-After``, 401 ``WWW-Authenticate``); a body over ``max_body_bytes`` is 413, malformed
@@ -46,6 +47,7 @@ from harmonix.documents import (
     colony_document,
     done_document,
     error_document,
+    field_stats_document,
     http_status,
     stage_document,
 )
@@ -55,6 +57,7 @@ from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
 from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
 from harmonix.server.openai import install_openai_routes
+from harmonix.server.page import install_page
 from harmonix.server.shared import (
     ERRORS,
     ErrorBody,
@@ -191,6 +194,7 @@ def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager
     _install_error_handlers(app)
     _install_routes(app)
     install_openai_routes(app)
+    install_page(app)
     return LimitedBody(app, settings.max_body_bytes)
 
 
@@ -271,7 +275,7 @@ def _install_routes(app: FastAPI) -> None:
                          limit: Annotated[int, Query(ge=1, le=100)] = 50) -> JSONResponse:
         """One field: its stats, and per turn its text, dissonance, temperature, sizes and metrics."""
         view = await service_of(request).field_view(colony, who, organism, limit=limit)
-        return JSONResponse(plain({"stats": view.stats, "turns": view.turns}))
+        return JSONResponse(plain({"stats": field_stats_document(view.stats), "turns": view.turns}))
 
     del health, metrics, create_colony, list_colonies, get_colony, fork_colony, remove_colony, cascade, turn
     del history, field_view

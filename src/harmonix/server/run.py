@@ -7,6 +7,10 @@
   listening on URL (loading engines)`` once the socket accepts connections (``/health`` answers 503 meanwhile), and
   ``harmonix serve: ready on URL`` once every engine has loaded. Logs (one line per request, uvicorn's access log)
   go to stderr too.
+- With ``open_page`` the page (``/``) opens in the user's web browser once the server is ready, through
+  :mod:`webbrowser` (which honours ``$BROWSER``), in a thread of its own: some browsers' launchers wait for the
+  browser to end, and the server must not wait with them. A line on stderr says it opened, or that no browser was
+  found and where to point one.
 - SIGTERM or SIGINT: uvicorn stops accepting, lets running requests finish for up to ``grace_s`` seconds, then
   cancels them (their uncommitted turns roll back), closes every colony, and the process exits with status 0.
   uvicorn re-raises the signal it caught once it is done; the handlers installed here receive it and do nothing, so
@@ -21,6 +25,8 @@ import logging
 import signal
 import socket
 import sys
+import threading
+import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
@@ -47,6 +53,7 @@ class ServeOptions:
     grace_s: float = 30.0
     limits: ServiceLimits = ServiceLimits()
     ping_s: float = 15.0
+    open_page: bool = False
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -72,6 +79,27 @@ def bind(host: str, port: int) -> socket.socket:
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def page_url(url: str) -> str:
+    """The page's address for a browser on this machine: a server listening on every address (``0.0.0.0``,
+    ``::``) is reached on loopback."""
+    for anywhere, loopback in (("http://0.0.0.0:", "http://127.0.0.1:"), ("http://[::]:", "http://[::1]:")):
+        if url.startswith(anywhere):
+            url = loopback + url[len(anywhere):]
+    return f"{url}/"
+
+
+def open_in_browser(url: str) -> None:
+    """Open ``url`` in the user's web browser, off the calling thread (module docstring)."""
+
+    def open_it() -> None:
+        if webbrowser.open(url):
+            print(f"harmonix serve: opened {url} in a web browser", file=sys.stderr, flush=True)
+        else:
+            print(f"harmonix serve: found no web browser; open {url} yourself", file=sys.stderr, flush=True)
+
+    threading.Thread(target=open_it, name="harmonix-open-page", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -100,6 +128,8 @@ def serve(config: Config, options: ServeOptions, *, verbose: int = 0) -> None:
 
     def ready() -> None:
         print(f"harmonix serve: ready on {url}", file=sys.stderr, flush=True)
+        if options.open_page:
+            open_in_browser(page_url(url))
 
     app = create_app(lambda: ColonyService.open(config, options.limits),
                      ServerSettings(keys=options.keys, ping_s=options.ping_s), on_ready=ready)
