@@ -137,7 +137,7 @@ async def test_genesis_then_own_words_in_one_turn(config: Config) -> None:
         assert (await audit(store, "prose")).ok
     assert reply.text == GOOD and 0.0 < reply.dissonance <= 1.0
     assert stats.counts.texts == len(genesis()) + 1 and stats.counts.turns == 1
-    assert all(line.strip() for line in reply.seed_text.splitlines())
+    assert reply.given.startswith(genesis()[-1]), "an empty field speaks from its genesis"
 
 
 async def test_rejects_are_retried_and_never_stored(config: Config) -> None:
@@ -236,9 +236,10 @@ async def test_talk_about_the_task_is_rejected_and_never_stored(config: Config) 
 
 
 async def test_copying_what_it_read_is_rejected(config: Config) -> None:
-    copied = " ".join(genesis()[0].split()[:20])
-    async with prose_on(config, Scripted([copied, GOOD])) as (prose, _):
+    newest = genesis()[-1]  # an empty field's newest paragraph opens what Prose reads
+    async with prose_on(config, Scripted([newest, GOOD])) as (prose, _):
         reply = await prose.answer("a prompt", seed=10)
+    assert newest in reply.given
     assert reply.text == GOOD and reply.rejected == ("copies 8 words of what it was given",)
 
 
