@@ -54,6 +54,10 @@ class TestDissonance:
         known = {word: Acquaintance(own=10**6, heard=10**6, memory=10**6) for word in ("sea", "wave")}
         assert 0 < field_dissonance(["sea"], known, {"sea": {"wave": 1.0}}) < 0.01
 
+    def test_a_word_is_foreign_only_as_far_as_it_is_neither_familiar_nor_connected(self) -> None:
+        known = {"sea": Acquaintance(own=int(HALF_FAMILIAR)), "wave": Acquaintance(own=int(HALF_FAMILIAR))}
+        assert field_dissonance(["sea"], known, {"sea": {"wave": 1.0}}) == pytest.approx(0.5 * 0.5)
+
     def test_familiarity_is_half_at_the_documented_count(self) -> None:
         assert familiarity(Acquaintance()) == 0.0
         assert familiarity(Acquaintance(own=int(HALF_FAMILIAR))) == 0.5
