@@ -1,11 +1,12 @@
 """A field writer in its own OS process, for test_field_processes.py.
 
-    python field_worker.py STORE_URL SEED COUNT LOCK_TIMEOUT_S [--no-transactions]
+    python field_worker.py STORE_URL SEED COUNT LOCK_TIMEOUT_S [--no-transactions] [--keep=N]
 
 Opens field "shared" of colony "default" in the store, prints "ready", waits for a line on stdin, then ingests COUNT
 texts (0: until killed) and prints "done BUSY" where BUSY counts writes that gave up waiting for another writer
 (:class:`~harmonix.errors.FieldBusy`). The texts are a pure function of (SEED, i): see
-:func:`text_for`.
+:func:`text_for`. With ``--keep=N`` the field keeps only its newest N texts (a retention policy), so every ingest
+also forgets the oldest text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import sys
 
 from harmonix.errors import FieldBusy
-from harmonix.field import Field, Guards, open_store
+from harmonix.field import Field, Guards, Retention, open_store
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "tu", "vel", "no", "ri", "sha", "ot", "em"]
 VOCABULARY = sorted({a + b for a in SYLLABLES for b in SYLLABLES})
@@ -28,10 +29,10 @@ def text_for(seed: int, i: int, words: int = 300) -> str:
     return " ".join(rng.choices(VOCABULARY, weights=ZIPF, k=words))
 
 
-async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: Guards) -> None:
+async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: Guards, retention: Retention) -> None:
     busy = 0
     async with open_store(url, lock_timeout_s=lock_timeout_s) as store, \
-            Field.open(store, "shared", guards=guards) as field:
+            Field.open(store, "shared", guards=guards, retention=retention) as field:
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         i = 0
@@ -47,5 +48,7 @@ async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: G
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     guards = Guards(transactions="--no-transactions" not in arguments)
+    keep = [int(a.split("=", 1)[1]) for a in arguments if a.startswith("--keep=")]
+    retention = Retention(texts=keep[0]) if keep else Retention()
     url, seed, count, lock_timeout_s = [a for a in arguments if not a.startswith("--")]
-    asyncio.run(main(url, int(seed), int(count), float(lock_timeout_s), guards))
+    asyncio.run(main(url, int(seed), int(count), float(lock_timeout_s), guards, retention))

