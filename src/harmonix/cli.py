@@ -659,6 +659,25 @@ def bench_group() -> None:
     """Benchmarks: ratios measured side by side in one run, medians of several repeats."""
 
 
+def io_options(delay_s: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--io`` (Prose and Artist on the benchmark's loopback delay server) and ``--io-delay``."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option("--io-delay", type=click.FloatRange(min=0), default=delay_s, show_default=True,
+                                help="Seconds, with --io.")(function)
+        return click.option("--io", "io", is_flag=True,
+                            help="Prose and Artist on a loopback server that answers after a delay.")(function)
+
+    return decorate
+
+
+def refuse_llm_with_io(config: Config, io: bool) -> None:
+    """``--io`` replaces the LLM: an LLM given as well is a contradiction."""
+    if io and (config.prose_llm.url or config.prose_llm.model or config.artist_llm):
+        raise InvalidArgument("--io puts Prose and Artist on the benchmark's own loopback server: "
+                              "give no --model or --llm-url with it")
+
+
 @bench_group.command("field")
 @click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
@@ -730,16 +749,13 @@ def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, paralle
 
 @bench_group.command("cascade")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--io", "io", is_flag=True, help="Prose and Artist on a loopback server that answers after a delay.")
-@click.option("--io-delay", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Seconds, with --io.")
+@io_options(delay_s=1.5)
 @harmonix_command(llm=True)
 def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_delay: float) -> None:
     """Parallel against sequential cascades, and against the best any schedule could do (see harmonix.bench.cascade)."""
     from harmonix.bench.cascade import run_cascade_bench
 
-    if io and (config.prose_llm.url or config.prose_llm.model or config.artist_llm):
-        raise InvalidArgument("--io puts Prose and Artist on the benchmark's own loopback server: "
-                              "give no --model or --llm-url with it")
+    refuse_llm_with_io(config, io)
     result = plain(run_cascade_bench(repeats=repeats, io=io, io_delay_s=io_delay, config=config,
                                      progress=terminal_progress(stderr)))
     if as_json:
@@ -769,6 +785,76 @@ def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colo
         emit_json(result)
     else:
         print_table(f"harmonix bench serve: {repeats} paired, {cascades} per throughput arm", result)
+
+
+@bench_group.command("soak")
+@click.option("--cascades", type=click.IntRange(min=2), default=None,
+              help="Cascades in all [default: 1000; 40 with --quick].")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True, help="Clients breathing at once.")
+@click.option("--colonies", type=click.IntRange(min=1), default=2, show_default=True, help="Colonies they share.")
+@click.option("--window", type=click.IntRange(min=1), default=None,
+              help="Cascades between two readings [default: 100; 10 with --quick].")
+@click.option("--quick", is_flag=True, help="A short run with the same figures (for the test suite).")
+@io_options(delay_s=0.5)
+@click.option("--keep-turns", type=click.IntRange(min=1), default=None,
+              help="The server's retention policy (HARMONIX_KEEP_TURNS) [default: its own].")
+@harmonix_command(llm=True)
+def bench_soak(config: Config, as_json: bool, cascades: int | None, clients: int, colonies: int, window: int | None,
+               quick: bool, io: bool, io_delay: float, keep_turns: int | None) -> None:
+    """A long run against a real server: memory, file descriptors, tasks, latency and field sizes per window, and
+    every field whole at the end (see harmonix.bench.soak)."""
+    from harmonix.bench.soak import run_soak_bench
+
+    refuse_llm_with_io(config, io)
+    cascades = cascades or (40 if quick else 1000)
+    window = window or (10 if quick else 100)
+    if cascades < 2 * window:
+        raise InvalidArgument(f"--cascades must be at least two windows ({2 * window}): a warm-up and one measured")
+    result = plain(run_soak_bench(config, cascades=cascades, clients=clients, colonies=colonies, window=window, io=io,
+                                  io_delay_s=io_delay, keep_turns=keep_turns, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench soak: {cascades} cascades, {clients} clients, {colonies} colonies")
+    for column in ("cascades", "RSS MiB", "fds", "tasks", "p50 s", "colony MiB"):
+        table.add_column(column, justify="right")
+    for reading in result["windows"]:
+        server = reading["server"]
+        table.add_row(str(reading["cascades"]), f"{server['rss_mb']:.1f}", str(server["open_fds"]),
+                      str(server["tasks"]), f"{reading['p50_s']:.2f}",
+                      f"{sum(size['bytes'] for size in reading['fields'].values()) / 2**20 / colonies:.2f}")
+    stdout.print(table)
+    print_table("figures", {key: value for key, value in result.items()
+                            if key not in ("windows", "baseline", "end", "field_growth_per_cascade")})
+    print_table("growth per cascade", {f"{name}.{measure}": value
+                                       for name, growth in result["field_growth_per_cascade"].items()
+                                       for measure, value in growth.items()})
+
+
+@bench_group.command("crash")
+@click.option("--kills", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True, help="Clients breathing at once.")
+@click.option("--colonies", type=click.IntRange(min=1), default=2, show_default=True, help="Colonies they share.")
+@click.option("--max-events", type=click.IntRange(min=1), default=1500, show_default=True,
+              help="Each kill comes at the n-th event the clients receive, n drawn from 1..this.")
+@click.option("--seed", type=int, default=16, show_default=True, help="Draws the kills' moments.")
+@io_options(delay_s=0.5)
+@harmonix_command(llm=True)
+def bench_crash(config: Config, as_json: bool, kills: int, clients: int, colonies: int, max_events: int, seed: int,
+                io: bool, io_delay: float) -> None:
+    """SIGKILL a real server at random moments under load, restarting it each time: no acknowledged cascade lost,
+    every field whole, nothing locked (see harmonix.bench.crash)."""
+    from harmonix.bench.crash import run_crash_bench
+
+    refuse_llm_with_io(config, io)
+    result = plain(run_crash_bench(config, kills=kills, clients=clients, colonies=colonies, io=io, io_delay_s=io_delay,
+                                   max_events=max_events, seed=seed, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    print_table(f"harmonix bench crash: {kills} kills", {k: v for k, v in result.items() if k != "problems"})
+    for problem in result["problems"]:
+        stderr.print(problem, markup=False, highlight=False)
 
 
 def print_table(title: str, values: dict[str, Any]) -> None:

@@ -74,12 +74,18 @@ class ServeBench:
 
 
 @contextlib.contextmanager
-def running_server(config: Config, home: Path, *extra: str) -> Iterator[ServerProcess]:
-    """``harmonix serve`` on a free loopback port with ``home`` and the LLM settings of ``config``, ready."""
-    llm = config.llm("prose")
-    args = [*extra, *(["--llm-url", llm.url] if llm.url else ["--model", str(llm.model)] if llm.model else [])]
-    with running(home, args) as server:
+def running_server(config: Config, home: Path, *extra: str,
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``harmonix serve`` on a free loopback port with ``home`` and the LLM settings of ``config``, ready (``env``:
+    more environment variables for it)."""
+    with running(home, server_args(config, *extra), env=env) as server:
         yield server
+
+
+def server_args(config: Config, *extra: str) -> list[str]:
+    """The arguments of ``harmonix serve`` that give it the LLM settings of ``config``, after ``extra``."""
+    llm = config.llm("prose")
+    return [*extra, *(["--llm-url", llm.url] if llm.url else ["--model", str(llm.model)] if llm.model else [])]
 
 
 @dataclass(frozen=True, slots=True)
