@@ -857,6 +857,39 @@ def bench_crash(config: Config, as_json: bool, kills: int, clients: int, colonie
         stderr.print(problem, markup=False, highlight=False)
 
 
+@bench_group.command("growth")
+@click.option("--cascades", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="Simulated cascades per arm (what they write, not their generation).")
+@click.option("--every", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Cascades between two readings of size and turn time.")
+@click.option("--keep-turns", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="The retention policy of the kept arm (HARMONIX_KEEP_TURNS).")
+@click.option("--samples", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed turns per organism at each reading (median).")
+@harmonix_command()
+def bench_growth(config: Config, as_json: bool, cascades: int, every: int, keep_turns: int, samples: int) -> None:
+    """A colony's size and turn time over a long simulated life, with and without retention (see
+    harmonix.bench.growth)."""
+    from harmonix.bench.growth import run_growth_bench
+
+    result = plain(run_growth_bench(cascades=cascades, every=every, keep_turns=keep_turns, samples=samples,
+                                    progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench growth: {cascades} simulated cascades, keeping {keep_turns} turns")
+    for column in ("cascades", "arm", "MiB", "texts", "trigram types", "turn ms"):
+        table.add_column(column, justify="right")
+    for arm, readings in result["readings"].items():
+        for reading in readings:
+            table.add_row(str(reading["cascades"]), arm, f"{reading['bytes'] / 2**20:.1f}", str(reading["texts"]),
+                          str(reading["trigram_types"]), f"{reading['turn_ms']:.1f}")
+    stdout.print(table)
+    print_table("second half of the run", {f"{key}.{arm}": value for key in ("bytes_per_cascade", "size_ratio",
+                                                                            "turn_ms_ratio")
+                                           for arm, value in result[key].items()})
+
+
 def print_table(title: str, values: dict[str, Any]) -> None:
     """A two-column table of a benchmark's figures."""
     table = Table(title=title)
