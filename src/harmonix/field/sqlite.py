@@ -660,8 +660,10 @@ class SqliteStore:
             raise FieldNotFound(f"no field {name!r} in colony {colony!r}")
         return await SqliteFieldStore.open(path, name, busy_timeout_s=self._lock_timeout_s, transactions=transactions)
 
-    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
-        info = ColonyInfo(name=name, created=time.time(), owner=owner)
+    async def create_colony(self, name: str, *, owner: str | None = None, created: float | None = None,
+                            forked_from: str | None = None) -> ColonyInfo:
+        info = ColonyInfo(name=name, created=time.time() if created is None else created, owner=owner,
+                          forked_from=forked_from)
         await asyncio.to_thread(self._create, info)
         return info
 

@@ -10,12 +10,16 @@ Store URLs:
 
 - ``sqlite:PATH`` (``sqlite:///abs/path`` also works): a home directory; colony ``C``'s field ``F`` is the file
   ``PATH/colonies/C/F.sqlite3`` (:mod:`harmonix.field.sqlite`).
+- ``postgresql://…`` (or ``postgres://…``): a PostgreSQL database, any libpq URL
+  (``postgresql://user@host:5432/db``, ``postgresql:///db?host=/run/postgresql``); every process and machine that
+  opens the same URL shares the same colonies (:mod:`harmonix.field.postgres`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +30,9 @@ from harmonix.field.steps import FieldStore
 
 log = logging.getLogger(__name__)
 SQLITE_SCHEME = "sqlite:"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_POOL_SIZE = 16
+DEFAULT_IDLE_IN_TRANSACTION_S = 900.0
 
 
 class Store(Protocol):
@@ -33,7 +40,7 @@ class Store(Protocol):
 
     @property
     def kind(self) -> str:
-        """The backend: ``"sqlite"``."""
+        """The backend: ``"sqlite"`` or ``"postgresql"``."""
         ...
 
     @property
@@ -48,8 +55,10 @@ class Store(Protocol):
         ``transactions=False`` exists only for the experiments that show why transactions matter."""
         ...
 
-    async def create_colony(self, name: str, *, owner: str | None = None) -> ColonyInfo:
-        """A new, empty colony; :class:`~harmonix.errors.ColonyExists` if the name is taken."""
+    async def create_colony(self, name: str, *, owner: str | None = None, created: float | None = None,
+                            forked_from: str | None = None) -> ColonyInfo:
+        """A new, empty colony; :class:`~harmonix.errors.ColonyExists` if the name is taken. ``created`` (default:
+        now) and ``forked_from`` are for a colony moved from another store."""
         ...
 
     async def colony(self, name: str) -> ColonyInfo:
@@ -91,15 +100,33 @@ async def ensure_colony(store: Store, name: str) -> ColonyInfo:
             return await store.colony(name)
 
 
+def public_location(url: str) -> str:
+    """A store URL for people: without a password (in the user part or as a ``password`` parameter)."""
+    if not url.startswith(POSTGRES_SCHEMES):
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = urllib.parse.urlencode([(key, value) for key, value in urllib.parse.parse_qsl(parts.query)
+                                    if key != "password"], safe="/")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def sqlite_url(home: Path) -> str:
     """The store URL of a home directory."""
     return f"{SQLITE_SCHEME}{home}"
 
 
 @contextlib.asynccontextmanager
-async def open_store(url: str, *, lock_timeout_s: float = 30.0) -> AsyncIterator[Store]:
+async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int = DEFAULT_POOL_SIZE,
+                     idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S) -> AsyncIterator[Store]:
     """The store at ``url`` (module docstring) for the duration of the block. ``lock_timeout_s`` bounds how long a
-    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`."""
+    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`. For PostgreSQL,
+    ``pool_size`` bounds this process's connections and ``idle_in_transaction_s`` is how long the database lets a
+    connection sit in a transaction with nothing to do before it ends it (freeing the field lock of a client that
+    stopped answering); it must be longer than the longest turn."""
     if url.startswith(SQLITE_SCHEME):
         from harmonix.field.sqlite import SqliteStore
 
@@ -108,4 +135,11 @@ async def open_store(url: str, *, lock_timeout_s: float = 30.0) -> AsyncIterator
         async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s) as store:
             yield store
         return
-    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH")
+    if url.startswith(POSTGRES_SCHEMES):
+        from harmonix.field.postgres import PostgresStore
+
+        async with PostgresStore.open(url, lock_timeout_s=lock_timeout_s, pool_size=pool_size,
+                                      idle_in_transaction_s=idle_in_transaction_s) as postgres:
+            yield postgres
+        return
+    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH or postgresql://…")
