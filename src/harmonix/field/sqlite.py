@@ -53,6 +53,7 @@ from harmonix.errors import (
     FieldMismatch,
     FieldNotFound,
     FieldVersionError,
+    FieldWriteFailed,
     OperationAbandoned,
     StoreUnavailable,
 )
@@ -398,6 +399,12 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
         "locked" in str(error) or "busy" in str(error))
 
 
+def _is_write_failure(error: sqlite3.OperationalError) -> bool:
+    """SQLite's "database or disk is full" (``SQLITE_FULL``: no space left) or an I/O error (``SQLITE_IOERR`` and
+    its extended codes, the low byte being the primary code: a write over the file-size limit, a failing device)."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
 class StepExecutor:
     """Executes steps on one connection (the contract in :mod:`harmonix.field.steps`). Whoever owns it decides on
     which thread it runs: :class:`SqliteFieldStore` on its database thread, :class:`SyncSqliteStore` on the
@@ -419,6 +426,9 @@ class StepExecutor:
             if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
                 raise FieldBusy(f"field {self.name}: another process held it past the lock timeout "
                                 f"({error})") from error
+            if isinstance(error, sqlite3.OperationalError) and _is_write_failure(error):
+                raise FieldWriteFailed(f"field {self.name}: the disk refused the write ({error}); the field is "
+                                       f"unchanged") from error
             if isinstance(error, sqlite3.IntegrityError):
                 raise FieldError(f"field {self.name}: {error}") from error
             raise
