@@ -1,6 +1,7 @@
 """Long runs and crashes against a real server, at their smallest: ``harmonix bench soak --quick`` and ``harmonix
 bench crash`` with a few kills (Prose and Artist on the stand-in LLM), and the checks they rely on, each shown to
-catch what it looks for. Their figures (memory, latency) are the benchmarks' business, not asserted here."""
+catch what it looks for; ``harmonix bench threads`` at its smallest. Their figures (memory, latency, the cost of a
+thread hop) are the benchmarks' business, not asserted here."""
 
 from __future__ import annotations
 
@@ -81,3 +82,26 @@ async def test_the_integrity_check_sees_overlapping_turns_and_broken_counts(tmp_
         conn.execute("UPDATE words SET own = own + 1 WHERE word = 'twice'")
     found = await violations_in(url)
     assert found.audit == 1 and any("twice" in problem for problem in found.found)
+
+
+def test_bench_threads_reports_each_kind_alone_and_contended_against_its_stage(tmp_path: Path) -> None:
+    """The smallest run (two repeats of two calls, one contender, two tokens): both kinds of work in both settings,
+    each ratio the median of its per-repeat ratios, and the verdict the documented formula of the figures."""
+    report = bench("threads", "--repeats", "2", "--calls", "2", "--contenders", "1", "--tokens", "2",
+                   home=tmp_path / "home")
+    for kind in ("numpy", "llama"):
+        for setting in ("alone", "contended"):
+            row = report[kind][setting]
+            low, high = row["ratio_range"]
+            assert row["direct_ms"] > 0 and row["thread_ms"] > 0 and 0 < low <= row["ratio"] <= high, (kind, setting)
+        worst_overhead = max(report[kind]["alone"]["overhead_us"], report[kind]["contended"]["overhead_us"])
+        assert report[kind]["stage_share"] == pytest.approx(worst_overhead / (report[kind]["stage_ms"] * 1e3))
+    assert report["numpy"]["stage_ms"] > 10 * report["numpy"]["alone"]["direct_ms"], "a composition is many steps"
+    assert report["process_pool_needed"] == (report["worst_stage_share"] > report["threshold"])
+
+
+def test_bench_threads_says_why_it_cannot_measure_a_server(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "harmonix", "bench", "threads", "--llm-url", "http://127.0.0.1:9/v1"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HARMONIX_HOME": str(tmp_path / "home")})
+    assert done.returncode != 0 and "llama.cpp in this process" in done.stderr

@@ -885,6 +885,45 @@ def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, paralle
         print_table(f"harmonix bench llm: medians of {repeats} repeats", result)
 
 
+@bench_group.command("threads")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--calls", type=click.IntRange(min=1), default=20, show_default=True, help="Calls per arm and repeat.")
+@click.option("--contenders", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Threads doing the same work meanwhile, in the contended setting.")
+@click.option("--tokens", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Tokens per llama.cpp completion.")
+@harmonix_command(llm=True)
+def bench_threads(config: Config, as_json: bool, repeats: int, calls: int, contenders: int, tokens: int) -> None:
+    """What asyncio.to_thread costs per call of NumPy and llama.cpp work, alone and under contention, against
+    calling directly (see harmonix.bench.threads)."""
+    from harmonix.bench.threads import run_threads_bench
+
+    llm = config.llm("prose")
+    if llm.url is not None:
+        raise InvalidArgument(f"bench threads measures llama.cpp in this process; it cannot measure the server "
+                              f"{llm.url} (give --model PATH, or none for the embedded model)")
+    result = plain(run_threads_bench(repeats=repeats, calls=calls, contenders=contenders, tokens=tokens,
+                                     model=llm.model, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench threads: medians of {repeats} repeats, {calls} calls each, "
+                        f"{contenders} contenders")
+    for column in ("work", "setting", "direct ms", "to_thread ms", "ratio", "range", "overhead us"):
+        table.add_column(column, justify="right")
+    for kind in ("numpy", "llama"):
+        for setting in ("alone", "contended"):
+            row = result[kind][setting]
+            low, high = row["ratio_range"]
+            table.add_row(kind, setting, f"{row['direct_ms']:.3f}", f"{row['thread_ms']:.3f}", f"{row['ratio']:.3f}",
+                          f"{low:.3f}-{high:.3f}", f"{row['overhead_us']:.0f}")
+    stdout.print(table)
+    print_table("against a stage", {**{f"{kind}.{key}": result[kind][key] for kind in ("numpy", "llama")
+                                       for key in ("stage_ms", "stage_share")},
+                                    **{key: result[key] for key in ("worst_ratio", "worst_stage_share", "threshold",
+                                                                    "process_pool_needed")}})
+
+
 @bench_group.command("cascade")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
 @io_options(delay_s=1.5)
