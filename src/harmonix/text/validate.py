@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 
 from harmonix.errors import InvalidText
+from harmonix.text.tokens import normalize
 
 MAX_TEXT_CHARS = 32_768
 # C0 controls but tab, newline and carriage return; DEL and the C1 controls; the surrogate block.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# A word needs a letter (see harmonix.text.tokens); searching for one is cheaper than tokenizing twice.
+# A word needs a letter of the normalised text (see harmonix.text.tokens): NFKC turns some characters that count as
+# word characters into ones that do not ("¼" into "1⁄4"), so the search runs on what the tokenizer will see.
+# Searching for one letter is cheaper than tokenizing twice.
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -40,6 +43,6 @@ def validate_text(text: object, *, what: str = "text") -> str:
             raise InvalidText(f"{what} is not valid Unicode: lone surrogate U+{ord(char):04X} at index {index}")
         kind = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
         raise InvalidText(f"{what} contains {kind} at index {index} (binary data?)")
-    if _LETTER.search(text) is None:
+    if _LETTER.search(normalize(text)) is None:
         raise InvalidText(f"{what} contains no words")
     return text
