@@ -60,8 +60,8 @@ async def test_an_llm_killed_mid_answer_fails_prose_and_artist_and_the_cascade_b
     streamed to the client): both stages report LLMUnavailable (Prose's retry then finds no server), HAiKU and Sonnet answer, the cascade is recorded; Prose's and Artist's fields hold no turn and
     no disturbance (only the meta sentence every organism hears), and every field passes its audit."""
     home = tmp_path / "home"
-    with llm_standin_process(0, stall=True) as (prose_url, prose_llm), \
-            llm_standin_process(0, stall=True) as (artist_url, artist_llm), \
+    with llm_standin_process(0, mode="--stall") as (prose_url, prose_llm), \
+            llm_standin_process(0, mode="--stall") as (artist_url, artist_llm), \
             served(home, "--llm-url", prose_url, "--artist-llm-url", artist_url) as server:
         async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as client:
             cascade = asyncio.create_task(streamed_events(client, f"{server.url}/v1/colonies/default/cascades",

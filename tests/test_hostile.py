@@ -10,6 +10,8 @@
   32 KiB of one word) through the command line and the API: stored verbatim, or refused by the gate with the field
   unchanged (the ANSI sequences: ESC is a control character), and nothing the command line prints carries a
   terminal escape. The page's half (a hostile prompt shown as text, no script run) is tests/test_page.py's.
+- **Text from outside a field**: an LLM server whose error message is made of terminal escape sequences; the command
+  line shows them as escapes (``\\x1b``), in its one-line error and in a cascade's panels.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from fieldtools import audit
 from harmonix.errors import InvalidText
 from harmonix.field import Field, Retention, open_store, sqlite_url
 from harmonix.text import MAX_TEXT_CHARS, tokenize, validate_text
-from serving import llm_standin, serve_args, served
+from llm_standin import HOSTILE_MESSAGE
+from serving import llm_standin, llm_standin_process, serve_args, served
 
 ZALGO = "".join(letter + "".join(chr(0x300 + (i * 7 + k) % 0x70) for k in range(12))
                 for i, letter in enumerate("he comes zalgo"))
@@ -230,3 +233,19 @@ async def test_the_corpus_through_the_api_is_stored_verbatim_or_refused_and_show
             assert history["cascades"][0]["prompt"] == prompt
     accepted = [text for name, text in CORPUS.items() if name not in REFUSED]
     assert (await stored(home, "hostile", "haiku"))[1] == [*accepted, prompt], "each prompt is HAiKU's disturbance"
+
+
+def test_an_llm_servers_escape_sequences_reach_the_terminal_as_text(tmp_path: Path) -> None:
+    """Prose alone fails with the server's message in its one error line; a cascade draws it in Prose's and Artist's
+    failed panels; neither prints a control character, both show the escapes written out."""
+    with llm_standin_process(0, mode="--hostile") as (url, _):
+        prose = harmonix("prose", "What does the lamp remember?", "--llm-url", url, home=tmp_path / "home")
+        ask = harmonix("ask", "What does the lamp remember?", "--llm-url", url, home=tmp_path / "home")
+    assert prose.returncode == 1 and prose.stderr.startswith("error: HTTP 400"), prose.stderr
+    assert ask.returncode == 0, ask.stderr
+    for done in (prose, ask):
+        output = done.stdout + done.stderr
+        assert not any(char in output for char in TERMINAL_ESCAPES)
+        assert "\\x1b[2J" in output and "refuses" in output
+    assert ask.stdout.count("LLMRequestError: HTTP 400: \\x1b[2J") == 2, "Prose's and Artist's panels"
+    assert "\x1b" in HOSTILE_MESSAGE

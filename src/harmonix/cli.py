@@ -53,10 +53,12 @@ from harmonix.field import (
     public_location,
 )
 from harmonix.field.transfer import ColonyMove
+from harmonix.logs import VisibleFormatter
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
 from harmonix.render import BreathView, field_table
+from harmonix.text import visible
 
 log = logging.getLogger("harmonix")
 stdout = Console()
@@ -102,7 +104,7 @@ def fail(error: BaseException, as_json: bool) -> None:
     if as_json:
         emit_json(error_document(error))
     else:
-        message = " ".join(str(error).split()) or type(error).__name__
+        message = " ".join(visible(str(error)).split()) or type(error).__name__
         stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(exit_status(error))
 
@@ -179,7 +181,9 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 def main(context: click.Context, verbose: int, home: Path | None, colony: str | None, database: str | None) -> None:
     """Harmonix: small text-generation organisms along a constraint gradient, joined by an observer hub."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     context.obj = {"home": home, "colony": colony, "database": database}
 
 
@@ -247,7 +251,7 @@ def field_seed(config: Config, as_json: bool, name: str, rng_seed: int | None, m
     if as_json:
         emit_json({"field": name, "text": seed.text, **plain(seed)})
     else:
-        click.echo(seed.text or "(the field is empty)")
+        click.echo(visible(seed.text) or "(the field is empty)")
 
 
 @field_group.command("stats")
@@ -288,7 +292,7 @@ def show_reply(reply: Any, as_json: bool, status: str) -> None:
     if as_json:
         emit_json({"text": reply.text, **reply.details()})
     else:
-        click.echo(reply.text)
+        click.echo(visible(reply.text))
         stderr.print(f"[dim]{status}[/]", highlight=False)
 
 

@@ -5,6 +5,9 @@ it. Rejected: anything that is not ``str`` (bytes included), empty or whitespace
 ``MAX_TEXT_CHARS``, NUL and other control characters (except tab, newline, carriage return), lone surrogates (text
 that is not valid Unicode and cannot be stored as UTF-8), and text with no word in it.
 
+:func:`visible` is the gate's other half, for output: it writes what the gate refuses as escapes, so that text from
+outside a field (an LLM server's error message) cannot drive the terminal it is printed on.
+
 Accepted and stored verbatim: everything else, SQL-looking strings included: storage binds parameters, so
 ``"'); DROP TABLE texts; --"`` is just a text.
 """
@@ -46,3 +49,11 @@ def validate_text(text: object, *, what: str = "text") -> str:
     if _LETTER.search(normalize(text)) is None:
         raise InvalidText(f"{what} contains no words")
     return text
+
+
+def visible(text: str) -> str:
+    """``text`` with every character the gate refuses (controls but tab, newline and carriage return; lone
+    surrogates) written as its Python escape (``\\x1b``), for a terminal. What a field holds never has one, but
+    text from elsewhere can: an LLM server's error message, a remote server's answer. Printed raw, ESC and the C1
+    controls start terminal escape sequences (clear the screen, retitle the window, rewrite what was shown)."""
+    return _FORBIDDEN.sub(lambda match: ascii(match.group())[1:-1], text)
