@@ -19,7 +19,8 @@ from fieldtools import audit, fingerprint
 from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidArgument
-from harmonix.field import Field, Retention, SnapshotSpec, Store
+from harmonix.field import Field, Retention, SnapshotSpec, Store, TurnRecord, open_store, sqlite_url
+from harmonix.field.transfer import load_colony, read_colony
 from harmonix.organisms.base import Stimulus
 
 WORKER = Path(__file__).with_name("field_worker.py")
@@ -170,3 +171,18 @@ async def test_a_colony_keeps_what_its_configuration_says(tmp_path: Path) -> Non
             await colony.organisms["haiku"].respond(Stimulus(f"the question of evening {i}", i, {}))
         stats = await colony.fields["haiku"].stats()
     assert stats.counts.turns == 2 and stats.counts.last_turn == 4 and stats.counts.disturbances == 2
+
+
+async def test_a_colony_moved_to_another_store_keeps_every_row(store: Store, tmp_path: Path) -> None:
+    """A field kept under a larger policy than the default (HARMONIX_KEEP_TURNS) holds more turns than the default
+    keeps; moving its colony copies every one: a move writes with no retention."""
+    more = Retention().turns + 1
+    await store.create_colony("big")
+    async with Field.open(store, "haiku", colony="big", retention=None) as field:
+        for _ in range(more):
+            await field.record_turn(TurnRecord())
+    info, dumps = await read_colony(store, "big")
+    async with open_store(sqlite_url(tmp_path / "elsewhere")) as elsewhere:
+        await load_colony(elsewhere, info, dumps)
+        async with Field.open(elsewhere, "haiku", colony="big", create=False, retention=None) as field:
+            assert len((await field.dump()).turns) == more
