@@ -1,11 +1,12 @@
 """A field writer in its own OS process, for test_field_processes.py.
 
-    python field_worker.py STORE_URL SEED COUNT LOCK_TIMEOUT_S [--no-transactions] [--hold]
+    python field_worker.py STORE_URL SEED COUNT LOCK_TIMEOUT_S [--no-transactions] [--keep=N] [--hold]
 
 Opens field "shared" of colony "default" in the store, prints "ready", waits for a line on stdin, then ingests COUNT
 texts (0: until killed) and prints "done BUSY" where BUSY counts writes that gave up waiting for another writer
 (:class:`~harmonix.errors.FieldBusy`). The texts are a pure function of (SEED, i): see
-:func:`text_for`.
+:func:`text_for`. With ``--keep=N`` the field keeps only its newest N texts (a retention policy), so every ingest
+also forgets the oldest text.
 
 With ``--hold`` it instead begins a turn, wrinkles and ingests inside it, prints "holding" and waits, the field's
 lock and its transaction held, until it is killed: a process that dies mid-turn.
@@ -18,7 +19,7 @@ import random
 import sys
 
 from harmonix.errors import FieldBusy
-from harmonix.field import Field, Guards, open_store
+from harmonix.field import Field, Guards, Retention, open_store
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "tu", "vel", "no", "ri", "sha", "ot", "em"]
 VOCABULARY = sorted({a + b for a in SYLLABLES for b in SYLLABLES})
@@ -39,10 +40,11 @@ async def hold(field: Field, seed: int) -> None:
         await asyncio.Event().wait()
 
 
-async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: Guards, holding: bool) -> None:
+async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: Guards, retention: Retention,
+               holding: bool) -> None:
     busy = 0
     async with open_store(url, lock_timeout_s=lock_timeout_s) as store, \
-            Field.open(store, "shared", guards=guards) as field:
+            Field.open(store, "shared", guards=guards, retention=retention) as field:
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         if holding:
@@ -60,5 +62,7 @@ async def main(url: str, seed: int, count: int, lock_timeout_s: float, guards: G
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     guards = Guards(transactions="--no-transactions" not in arguments)
+    keep = [int(a.split("=", 1)[1]) for a in arguments if a.startswith("--keep=")]
+    retention = Retention(texts=keep[0]) if keep else Retention()
     url, seed, count, lock_timeout_s = [a for a in arguments if not a.startswith("--")]
-    asyncio.run(main(url, int(seed), int(count), float(lock_timeout_s), guards, "--hold" in arguments))
+    asyncio.run(main(url, int(seed), int(count), float(lock_timeout_s), guards, retention, "--hold" in arguments))

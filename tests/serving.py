@@ -31,9 +31,13 @@ def llm_standin(delay_s: float, probe_delay_s: float = 0.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def llm_standin_process(delay_s: float, probe_delay_s: float = 0.0) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """The stand-in for the block; yields its URL and its process, which a test may end early (the LLM goes away)."""
-    process = subprocess.Popen([sys.executable, str(HERE / "llm_standin.py"), str(delay_s), str(probe_delay_s)],
+def llm_standin_process(delay_s: float, probe_delay_s: float = 0.0, *,
+                        mode: str | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """The stand-in for the block; yields its URL and its process, which a test may end early (the LLM goes away).
+    ``mode`` ``"--stall"``: its answers stop half-way, and it prints ``streaming`` on its stdout when one does;
+    ``"--hostile"``: it refuses every request with terminal escapes in the message."""
+    arguments = [mode] if mode else [str(delay_s), str(probe_delay_s)]
+    process = subprocess.Popen([sys.executable, str(HERE / "llm_standin.py"), *arguments],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -33,6 +33,7 @@ from harmonix.organisms.sonnet import load_model
         ("HARMONIX_LLM_TIMEOUT", "nan", "seconds in (0.0, 3600.0]"),
         ("HARMONIX_LLM_TIMEOUT", "inf", "seconds in (0.0, 3600.0]"),
         ("HARMONIX_LOCK_TIMEOUT", "soon", "seconds in (0.0, 3600.0]"),
+        ("HARMONIX_KEEP_TURNS", "0", "whole number in [1, 1000000000]"),
         ("HARMONIX_COLONY", "../etc", "[a-z0-9][a-z0-9-]{0,63}"),
         ("HARMONIX_COLONY", "Upper", "[a-z0-9][a-z0-9-]{0,63}"),
         ("HARMONIX_COLONY", "x" * 65, "[a-z0-9][a-z0-9-]{0,63}"),

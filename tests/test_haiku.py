@@ -125,7 +125,7 @@ async def test_copy_check_rejects_corpus_windows() -> None:
 def snapshot_with_words(counts: dict[str, int]) -> FieldSnapshot:
     words = tuple(WordCount(word=w, own=0, heard=n) for w, n in counts.items())
     return FieldSnapshot(name="haiku", recent=(), random=(), trigrams=(), words=words, disturbances=(),
-                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
+                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
 
 
 def test_words_outside_the_core_are_admitted_once_heard_enough() -> None:

@@ -123,6 +123,7 @@ class TestValidateText:
             ("\x9bcsi", "control character"),
             ("lone \ud800 surrogate", "lone surrogate"),
             ("... 42 !!!", "no words"),
+            ("\u00bc \u2460", "no words"),  # vulgar fraction, circled digit: word characters until NFKC makes digits
             (b"bytes are not text", "must be a str"),
             (None, "must be a str"),
         ],

@@ -42,6 +42,7 @@ from harmonix.config import Config
 from harmonix.documents import done_document, event_document, field_stats_document
 from harmonix.errors import DeadlineExceeded, InvalidArgument, InvalidText, ServiceBusy
 from harmonix.render import BreathView, field_table
+from harmonix.text import visible
 
 log = logging.getLogger(__name__)
 HISTORY_LENGTH = 1000
@@ -253,7 +254,7 @@ async def _converse(talking: Conversation, lines: TerminalLines | PipedLines, ou
                 console.print(f"{stats['name']:8} {stats['size_bytes'] / 1024:8.0f} KiB  {stats['location']}",
                               highlight=False, soft_wrap=True, markup=False)
         elif line.startswith("/"):
-            console.print(f"unknown command {escape(line)}; try {COMMANDS}", style="red")
+            console.print(f"unknown command {escape(visible(line))}; try {COMMANDS}", style="red")
         else:
             try:
                 if not console.is_terminal:
@@ -261,4 +262,4 @@ async def _converse(talking: Conversation, lines: TerminalLines | PipedLines, ou
                 with console.status("breathing in…", spinner="dots"):
                     await talking.breathe(line, BreathView(out).event)
             except (InvalidText, ServiceBusy, DeadlineExceeded) as error:
-                console.print(f"error: {escape(str(error))}", style="red")
+                console.print(f"error: {escape(visible(str(error)))}", style="red")

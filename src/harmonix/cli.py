@@ -53,10 +53,12 @@ from harmonix.field import (
     public_location,
 )
 from harmonix.field.transfer import ColonyMove
+from harmonix.logs import VisibleFormatter
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
 from harmonix.render import BreathView, field_table
+from harmonix.text import visible
 
 log = logging.getLogger("harmonix")
 stdout = Console()
@@ -120,7 +122,7 @@ def fail(error: BaseException, as_json: bool) -> None:
     if as_json:
         emit_json(error_document(error))
     else:
-        message = " ".join(str(error).split()) or type(error).__name__
+        message = " ".join(visible(str(error)).split()) or type(error).__name__
         stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(exit_status(error))
 
@@ -202,7 +204,9 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
 def main(context: click.Context, verbose: int, home: Path | None, colony: str | None, database: str | None) -> None:
     """Harmonix: small text-generation organisms along a constraint gradient, joined by an observer hub."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     context.obj = {"home": home, "colony": colony, "database": database}
 
 
@@ -221,7 +225,8 @@ async def with_field(config: Config, name: str, operation: Callable[[Field], Cor
     async with open_config_store(config) as store:
         if create:
             await ensure_colony(store, config.colony)
-        async with Field.open(store, name, colony=config.colony, create=create) as field:
+        async with Field.open(store, name, colony=config.colony, create=create,
+                              retention=config.retention) as field:
             return await operation(field)
 
 
@@ -269,7 +274,7 @@ def field_seed(config: Config, as_json: bool, name: str, rng_seed: int | None, m
     if as_json:
         emit_json({"field": name, "text": seed.text, **plain(seed)})
     else:
-        click.echo(seed.text or "(the field is empty)")
+        click.echo(visible(seed.text) or "(the field is empty)")
 
 
 @field_group.command("stats")
@@ -310,7 +315,7 @@ def show_reply(reply: Any, as_json: bool, status: str) -> None:
     if as_json:
         emit_json({"text": reply.text, **reply.details()})
     else:
-        click.echo(reply.text)
+        click.echo(visible(reply.text))
         stderr.print(f"[dim]{status}[/]", highlight=False)
 
 
@@ -875,6 +880,25 @@ def bench_group() -> None:
     """Benchmarks: ratios measured side by side in one run, medians of several repeats."""
 
 
+def io_options(delay_s: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--io`` (Prose and Artist on the benchmark's loopback delay server) and ``--io-delay``."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option("--io-delay", type=click.FloatRange(min=0), default=delay_s, show_default=True,
+                                help="Seconds, with --io.")(function)
+        return click.option("--io", "io", is_flag=True,
+                            help="Prose and Artist on a loopback server that answers after a delay.")(function)
+
+    return decorate
+
+
+def refuse_llm_with_io(config: Config, io: bool) -> None:
+    """``--io`` replaces the LLM: an LLM given as well is a contradiction."""
+    if io and (config.prose_llm.url or config.prose_llm.model or config.artist_llm):
+        raise InvalidArgument("--io puts Prose and Artist on the benchmark's own loopback server: "
+                              "give no --model or --llm-url with it")
+
+
 @bench_group.command("field")
 @click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
@@ -953,18 +977,54 @@ def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, paralle
         print_table(f"harmonix bench llm: medians of {repeats} repeats", result)
 
 
+@bench_group.command("threads")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--calls", type=click.IntRange(min=1), default=20, show_default=True, help="Calls per arm and repeat.")
+@click.option("--contenders", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Threads doing the same work meanwhile, in the contended setting.")
+@click.option("--tokens", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Tokens per llama.cpp completion.")
+@harmonix_command(llm=True)
+def bench_threads(config: Config, as_json: bool, repeats: int, calls: int, contenders: int, tokens: int) -> None:
+    """What asyncio.to_thread costs per call of NumPy and llama.cpp work, alone and under contention, against
+    calling directly (see harmonix.bench.threads)."""
+    from harmonix.bench.threads import run_threads_bench
+
+    llm = config.llm("prose")
+    if llm.url is not None:
+        raise InvalidArgument(f"bench threads measures llama.cpp in this process; it cannot measure the server "
+                              f"{llm.url} (give --model PATH, or none for the embedded model)")
+    result = plain(run_threads_bench(repeats=repeats, calls=calls, contenders=contenders, tokens=tokens,
+                                     model=llm.model, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench threads: medians of {repeats} repeats, {calls} calls each, "
+                        f"{contenders} contenders")
+    for column in ("work", "setting", "direct ms", "to_thread ms", "ratio", "range", "overhead us"):
+        table.add_column(column, justify="right")
+    for kind in ("numpy", "llama"):
+        for setting in ("alone", "contended"):
+            row = result[kind][setting]
+            low, high = row["ratio_range"]
+            table.add_row(kind, setting, f"{row['direct_ms']:.3f}", f"{row['thread_ms']:.3f}", f"{row['ratio']:.3f}",
+                          f"{low:.3f}-{high:.3f}", f"{row['overhead_us']:.0f}")
+    stdout.print(table)
+    print_table("against a stage", {**{f"{kind}.{key}": result[kind][key] for kind in ("numpy", "llama")
+                                       for key in ("stage_ms", "stage_share")},
+                                    **{key: result[key] for key in ("worst_ratio", "worst_stage_share", "threshold",
+                                                                    "process_pool_needed")}})
+
+
 @bench_group.command("cascade")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--io", "io", is_flag=True, help="Prose and Artist on a loopback server that answers after a delay.")
-@click.option("--io-delay", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Seconds, with --io.")
+@io_options(delay_s=1.5)
 @harmonix_command(llm=True)
 def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_delay: float) -> None:
     """Parallel against sequential cascades, and against the best any schedule could do (see harmonix.bench.cascade)."""
     from harmonix.bench.cascade import run_cascade_bench
 
-    if io and (config.prose_llm.url or config.prose_llm.model or config.artist_llm):
-        raise InvalidArgument("--io puts Prose and Artist on the benchmark's own loopback server: "
-                              "give no --model or --llm-url with it")
+    refuse_llm_with_io(config, io)
     result = plain(run_cascade_bench(repeats=repeats, io=io, io_delay_s=io_delay, config=config,
                                      progress=terminal_progress(stderr)))
     if as_json:
@@ -996,6 +1056,109 @@ def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colo
         emit_json(result)
     else:
         print_table(f"harmonix bench serve: {repeats} paired, {cascades} per throughput arm", result)
+
+
+@bench_group.command("soak")
+@click.option("--cascades", type=click.IntRange(min=2), default=None,
+              help="Cascades in all [default: 1000; 40 with --quick].")
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True, help="Clients breathing at once.")
+@click.option("--colonies", type=click.IntRange(min=1), default=2, show_default=True, help="Colonies they share.")
+@click.option("--window", type=click.IntRange(min=1), default=None,
+              help="Cascades between two readings [default: 100; 10 with --quick].")
+@click.option("--quick", is_flag=True, help="A short run with the same figures (for the test suite).")
+@io_options(delay_s=0.5)
+@click.option("--keep-turns", type=click.IntRange(min=1), default=None,
+              help="The server's retention policy (HARMONIX_KEEP_TURNS) [default: its own].")
+@harmonix_command(llm=True)
+def bench_soak(config: Config, as_json: bool, cascades: int | None, clients: int, colonies: int, window: int | None,
+               quick: bool, io: bool, io_delay: float, keep_turns: int | None) -> None:
+    """A long run against a real server: memory, file descriptors, tasks, latency and field sizes per window, and
+    every field whole at the end (see harmonix.bench.soak)."""
+    from harmonix.bench.soak import run_soak_bench
+
+    refuse_llm_with_io(config, io)
+    cascades = cascades or (40 if quick else 1000)
+    window = window or (10 if quick else 100)
+    if cascades < 2 * window:
+        raise InvalidArgument(f"--cascades must be at least two windows ({2 * window}): a warm-up and one measured")
+    result = plain(run_soak_bench(config, cascades=cascades, clients=clients, colonies=colonies, window=window, io=io,
+                                  io_delay_s=io_delay, keep_turns=keep_turns, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench soak: {cascades} cascades, {clients} clients, {colonies} colonies")
+    for column in ("cascades", "RSS MiB", "fds", "tasks", "p50 s", "colony MiB"):
+        table.add_column(column, justify="right")
+    for reading in result["windows"]:
+        server = reading["server"]
+        table.add_row(str(reading["cascades"]), f"{server['rss_mb']:.1f}", str(server["open_fds"]),
+                      str(server["tasks"]), f"{reading['p50_s']:.2f}",
+                      f"{sum(size['bytes'] for size in reading['fields'].values()) / 2**20 / colonies:.2f}")
+    stdout.print(table)
+    print_table("figures", {key: value for key, value in result.items()
+                            if key not in ("windows", "baseline", "end", "field_growth_per_cascade")})
+    print_table("growth per cascade", {f"{name}.{measure}": value
+                                       for name, growth in result["field_growth_per_cascade"].items()
+                                       for measure, value in growth.items()})
+
+
+@bench_group.command("crash")
+@click.option("--kills", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--clients", type=click.IntRange(min=1), default=4, show_default=True, help="Clients breathing at once.")
+@click.option("--colonies", type=click.IntRange(min=1), default=2, show_default=True, help="Colonies they share.")
+@click.option("--max-events", type=click.IntRange(min=1), default=1500, show_default=True,
+              help="Each kill comes at the n-th event the clients receive, n drawn from 1..this.")
+@click.option("--seed", type=int, default=16, show_default=True, help="Draws the kills' moments.")
+@io_options(delay_s=0.5)
+@harmonix_command(llm=True)
+def bench_crash(config: Config, as_json: bool, kills: int, clients: int, colonies: int, max_events: int, seed: int,
+                io: bool, io_delay: float) -> None:
+    """SIGKILL a real server at random moments under load, restarting it each time: no acknowledged cascade lost,
+    every field whole, nothing locked (see harmonix.bench.crash)."""
+    from harmonix.bench.crash import run_crash_bench
+
+    refuse_llm_with_io(config, io)
+    result = plain(run_crash_bench(config, kills=kills, clients=clients, colonies=colonies, io=io, io_delay_s=io_delay,
+                                   max_events=max_events, seed=seed, progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    print_table(f"harmonix bench crash: {kills} kills", {k: v for k, v in result.items() if k != "problems"})
+    for problem in result["problems"]:
+        stderr.print(problem, markup=False, highlight=False)
+
+
+@bench_group.command("growth")
+@click.option("--cascades", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="Simulated cascades per arm (what they write, not their generation).")
+@click.option("--every", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Cascades between two readings of size and turn time.")
+@click.option("--keep-turns", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="The retention policy of the kept arm (HARMONIX_KEEP_TURNS).")
+@click.option("--samples", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed turns per organism at each reading (median).")
+@harmonix_command()
+def bench_growth(config: Config, as_json: bool, cascades: int, every: int, keep_turns: int, samples: int) -> None:
+    """A colony's size and turn time over a long simulated life, with and without retention (see
+    harmonix.bench.growth)."""
+    from harmonix.bench.growth import run_growth_bench
+
+    result = plain(run_growth_bench(cascades=cascades, every=every, keep_turns=keep_turns, samples=samples,
+                                    progress=terminal_progress(stderr)))
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"harmonix bench growth: {cascades} simulated cascades, keeping {keep_turns} turns")
+    for column in ("cascades", "arm", "MiB", "texts", "trigram types", "turn ms"):
+        table.add_column(column, justify="right")
+    for arm, readings in result["readings"].items():
+        for reading in readings:
+            table.add_row(str(reading["cascades"]), arm, f"{reading['bytes'] / 2**20:.1f}", str(reading["texts"]),
+                          str(reading["trigram_types"]), f"{reading['turn_ms']:.1f}")
+    stdout.print(table)
+    print_table("second half of the run", {f"{key}.{arm}": value for key in ("bytes_per_cascade", "size_ratio",
+                                                                            "turn_ms_ratio")
+                                           for arm, value in result[key].items()})
 
 
 def print_table(title: str, values: dict[str, Any]) -> None:

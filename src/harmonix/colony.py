@@ -111,7 +111,8 @@ class Harmonix:
         classes = {organism: organism_class(organism) for organism in organisms}
         whole = set(organisms) == set(ORGANISMS)
         async with contextlib.AsyncExitStack() as stack:
-            fields = {field_name: await stack.enter_async_context(Field.open(self.store, field_name, colony=name))
+            fields = {field_name: await stack.enter_async_context(
+                          Field.open(self.store, field_name, colony=name, retention=self.config.retention))
                       for field_name in (*organisms, *([HUB] if whole else []))}
             built = {organism: await cls.build(fields[organism], self.engines, self.config)
                      for organism, cls in classes.items()}

@@ -15,6 +15,8 @@ Settings (flag; environment variable; default and what is accepted):
   under the home); ``sqlite:PATH`` or a PostgreSQL URL (``postgresql://…`` or ``postgres://…``, any URL libpq
   accepts), which every process and machine pointed at it shares.
 - lock timeout (HARMONIX_LOCK_TIMEOUT): 30 seconds a write waits for another process's; (0, 3600].
+- retention (HARMONIX_KEEP_TURNS): each field keeps its newest 1000 turns (and as many disturbances, five times as
+  many texts) and forgets older ones (:mod:`harmonix.field.retention`); 1-1000000000.
 - PostgreSQL pool (HARMONIX_DB_POOL): 16 connections at most per process; 1-1000. A turn holds one for its whole
   length, generation included, so a server needs about three per running cascade.
 - PostgreSQL idle-in-transaction timeout (HARMONIX_DB_IDLE_TIMEOUT): 900 seconds; (0, 86400]. The database ends a
@@ -57,6 +59,7 @@ import platformdirs
 
 from harmonix.engines.llm import LLMChoice
 from harmonix.errors import InvalidConfiguration, ModelMissing
+from harmonix.field.retention import DEFAULT_TURNS, Retention
 
 HOME_VARIABLE = "HARMONIX_HOME"
 DEFAULT_COLONY = "default"
@@ -199,6 +202,7 @@ class Config:
     colony: str = DEFAULT_COLONY
     database: str | None = None
     lock_timeout_s: float = 30.0
+    keep_turns: int = DEFAULT_TURNS
     db_pool_size: int = 16
     db_idle_in_transaction_s: float = 900.0
     prose_llm: LLMSettings = LLMSettings()
@@ -257,6 +261,8 @@ class Config:
             raise InvalidConfiguration(f"{mode.source} must be one of {', '.join(LLM_MODES)}, got {mode.value!r}")
         lock_timeout = _bounded(setting(None, None, "HARMONIX_LOCK_TIMEOUT"), float, 0.0, 3600.0, low_open=True,
                                 kind="seconds")
+        keep_turns = _bounded(setting(None, None, "HARMONIX_KEEP_TURNS"), int, 1, 10**9, low_open=False,
+                              kind="a whole number")
         pool = _bounded(setting(None, None, "HARMONIX_DB_POOL"), int, 1, 1000, low_open=False,
                         kind="a whole number")
         idle = _bounded(setting(None, None, "HARMONIX_DB_IDLE_TIMEOUT"), float, 0.0, 86400.0, low_open=True,
@@ -268,11 +274,17 @@ class Config:
                    db_pool_size=16 if pool is None else pool,
                    db_idle_in_transaction_s=900.0 if idle is None else idle,
                    lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
+                   keep_turns=DEFAULT_TURNS if keep_turns is None else keep_turns,
                    prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
                    llm_timeout_s=120.0 if timeout is None else timeout, llm_mode=mode.value or "completion",
                    server=_server_url(setting(server, "--server", "HARMONIX_SERVER")),
                    api_key=setting(api_key, "--api-key", "HARMONIX_API_KEY").value or None)
+
+    @property
+    def retention(self) -> Retention:
+        """What each field keeps (:meth:`~harmonix.field.retention.Retention.keeping` ``keep_turns``)."""
+        return Retention.keeping(self.keep_turns)
 
     @property
     def store_url(self) -> str:

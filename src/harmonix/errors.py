@@ -24,7 +24,8 @@ HarmonixError
 ├── ServerUnreachable                a Harmonix server that does not answer (``--server``)
 ├── FieldError                       a field could not do what was asked; the field is unchanged
 │   ├── FieldClosed, FieldReentry, FieldVersionError, FieldMismatch, OperationAbandoned
-│   └── FieldBusy                    another writer held the field past the lock timeout
+│   ├── FieldBusy                    another writer held the field past the lock timeout
+│   └── FieldWriteFailed             the disk refused the write (full, a file-size limit, an I/O error)
 ├── LLMError                         an LLM call failed; nothing it produced is kept
 │   ├── LLMUnavailable               the model or server could not be used, or went away mid-answer
 │   │   └── LLMUnreachable           the configured server does not answer at all
@@ -155,6 +156,11 @@ class OperationAbandoned(FieldError):
 
 class FieldBusy(FieldError):
     """Another writer (another process) held the field longer than the lock timeout; nothing was changed."""
+
+
+class FieldWriteFailed(FieldError):
+    """The disk refused the field's write: it is full, the process is over its file-size limit, or the device
+    reported an I/O error. The transaction was rolled back, so the field is as it was before."""
 
 
 # --- the LLM --------------------------------------------------------------------------------------------------------

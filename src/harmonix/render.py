@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harmonix.organisms.base import INHALE, SYNTHESIS, TITLES
+from harmonix.text import visible
 
 COLOURS = {"haiku": "cyan", "sonnet": "magenta", "prose": "green", "artist": "yellow"}
 Document = Mapping[str, Any]
@@ -30,14 +31,15 @@ def stage_panel(stage: Document) -> Panel:
     error = stage.get("error")
     if error or stage.get("text") is None:
         message = f"{error['type']}: {error['message']}" if error else "no reply"
-        return Panel(Text(message, style="red"), title=title + " · failed", border_style="red")
+        return Panel(Text(visible(message), style="red"), title=title + " · failed", border_style="red")
     d = stage.get("dissonance")
     subtitle = f"d={d:.2f}" if isinstance(d, int | float) else "d=n/a"
     if name == SYNTHESIS and stage.get("spans"):
         body = Text()
         for span in stage["spans"]:
             source = span["source"]
-            body.append(span["text"] + "\n", style=COLOURS.get(source, "") + ("" if source == SYNTHESIS else " italic"))
+            body.append(visible(span["text"]) + "\n",
+                        style=COLOURS.get(source, "") + ("" if source == SYNTHESIS else " italic"))
         body.append("quoted: ", style="dim")
         for source in INHALE:
             body.append(f"{TITLES[source]} ", style=COLOURS[source] + " italic")
@@ -46,7 +48,8 @@ def stage_panel(stage: Document) -> Panel:
         return Panel(body, title=f"{title} · {subtitle}", border_style=COLOURS[SYNTHESIS])
     if name == "sonnet" and "rhyme_scheme" in stage:
         subtitle += f" · {stage['rhyme_scheme']} · {stage.get('phase', '')}"
-    return Panel(Text(str(stage["text"])), title=f"{title} · {subtitle}", border_style=COLOURS.get(name, "white"))
+    return Panel(Text(visible(str(stage["text"]))), title=f"{title} · {subtitle}",
+                 border_style=COLOURS.get(name, "white"))
 
 
 class BreathView:
@@ -71,7 +74,8 @@ class BreathView:
         self._console.print(stage_panel(stage))
 
     def meta(self, meta: Document) -> None:
-        self._console.print(Panel(Text(str(meta.get("sentence") or "(no sentence: nothing arrived)"), style="bold"),
+        self._console.print(Panel(Text(visible(str(meta.get("sentence") or "(no sentence: nothing arrived)")),
+                                       style="bold"),
                                   title="meta", border_style="white"))
         metrics = " | ".join(f"d_{name}={_number(self._dissonance.get(name))}" for name in INHALE)
         self._console.print(f"{metrics} | resonance={_number(meta.get('global_resonance'))}", highlight=False,

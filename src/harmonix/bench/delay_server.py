@@ -3,6 +3,9 @@
 It stands in for a remote GPU server in ``harmonix bench cascade --io``: Prose and Artist then cost waiting, not
 CPU. It answers ``/v1/chat/completions`` with a streamed paragraph of a few lines (usable by both organisms), and a
 ``GET`` (the engine's probe of ``/v1/models``) at once with an empty model list.
+
+:func:`delayed_server_thread` runs it on an event loop of its own, for a benchmark whose own loop blocks while it
+waits for a ``harmonix serve`` subprocess (which probes its LLM server before it is ready).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 ANSWER = ("The lamp in the hallway keeps its own counsel.\nDust settles on the stair like a slow and patient "
@@ -48,3 +53,26 @@ async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIte
     host, port = server.sockets[0].getsockname()[:2]
     async with server:
         yield f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def delayed_server_thread(delay_s: float) -> Iterator[str]:
+    """:func:`delayed_server` on its own event loop in a thread of its own, for the block; yields its URL."""
+    address: queue.Queue[str] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with delayed_server(delay_s) as url:
+            address.put(url)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), name="harmonix-delay-server",
+                              daemon=True)
+    thread.start()
+    try:
+        yield address.get(timeout=30)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()

@@ -45,11 +45,12 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
+from harmonix.bench.integrity import violations_in
 from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.colony import Harmonix
 from harmonix.config import Config, cores
 from harmonix.errors import InvalidArgument
-from harmonix.field import Field, audit_field, open_store, public_location, sqlite_url
+from harmonix.field import public_location, sqlite_url
 from harmonix.field.store import POSTGRES_SCHEMES
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
@@ -88,12 +89,18 @@ class ServeBench:
 
 
 @contextlib.contextmanager
-def running_server(config: Config, home: Path, *extra: str) -> Iterator[ServerProcess]:
-    """``harmonix serve`` on a free loopback port with ``home`` and the LLM settings of ``config``, ready."""
-    llm = config.llm("prose")
-    args = [*extra, *(["--llm-url", llm.url] if llm.url else ["--model", str(llm.model)] if llm.model else [])]
-    with running(home, args) as server:
+def running_server(config: Config, home: Path, *extra: str,
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``harmonix serve`` on a free loopback port with ``home`` and the LLM settings of ``config``, ready (``env``:
+    more environment variables for it)."""
+    with running(home, server_args(config, *extra), env=env) as server:
         yield server
+
+
+def server_args(config: Config, *extra: str) -> list[str]:
+    """The arguments of ``harmonix serve`` that give it the LLM settings of ``config``, after ``extra``."""
+    llm = config.llm("prose")
+    return [*extra, *(["--llm-url", llm.url] if llm.url else ["--model", str(llm.model)] if llm.model else [])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,21 +209,6 @@ async def _spread(servers: list[ServerProcess], client: httpx.AsyncClient, promp
     return time.perf_counter() - started, results
 
 
-async def violations_in(url: str) -> int:
-    """Audit problems plus organisms' turns that were not strictly sequential, over every colony of the store."""
-    found = 0
-    async with open_store(url) as store:
-        for info in await store.colonies():
-            for name in await store.field_names(info.name):
-                found += len((await audit_field(store, info.name, name)).violations)
-                if name == "meta":
-                    continue
-                async with Field.open(store, name, colony=info.name, create=False) as field:
-                    seen = [turn[4] for turn in (await field.dump()).turns]
-                found += sum(value != position for position, value in enumerate(seen))
-    return found
-
-
 async def _run(config: Config, repeats: int, cascades: int, colonies: int, processes: int,
                progress: Progress) -> ServeBench:
     prompts = standard_prompts()
@@ -250,7 +242,7 @@ async def _run(config: Config, repeats: int, cascades: int, colonies: int, proce
                         spread_s, spread = await _spread(servers, client, load, CLIENTS, task)
                 with progress.task("bench serve: colonies", colonies) as task:
                     per_colony = await _memory(server, client, colonies, task)
-        violations = await violations_in(store)
+        violations = (await violations_in(store)).total
     overheads = paired_ratios(http, inprocess)
     latencies = sorted(t.seconds for t in together if t.status == 200)
     rate_1, rate_4 = cascades / alone_s, cascades / together_s

@@ -12,6 +12,7 @@ from harmonix.field.model import (
     FieldDump,
     FieldSnapshot,
     FieldStats,
+    Forgotten,
     IngestReceipt,
     SnapshotSpec,
     TextRow,
@@ -21,6 +22,7 @@ from harmonix.field.model import (
     WordCount,
     WrinkleReceipt,
 )
+from harmonix.field.retention import Retention
 from harmonix.field.seed import Seed, build_seed
 from harmonix.field.store import Store, ensure_colony, open_store, public_location, sqlite_url
 
@@ -35,8 +37,10 @@ __all__ = [
     "FieldDump",
     "FieldSnapshot",
     "FieldStats",
+    "Forgotten",
     "Guards",
     "IngestReceipt",
+    "Retention",
     "Seed",
     "SnapshotSpec",
     "Store",

@@ -24,6 +24,10 @@ Rules (docs/architecture.md, "The field discipline"), and where they live:
    the store's lock timeout, then :class:`~harmonix.errors.FieldBusy`).
 4. **Bad input never reaches storage**: texts are validated (:func:`harmonix.text.validate_text`) and tokenized
    before the lock is taken.
+5. **A field forgets only whole rows, inside the write that overflowed it**: with a
+   :class:`~harmonix.field.retention.Retention` (the default policy unless ``retention=None``), every write
+   transaction ends with a :class:`~harmonix.field.steps.Forget` step before its commit, so the field never holds
+   more than the policy's newest rows, and never a half-forgotten one.
 
 :class:`Guards` can switch the lock or the transactions off. That exists only so tests and the lock-isolation
 experiment can show what goes wrong without them; real fields always run guarded.
@@ -58,6 +62,7 @@ from harmonix.field.model import (
     TurnView,
     WrinkleReceipt,
 )
+from harmonix.field.retention import Retention
 from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
 from harmonix.field.steps import (
     AddDisturbance,
@@ -66,6 +71,7 @@ from harmonix.field.steps import (
     Begin,
     Commit,
     FieldStore,
+    Forget,
     LoadDump,
     PutState,
     ReadCounts,
@@ -207,7 +213,7 @@ class TurnBook:
         def finish(snapshot: object) -> FieldSnapshot:
             assert isinstance(snapshot, FieldSnapshot)
             counts = snapshot.counts
-            self._seen_turns = counts.turns
+            self._seen_turns = counts.last_turn
             self._seen_sizes = {"texts": counts.texts, "trigram_types": counts.trigram_types,
                                 "word_types": counts.word_types}
             return snapshot
@@ -247,11 +253,14 @@ class TurnBook:
 class Field:
     """One organism's memory. Open with ``async with Field.open(store, name, colony=...) as field:``."""
 
-    def __init__(self, name: str, colony: str, store: FieldStore, guards: Guards) -> None:
+    def __init__(self, name: str, colony: str, store: FieldStore, guards: Guards,
+                 retention: Retention | None) -> None:
         self._name = name
         self._colony = colony
         self._store = store
         self._guards = guards
+        self._forget: list[Step] = [] if retention is None else [
+            Forget(texts=retention.texts, disturbances=retention.disturbances, turns=retention.turns)]
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
         self._open = True
@@ -259,12 +268,12 @@ class Field:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, store: Store, name: str, *, colony: str = "default", create: bool = True,
-                   guards: Guards = Guards()) -> AsyncIterator[Field]:
+                   guards: Guards = Guards(), retention: Retention | None = Retention()) -> AsyncIterator[Field]:
         """Open field ``name`` of ``colony`` in ``store`` (created if missing, unless ``create=False``) for the
-        duration of the block."""
+        duration of the block; it keeps what ``retention`` says (``None``: everything, for ever)."""
         check_field_name(name)
         field_store = await store.open_field(colony, name, create=create, transactions=guards.transactions)
-        field = cls(name, colony, field_store, guards)
+        field = cls(name, colony, field_store, guards, retention)
         try:
             yield field
         finally:
@@ -303,10 +312,11 @@ class Field:
                 self._holder = None
 
     async def _transaction(self, steps: Sequence[Step], *, write: bool) -> list[object]:
-        """Run ``steps`` as one transaction under the lock; returns the steps' results."""
+        """Run ``steps`` as one transaction under the lock (a write ends by forgetting what the retention policy
+        lets go); returns the steps' results."""
         async with self._exclusive():
-            results = await self._store.run([Begin(write=write), *steps, Commit()])
-        return results[1:-1]
+            results = await self._store.run([Begin(write=write), *steps, *(self._forget if write else []), Commit()])
+        return results[1:1 + len(steps)]
 
     async def _close(self) -> None:
         async with self._exclusive():
@@ -384,7 +394,7 @@ class Field:
     async def turn(self) -> AsyncIterator[Turn]:
         """Hold the lock and one write transaction for a whole organism turn (see the module docstring)."""
         async with self._exclusive():
-            turn = Turn(self._name, self._store)
+            turn = Turn(self._name, self._store, self._forget)
             try:
                 yield turn
             except BaseException:
@@ -399,9 +409,10 @@ class Turn:
 
     What the turn writes and remembers is its :class:`TurnBook`; this class only runs the steps, in order."""
 
-    def __init__(self, name: str, store: FieldStore) -> None:
+    def __init__(self, name: str, store: FieldStore, forget: Sequence[Step]) -> None:
         self._name = name
         self._store = store
+        self._forget = list(forget)
         self._book = TurnBook()
         self._finished = False
 
@@ -440,7 +451,7 @@ class Turn:
         if not self._book.began:
             return
         if commit:
-            await self._store.run([Commit()])
+            await self._store.run([*self._forget, Commit()])
             return
         # Rollback is queued on the database thread before the lock is released, so even if this await is
         # cancelled again, no later operation can run before it.

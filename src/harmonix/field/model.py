@@ -86,7 +86,8 @@ class FieldCounts:
     """Sizes of a field, read in one transaction.
 
     ``*_trigrams`` and ``*_words`` are token totals (sums of counts); ``trigram_types`` and ``word_types`` are the
-    number of distinct entries.
+    number of distinct entries. ``last_turn`` is the highest turn id the field holds (0 when none): equal to
+    ``turns`` until the field forgets its oldest turns (:mod:`harmonix.field.retention`), and from then on larger.
     """
 
     texts: int
@@ -98,6 +99,16 @@ class FieldCounts:
     word_types: int
     own_words: int
     heard_words: int
+    last_turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """How many rows one :class:`~harmonix.field.steps.Forget` step removed from each table."""
+
+    texts: int
+    disturbances: int
+    turns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +184,9 @@ class WrinkleReceipt:
 class TurnRecord:
     """One turn's metrics row.
 
-    ``seen_turns`` is how many turns the field held when the turn read its snapshot: in a field whose turns are
-    strictly sequential, the n-th recorded turn saw exactly n - 1.
+    ``seen_turns`` is the highest turn id the field held when the turn read its snapshot
+    (:attr:`FieldCounts.last_turn`): in a field whose turns are strictly sequential, turn ``n`` saw exactly
+    ``n - 1``, whether or not the field has forgotten its oldest turns.
     """
 
     disturbance_id: int | None = None

@@ -31,6 +31,7 @@ from harmonix.field.model import (
     FieldCounts,
     FieldDump,
     FieldSnapshot,
+    Forgotten,
     TextRow,
     TrigramCount,
     TurnView,
@@ -38,11 +39,13 @@ from harmonix.field.model import (
     frozen_mapping,
 )
 from harmonix.field.postgres_schema import DATA_COLUMNS, SCHEMA
+from harmonix.field.retention import counts_of
 from harmonix.field.steps import (
     AddDisturbance,
     AddText,
     AddTurn,
     CheckIntegrity,
+    Forget,
     LoadDump,
     PutState,
     ReadCounts,
@@ -75,6 +78,7 @@ async def read_counts(conn: Connection, field: int) -> FieldCounts:
         f"SELECT (SELECT count(*) FROM {S}.texts WHERE field = %(f)s),"
         f" (SELECT count(*) FROM {S}.disturbances WHERE field = %(f)s),"
         f" (SELECT count(*) FROM {S}.turns WHERE field = %(f)s),"
+        f" (SELECT coalesce(max(id), 0) FROM {S}.turns WHERE field = %(f)s),"
         f" t.types, t.own, t.heard, w.types, w.own, w.heard"
         f" FROM (SELECT count(*), coalesce(sum(own), 0)::bigint, coalesce(sum(heard), 0)::bigint"
         f"       FROM {S}.trigrams WHERE field = %(f)s) AS t (types, own, heard),"
@@ -82,8 +86,9 @@ async def read_counts(conn: Connection, field: int) -> FieldCounts:
         f"  FROM {S}.words WHERE field = %(f)s) AS w (types, own, heard)", {"f": field})
     row = await cursor.fetchone()
     assert row is not None
-    return FieldCounts(texts=row[0], disturbances=row[1], turns=row[2], trigram_types=row[3], own_trigrams=row[4],
-                       heard_trigrams=row[5], word_types=row[6], own_words=row[7], heard_words=row[8])
+    return FieldCounts(texts=row[0], disturbances=row[1], turns=row[2], last_turn=row[3], trigram_types=row[4],
+                       own_trigrams=row[5], heard_trigrams=row[6], word_types=row[7], own_words=row[8],
+                       heard_words=row[9])
 
 
 async def read_snapshot(conn: Connection, field: int, name: str, step: ReadSnapshot) -> FieldSnapshot:
@@ -221,6 +226,70 @@ async def check_integrity(conn: Connection, field: int) -> list[str]:
     return [f"postgresql: {row[0]}" for row in await cursor.fetchall()]
 
 
+# --- forgetting (retention) ----------------------------------------------------------------------------------------
+
+
+def _overflow(table: str, keep: str) -> str:
+    """The condition on ``id`` that selects the rows of ``table`` beyond the newest ``%(keep)s`` of the field:
+    ``id <= max(id) - keep``. Forgetting never removes the newest row, so ``max(id)`` is the same in every statement
+    of one :class:`Forget`, and each selects the same rows."""
+    return f"id <= (SELECT max(id) FROM {S}.{table} WHERE field = %(f)s) - %({keep})s"
+
+
+async def _uncount(conn: Connection, field: int, table: str, column: str, link: str, keep: int,
+                   bodies: list[str]) -> None:
+    """Queue what forgetting ``table``'s overflowing rows (whose ``bodies`` were read) takes: their counts
+    subtracted from ``column``, rows of trigrams and words left at zero deleted, the turns' links to them set to NULL,
+    the rows deleted. Nothing here returns a result, so it all goes out with the commit."""
+    counts = counts_of(bodies)
+    trigram_keys = [list(column_values) for column_values in zip(*counts.trigrams, strict=True)] or [[], [], []]
+    words = list(counts.words)
+    await conn.execute(
+        f"UPDATE {S}.trigrams AS t SET {column} = t.{column} - d.n"
+        f" FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) AS d (w1, w2, w3, n)"
+        f" WHERE t.field = %s AND t.w1 = d.w1 AND t.w2 = d.w2 AND t.w3 = d.w3",
+        (*trigram_keys, list(counts.trigrams.values()), field))
+    await conn.execute(
+        f"DELETE FROM {S}.trigrams AS t USING unnest(%s::text[], %s::text[], %s::text[]) AS d (w1, w2, w3)"
+        f" WHERE t.field = %s AND t.w1 = d.w1 AND t.w2 = d.w2 AND t.w3 = d.w3 AND t.own = 0 AND t.heard = 0",
+        (*trigram_keys, field))
+    await conn.execute(
+        f"UPDATE {S}.words AS t SET {column} = t.{column} - d.n FROM unnest(%s::text[], %s::bigint[]) AS d (word, n)"
+        f" WHERE t.field = %s AND t.word = d.word", (words, list(counts.words.values()), field))
+    await conn.execute(f"DELETE FROM {S}.words WHERE field = %s AND word = ANY(%s) AND own = 0 AND heard = 0",
+                       (field, words))
+    await conn.execute(f"UPDATE {S}.turns SET {link} = NULL WHERE field = %(f)s"
+                       f" AND {link} <= (SELECT max(id) FROM {S}.{table} WHERE field = %(f)s) - %(keep)s",
+                       {"f": field, "keep": keep})
+    await conn.execute(f"DELETE FROM {S}.{table} WHERE field = %(f)s AND {_overflow(table, 'keep')}",
+                       {"f": field, "keep": keep})
+
+
+async def forget(conn: Connection, field: int, step: Forget) -> Forgotten:
+    """Retention (:class:`Forget`, the contract in :mod:`harmonix.field.retention`), inside the open write
+    transaction: one round trip reads the overflowing turns' count (deleting them) and the overflowing texts' and
+    disturbances' bodies; what their counts take is queued without waiting. A write that overflows nothing costs
+    that one round trip."""
+    keeps = {"f": field, "texts": step.texts, "disturbances": step.disturbances, "turns": step.turns}
+    turns = await conn.execute(f"WITH gone AS (DELETE FROM {S}.turns WHERE field = %(f)s"
+                               f" AND {_overflow('turns', 'turns')} RETURNING 1) SELECT count(*) FROM gone", keeps)
+    overflow = await conn.execute(
+        f"SELECT 'texts', body FROM {S}.texts WHERE field = %(f)s AND {_overflow('texts', 'texts')}"
+        f" UNION ALL SELECT 'disturbances', body FROM {S}.disturbances"
+        f" WHERE field = %(f)s AND {_overflow('disturbances', 'disturbances')}", keeps)
+    bodies: dict[str, list[str]] = {"texts": [], "disturbances": []}
+    for table, body in await overflow.fetchall():
+        bodies[table].append(body)
+    row = await turns.fetchone()
+    assert row is not None
+    if bodies["texts"]:
+        await _uncount(conn, field, "texts", "own", "text_id", step.texts, bodies["texts"])
+    if bodies["disturbances"]:
+        await _uncount(conn, field, "disturbances", "heard", "disturbance_id", step.disturbances,
+                       bodies["disturbances"])
+    return Forgotten(texts=len(bodies["texts"]), disturbances=len(bodies["disturbances"]), turns=int(row[0]))
+
+
 # --- writing a field -----------------------------------------------------------------------------------------------
 
 
@@ -266,7 +335,7 @@ async def _returned_id(cursor: psycopg.AsyncCursor[Any]) -> int:
     return int(row[0])
 
 
-_WRITES = (AddText, AddDisturbance, AddTurn, PutState, LoadDump)
+_WRITES = (AddText, AddDisturbance, AddTurn, PutState, LoadDump, Forget)
 
 
 class StepRunner:
@@ -332,6 +401,8 @@ class StepRunner:
             case LoadDump(dump=dump):
                 await load_dump(conn, field, dump)
                 return None
+            case Forget():
+                return await forget(conn, field, step)
             case CheckIntegrity():
                 return await check_integrity(conn, field)
         raise TypeError(f"unknown field step {step!r}")

@@ -53,6 +53,7 @@ from harmonix.errors import (
     FieldMismatch,
     FieldNotFound,
     FieldVersionError,
+    FieldWriteFailed,
     OperationAbandoned,
     StoreUnavailable,
 )
@@ -62,6 +63,7 @@ from harmonix.field.model import (
     FieldCounts,
     FieldDump,
     FieldSnapshot,
+    Forgotten,
     SnapshotSpec,
     TextRow,
     TrigramCount,
@@ -69,6 +71,7 @@ from harmonix.field.model import (
     WordCount,
     frozen_mapping,
 )
+from harmonix.field.retention import counts_of
 from harmonix.field.steps import (
     AddDisturbance,
     AddText,
@@ -76,6 +79,7 @@ from harmonix.field.steps import (
     Begin,
     CheckIntegrity,
     Commit,
+    Forget,
     LoadDump,
     PutState,
     ReadCounts,
@@ -203,8 +207,9 @@ def _limit(value: int | None) -> int:
 
 def read_counts(conn: sqlite3.Connection) -> FieldCounts:
     """Sizes of the field (call inside a transaction for a consistent reading)."""
-    texts, disturbances, turns = conn.execute(
-        "SELECT (SELECT count(*) FROM texts), (SELECT count(*) FROM disturbances), (SELECT count(*) FROM turns)"
+    texts, disturbances, turns, last_turn = conn.execute(
+        "SELECT (SELECT count(*) FROM texts), (SELECT count(*) FROM disturbances), (SELECT count(*) FROM turns),"
+        " (SELECT coalesce(max(id), 0) FROM turns)"
     ).fetchone()
     trigram_types, own_trigrams, heard_trigrams = conn.execute(
         "SELECT count(*), coalesce(sum(own), 0), coalesce(sum(heard), 0) FROM trigrams"
@@ -222,6 +227,7 @@ def read_counts(conn: sqlite3.Connection) -> FieldCounts:
         word_types=word_types,
         own_words=own_words,
         heard_words=heard_words,
+        last_turn=last_turn,
     )
 
 
@@ -342,6 +348,43 @@ def load_dump(conn: sqlite3.Connection, dump: FieldDump) -> None:
     conn.executemany("INSERT INTO state (key, value) VALUES (?, ?)", dump.state)
 
 
+def _forget_oldest(conn: sqlite3.Connection, table: str, keep: int) -> int | None:
+    """The highest id of ``table`` that retention forgets (``max(id) - keep``), or ``None`` when nothing goes."""
+    (top,) = conn.execute(f"SELECT max(id) FROM {table}").fetchone()
+    return None if top is None or top <= keep else top - keep
+
+
+def _forget_counted(conn: sqlite3.Connection, table: str, column: str, link: str, keep: int) -> int:
+    """Forget the oldest rows of ``texts`` or ``disturbances`` beyond ``keep``, their ``column`` counts and the
+    turns' links to them (contract: :mod:`harmonix.field.retention`). Returns how many rows went."""
+    boundary = _forget_oldest(conn, table, keep)
+    if boundary is None:
+        return 0
+    bodies = [body for (body,) in conn.execute(f"SELECT body FROM {table} WHERE id <= ?", (boundary,))]
+    if not bodies:
+        return 0
+    counts = counts_of(bodies)
+    conn.executemany(f"UPDATE trigrams SET {column} = {column} - ? WHERE w1 = ? AND w2 = ? AND w3 = ?",
+                     [(n, *words) for words, n in counts.trigrams.items()])
+    conn.executemany("DELETE FROM trigrams WHERE w1 = ? AND w2 = ? AND w3 = ? AND own = 0 AND heard = 0",
+                     list(counts.trigrams))
+    conn.executemany(f"UPDATE words SET {column} = {column} - ? WHERE word = ?",
+                     [(n, word) for word, n in counts.words.items()])
+    conn.executemany("DELETE FROM words WHERE word = ? AND own = 0 AND heard = 0", [(word,) for word in counts.words])
+    conn.execute(f"UPDATE turns SET {link} = NULL WHERE {link} <= ?", (boundary,))
+    conn.execute(f"DELETE FROM {table} WHERE id <= ?", (boundary,))
+    return len(bodies)
+
+
+def forget(conn: sqlite3.Connection, step: Forget) -> Forgotten:
+    """Retention (:class:`Forget`), inside the open write transaction."""
+    texts = _forget_counted(conn, "texts", "own", "text_id", step.texts)
+    disturbances = _forget_counted(conn, "disturbances", "heard", "disturbance_id", step.disturbances)
+    boundary = _forget_oldest(conn, "turns", step.turns)
+    turns = 0 if boundary is None else conn.execute("DELETE FROM turns WHERE id <= ?", (boundary,)).rowcount
+    return Forgotten(texts=texts, disturbances=disturbances, turns=turns)
+
+
 def check_integrity(conn: sqlite3.Connection) -> list[str]:
     """SQLite's own checks: ``PRAGMA integrity_check`` is "ok" and ``PRAGMA foreign_key_check`` finds nothing."""
     integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
@@ -354,6 +397,12 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     ``busy_timeout``."""
     return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or (
         "locked" in str(error) or "busy" in str(error))
+
+
+def _is_write_failure(error: sqlite3.OperationalError) -> bool:
+    """SQLite's "database or disk is full" (``SQLITE_FULL``: no space left) or an I/O error (``SQLITE_IOERR`` and
+    its extended codes, the low byte being the primary code: a write over the file-size limit, a failing device)."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
 
 
 class StepExecutor:
@@ -377,6 +426,9 @@ class StepExecutor:
             if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
                 raise FieldBusy(f"field {self.name}: another process held it past the lock timeout "
                                 f"({error})") from error
+            if isinstance(error, sqlite3.OperationalError) and _is_write_failure(error):
+                raise FieldWriteFailed(f"field {self.name}: the disk refused the write ({error}); the field is "
+                                       f"unchanged") from error
             if isinstance(error, sqlite3.IntegrityError):
                 raise FieldError(f"field {self.name}: {error}") from error
             raise
@@ -436,6 +488,8 @@ class StepExecutor:
             case LoadDump(dump=dump):
                 load_dump(conn, dump)
                 return None
+            case Forget():
+                return forget(conn, step)
             case CheckIntegrity():
                 return check_integrity(conn)
         raise TypeError(f"unknown field step {step!r}")

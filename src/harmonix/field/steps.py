@@ -16,7 +16,9 @@ Contract every backend keeps (tested in ``tests/test_field_*.py``, which run on 
   is rolled back (:class:`~harmonix.errors.OperationAbandoned`); a ``Commit`` that already began completes;
 - a write that waits for another process's write longer than the store's lock timeout fails with
   :class:`~harmonix.errors.FieldBusy`, its transaction rolled back;
-- ids (texts, disturbances, turns) start at 1 and increase by one per row in commit order of a field that only grows.
+- ids (texts, disturbances, turns) start at 1 and increase by one per row in commit order of a field that only grows;
+  an id is never reused: a new row's id is one more than the highest id its table holds, and forgetting
+  (:class:`Forget`) only ever removes a table's oldest rows and never all of them.
 
 **A snapshot is a function of the field's rows and the step's ``random_seed``** (so a seed reproduces an output on
 any backend):
@@ -151,13 +153,24 @@ class LoadDump:
 
 
 @dataclass(frozen=True, slots=True)
+class Forget:
+    """Forget the oldest rows beyond the newest ``texts`` texts, ``disturbances`` disturbances and ``turns`` turns,
+    and exactly the counts they had added (the contract is in :mod:`harmonix.field.retention`). Runs inside a write
+    transaction, as its last step before the commit. Result: :class:`~harmonix.field.model.Forgotten`."""
+
+    texts: int
+    disturbances: int
+    turns: int
+
+
+@dataclass(frozen=True, slots=True)
 class CheckIntegrity:
     """The backend's own consistency checks (SQLite: ``integrity_check`` and ``foreign_key_check``). Result: a list
     of problems, empty when sound."""
 
 
 Step = (Begin | Commit | Rollback | AddText | AddDisturbance | AddTurn | PutState | ReadSnapshot | ReadCounts
-        | ReadTurns | ReadDump | LoadDump | CheckIntegrity)
+        | ReadTurns | ReadDump | LoadDump | Forget | CheckIntegrity)
 
 
 class FieldStore(Protocol):

@@ -303,7 +303,8 @@ async def load_colony(store: Store, info: ColonyInfo, dumps: list[FieldDump]) ->
                 raise FieldError(f"colony {info.name} field {dump.name} already holds other rows than the ones to "
                                  f"load; remove that field or colony from the target first")
         for dump in pending:
-            async with Field.open(store, dump.name, colony=info.name) as field:
+            # retention=None: a move copies every row; forgetting some on the way would fail the check below
+            async with Field.open(store, dump.name, colony=info.name, retention=None) as field:
                 await field.load(dump)
             log.info("colony %s: field %s loaded", info.name, dump.name)
         for name, expected in wanted.items():

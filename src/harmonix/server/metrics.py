@@ -9,14 +9,18 @@
 - ``harmonix_active_requests``, ``harmonix_queue_depth`` (gauges): requests running, and waiting for an organism;
 - ``harmonix_open_colonies`` (gauge): colonies with their fields open;
 - ``harmonix_llm_tokens_total{organism}`` (counter) and ``harmonix_llm_tokens_per_second{organism}`` (gauge, the
-  latest answer's rate): what Prose and Artist wrote.
+  latest answer's rate): what Prose and Artist wrote;
+- ``harmonix_event_loop_tasks`` (gauge): asyncio tasks alive in the server's event loop (a leak shows as growth);
+- the process's own: ``process_resident_memory_bytes``, ``process_open_fds``, ``process_cpu_seconds_total`` …
+  (prometheus_client's process collector, Linux), read at each scrape.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 from harmonix.meta import StageResult
 
@@ -45,6 +49,9 @@ class ServerMetrics:
         Gauge("harmonix_active_requests", "Requests running.", registry=r).set_function(active)
         Gauge("harmonix_queue_depth", "Requests waiting for an organism.", registry=r).set_function(waiting)
         Gauge("harmonix_open_colonies", "Colonies with open fields.", registry=r).set_function(open_colonies)
+        Gauge("harmonix_event_loop_tasks", "Asyncio tasks alive in the event loop.",
+              registry=r).set_function(lambda: len(asyncio.all_tasks()))
+        ProcessCollector(registry=r)
 
     def stage(self, stage: StageResult) -> None:
         """Record one organism's part (and the LLM's tokens when it has any)."""

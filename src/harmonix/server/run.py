@@ -1,5 +1,7 @@
 """Running the server: the socket, uvicorn, the signals and the lines on stderr.
 
+- The store is opened once before anything else (:func:`check_store`): a home that cannot be written is a one-line
+  error and exit status 2 at start, not a failure of the first request.
 - The socket is bound here, before uvicorn starts, so ``--port 0`` works (the kernel picks a free port) and the
   address printed is the real one. Without API keys only a loopback address may be bound
   (:func:`harmonix.server.auth.check_bind`).
@@ -32,8 +34,10 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from harmonix.colony import open_config_store
 from harmonix.config import Config
 from harmonix.errors import InvalidConfiguration
+from harmonix.logs import VisibleFormatter
 from harmonix.server.app import ServerSettings, create_app
 from harmonix.server.auth import ApiKeys, check_bind
 from harmonix.service import ColonyService, ServiceLimits
@@ -57,11 +61,12 @@ class ServeOptions:
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's loggers and ours, all to stderr in one format."""
+    """uvicorn's loggers and ours, all to stderr in one format, control characters shown as escapes
+    (:mod:`harmonix.logs`)."""
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}
     quiet = {"handlers": ["stderr"], "level": level, "propagate": False}
     return {"version": 1, "disable_existing_loggers": False,
-            "formatters": {"plain": {"format": LOG_FORMAT}}, "handlers": {"stderr": handler},
+            "formatters": {"plain": {"()": VisibleFormatter, "format": LOG_FORMAT}}, "handlers": {"stderr": handler},
             "loggers": {"uvicorn": quiet, "uvicorn.access": quiet, "harmonix": quiet}}
 
 
@@ -118,11 +123,20 @@ def quiet_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+async def check_store(config: Config) -> None:
+    """Open the configured store once and close it: a home that cannot be written or a database that refuses stops
+    ``serve`` here with its named error (:class:`~harmonix.errors.StoreUnavailable`, exit 2), before a socket is
+    bound or a "listening" line is printed, instead of as a traceback from uvicorn's startup."""
+    async with open_config_store(config):
+        pass
+
+
 def serve(config: Config, options: ServeOptions, *, verbose: int = 0) -> None:
     """Serve until SIGTERM or SIGINT (module docstring)."""
     import uvicorn
 
     check_bind(options.host, options.keys)
+    asyncio.run(check_store(config))
     sock = bind(options.host, options.port)
     url = url_of(sock)
 

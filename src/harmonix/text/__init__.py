@@ -11,7 +11,7 @@ from harmonix.text.phonetics import (
 )
 from harmonix.text.stopwords import STOPWORDS, content_words, is_content_word
 from harmonix.text.tokens import Trigram, ngrams, normalize, tokenize, trigrams
-from harmonix.text.validate import MAX_TEXT_CHARS, validate_text
+from harmonix.text.validate import MAX_TEXT_CHARS, validate_text, visible
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -31,4 +31,5 @@ __all__ = [
     "tokenize",
     "trigrams",
     "validate_text",
+    "visible",
 ]

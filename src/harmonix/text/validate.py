@@ -5,6 +5,9 @@ it. Rejected: anything that is not ``str`` (bytes included), empty or whitespace
 ``MAX_TEXT_CHARS``, NUL and other control characters (except tab, newline, carriage return), lone surrogates (text
 that is not valid Unicode and cannot be stored as UTF-8), and text with no word in it.
 
+:func:`visible` is the gate's other half, for output: it writes what the gate refuses as escapes, so that text from
+outside a field (an LLM server's error message) cannot drive the terminal it is printed on.
+
 Accepted and stored verbatim: everything else, SQL-looking strings included: storage binds parameters, so
 ``"'); DROP TABLE texts; --"`` is just a text.
 """
@@ -14,11 +17,14 @@ from __future__ import annotations
 import re
 
 from harmonix.errors import InvalidText
+from harmonix.text.tokens import normalize
 
 MAX_TEXT_CHARS = 32_768
 # C0 controls but tab, newline and carriage return; DEL and the C1 controls; the surrogate block.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# A word needs a letter (see harmonix.text.tokens); searching for one is cheaper than tokenizing twice.
+# A word needs a letter of the normalised text (see harmonix.text.tokens): NFKC turns some characters that count as
+# word characters into ones that do not ("¼" into "1⁄4"), so the search runs on what the tokenizer will see.
+# Searching for one letter is cheaper than tokenizing twice.
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -40,6 +46,14 @@ def validate_text(text: object, *, what: str = "text") -> str:
             raise InvalidText(f"{what} is not valid Unicode: lone surrogate U+{ord(char):04X} at index {index}")
         kind = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
         raise InvalidText(f"{what} contains {kind} at index {index} (binary data?)")
-    if _LETTER.search(text) is None:
+    if _LETTER.search(normalize(text)) is None:
         raise InvalidText(f"{what} contains no words")
     return text
+
+
+def visible(text: str) -> str:
+    """``text`` with every character the gate refuses (controls but tab, newline and carriage return; lone
+    surrogates) written as its Python escape (``\\x1b``), for a terminal. What a field holds never has one, but
+    text from elsewhere can: an LLM server's error message, a remote server's answer. Printed raw, ESC and the C1
+    controls start terminal escape sequences (clear the screen, retitle the window, rewrite what was shown)."""
+    return _FORBIDDEN.sub(lambda match: ascii(match.group())[1:-1], text)

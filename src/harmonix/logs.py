@@ -1,0 +1,21 @@
+"""Log lines on stderr that cannot drive the terminal they are printed on.
+
+A log line can carry text from outside Harmonix: an LLM server's error message, an exception's text, a request's
+path. :class:`VisibleFormatter` writes every control character such text may hold (all but tab and newline, the
+characters the text gate refuses: :func:`harmonix.text.visible`) as its escape, so ESC and the C1 controls reach
+the terminal as ``\\x1b`` instead of clearing the screen or retitling the window. Both the command line and
+``harmonix serve`` log through it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from harmonix.text import visible
+
+
+class VisibleFormatter(logging.Formatter):
+    """:class:`logging.Formatter` whose lines, traceback included, show control characters as escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
