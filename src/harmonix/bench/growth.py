@@ -38,9 +38,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harmonix.engines.memory import Memory
 from harmonix.field import Field, Retention, SnapshotSpec, open_store, sqlite_url
-from harmonix.organisms import artist, haiku, prose
+from harmonix.organisms import artist, haiku, prose, sonnet
 from harmonix.organisms.base import FIELDS, HUB, INHALE, SYNTHESIS
+from harmonix.organisms.listening import lookup
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import standard_prompts
 from harmonix.text import STOPWORDS
@@ -50,15 +52,13 @@ VOCABULARY = 20_000
 WORDS = {"haiku": 12, "reflection": 12, "sonnet": 110, "prose": 90, SYNTHESIS: 160, "meta": 14}
 """Typical words per text (a haiku, HAiKU's reflection, a sonnet, a Prose paragraph, Artist's piece, a meta
 sentence)."""
-SONNET_SPEC = SnapshotSpec(recent=2, random=1, trigrams=0, disturbances=0)
-"""What Sonnet reads of its field for a turn (as :mod:`harmonix.organisms.sonnet` does)."""
 ARMS = ("kept", "unbounded")
 
 
-def spec_for(organism: str, prompt: str) -> SnapshotSpec:
-    """The snapshot each organism reads for one turn."""
-    specs = {"haiku": haiku.snapshot_spec(prompt), "sonnet": SONNET_SPEC, "prose": prose.SPEC,
-             SYNTHESIS: artist.SPEC}
+def spec_for(organism: str, prompt: str, memory: Memory) -> SnapshotSpec:
+    """The snapshot each organism reads for one turn (as each organism's ``snapshot_spec`` says)."""
+    specs = {"haiku": haiku.snapshot_spec(prompt, memory), "sonnet": sonnet.snapshot_spec(prompt, memory),
+             "prose": prose.snapshot_spec(lookup(prompt, memory)), SYNTHESIS: artist.snapshot_spec(prompt, memory)}
     return specs[organism]
 
 
@@ -105,9 +105,10 @@ class GrowthBench:
 class SimulatedColony:
     """One arm's five fields, written as cascades write them."""
 
-    def __init__(self, fields: dict[str, Field], writer: Writer) -> None:
+    def __init__(self, fields: dict[str, Field], writer: Writer, memory: Memory) -> None:
         self.fields = fields
         self._writer = writer
+        self._memory = memory
         self.cascades = 0
 
     async def cascade(self, prompt: str) -> None:
@@ -135,7 +136,7 @@ class SimulatedColony:
         started = time.perf_counter()
         async with self.fields[organism].turn() as turn:
             await turn.wrinkle(prompt)
-            await turn.snapshot(rng, spec_for(organism, prompt))
+            await turn.snapshot(rng, spec_for(organism, prompt, self._memory))
             await turn.ingest(self._writer.text(organism))
             await turn.record(dissonance=0.9, temperature=1.0)
         return (time.perf_counter() - started) * 1000
@@ -150,10 +151,11 @@ class SimulatedColony:
                        trigram_types=sum(s.counts.trigram_types for s in stats), turn_ms=turn_ms)
 
 
-async def _open_arm(stack: contextlib.AsyncExitStack, home: Path, retention: Retention | None) -> SimulatedColony:
+async def _open_arm(stack: contextlib.AsyncExitStack, home: Path, retention: Retention | None,
+                    memory: Memory) -> SimulatedColony:
     store = await stack.enter_async_context(open_store(sqlite_url(home)))
     fields = {name: await stack.enter_async_context(Field.open(store, name, retention=retention)) for name in FIELDS}
-    return SimulatedColony(fields, Writer(seed=1))
+    return SimulatedColony(fields, Writer(seed=1), memory)
 
 
 def _ratios(readings: Sequence[Reading]) -> tuple[float, float, float]:
@@ -169,8 +171,9 @@ async def _run(cascades: int, every: int, keep_turns: int, samples: int, progres
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="harmonix-bench-growth-") as directory:
         async with contextlib.AsyncExitStack() as stack:
-            arms = {"kept": await _open_arm(stack, Path(directory) / "kept", Retention.keeping(keep_turns)),
-                    "unbounded": await _open_arm(stack, Path(directory) / "unbounded", None)}
+            memory = Memory.load()
+            arms = {"kept": await _open_arm(stack, Path(directory) / "kept", Retention.keeping(keep_turns), memory),
+                    "unbounded": await _open_arm(stack, Path(directory) / "unbounded", None, memory)}
             with progress.task("bench growth", 2 * cascades) as task:
                 for block in range(0, cascades, every):
                     for arm in (ARMS if (block // every) % 2 == 0 else ARMS[::-1]):

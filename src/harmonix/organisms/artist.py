@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harmonix.engines.llm import Generation, Message, Sampling
+from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed
 from harmonix.field import SELF_SOURCE, SnapshotSpec, TextRow
 from harmonix.metatalk import meta_talk
@@ -100,6 +101,12 @@ def quotes(voices: Mapping[str, str], resonance: Callable[[str], float] = lambda
         chosen["prose"] = max(sentences, key=lambda s: (resonance(s), len(content_words(tokenize(s))),
                                                         -sentences.index(s)))
     return chosen
+
+
+def snapshot_spec(prompt: str, memory: Memory) -> SnapshotSpec:
+    """What Artist reads of its field for a turn: its last ``OWN_POOL`` texts (the lines it may continue) and the
+    counts listening needs."""
+    return SnapshotSpec(recent=OWN_POOL, random=0, trigrams=0, words=0, disturbances=0, lookup=lookup(prompt, memory))
 
 
 def remembered_lines(texts: Sequence[TextRow], listening: Listening) -> list[str]:
@@ -227,8 +234,7 @@ class Artist(LLMOrganism):
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        spec = SnapshotSpec(recent=OWN_POOL, random=0, trigrams=0, words=0, disturbances=0,
-                            lookup=lookup(prompt, self._memory))
+        spec = snapshot_spec(prompt, self._memory)
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
             snapshot = await turn.snapshot(rng, spec)

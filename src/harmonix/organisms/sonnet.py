@@ -351,6 +351,12 @@ def priming_text(own_texts: Sequence[str], listening: Listening) -> str:
     return "\n".join(lines) + "\n"
 
 
+def snapshot_spec(heard: str, memory: Memory) -> SnapshotSpec:
+    """What Sonnet reads of its field for a turn: its last ``RESONANT_POOL`` texts (the priming pool) and the counts
+    listening needs for what it heard."""
+    return SnapshotSpec(recent=RESONANT_POOL, random=0, trigrams=0, disturbances=0, lookup=lookup(heard, memory))
+
+
 @dataclass(frozen=True, slots=True)
 class Composition:
     lines: tuple[str, ...]
@@ -453,8 +459,7 @@ class Sonnet(FieldOrganism):
         heard = f"{prompt}\n{context}"
         async with self._field.turn() as turn:
             await turn.wrinkle(prompt)
-            snapshot = await turn.snapshot(rng, SnapshotSpec(recent=RESONANT_POOL, random=0, trigrams=0,
-                                                             disturbances=0, lookup=lookup(heard, self._memory)))
+            snapshot = await turn.snapshot(rng, snapshot_spec(heard, self._memory))
             listening = listen(heard, snapshot, self._memory, can_say=is_known)
             d = listening.dissonance
             stored = snapshot.state.get("phase")
