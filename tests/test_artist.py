@@ -97,7 +97,7 @@ def test_remembered_lines_are_artists_own_spans() -> None:
     row = TextRow(id=1, source="self", body=piece, created=0.0, meta=frozen_mapping({"provenance": provenance}))
     memory = Memory.build(["The sea and the bell and the shore.", "The sea at the shore.", "Bread and an oven."])
     snapshot = FieldSnapshot(name="artist", recent=(row,), random=(), trigrams=(), words=(), disturbances=(),
-                             last_spoken=row, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
+                             last_spoken=row, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
     heard = listen("the sea", snapshot, memory)
     assert remembered_lines([row], heard)[0] == "A bell rings over the sea"
     assert set(remembered_lines([row], heard)) == {"A bell rings over the sea", "The bread is warm"}

@@ -20,7 +20,7 @@ def snapshot(counts: dict[str, tuple[int, int]]) -> FieldSnapshot:
     """A field holding ``word -> (own, heard)`` for its lookup."""
     lookup_counts = {word: WordCount(word=word, own=own, heard=heard) for word, (own, heard) in counts.items()}
     return FieldSnapshot(name="test", recent=(), random=(), trigrams=(), words=(), disturbances=(),
-                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={},
+                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={},
                          lookup=lookup_counts)
 
 

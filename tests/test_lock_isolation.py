@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harmonix.engines.memory import Memory
 from harmonix.experiments.lock_isolation import (
     WARMUP,
     bootstrap_interval,
@@ -55,7 +56,7 @@ def test_every_cell_has_its_measures(result) -> None:
 
 async def test_integrity_reads_incomplete_and_torn_turns(tmp_path: Path) -> None:
     async with SqliteStore.open(tmp_path / "home") as store:
-        await starting_field(store, "default", load_bootstrap(), standard_prompts())
+        await starting_field(store, "default", load_bootstrap(), Memory.load(), standard_prompts())
         assert (await integrity(store, "default", WARMUP)).incomplete_turns == 0
         damage(store.field_path("default", "haiku"))
         found = await integrity(store, "default", WARMUP)

@@ -26,7 +26,8 @@ from harmonix.field import Field, SnapshotSpec, Store, ensure_colony
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
 from harmonix.organisms.base import LLM_MODES
-from harmonix.organisms.prose import GENESIS_SOURCE, Prose, genesis
+from harmonix.organisms.listening import prompt_words
+from harmonix.organisms.prose import ATTEMPTS, GENESIS_SOURCE, MEMORIES, MEMORY_CHOICES, Prose, genesis
 from harmonix.prompts import standard_prompts
 from harmonix.text import tokenize
 
@@ -108,6 +109,10 @@ async def test_the_users_words_never_reach_the_model(config: Config, mode: str) 
         assert not set(tokenize(sent)) & secret, set(tokenize(sent)) & secret
 
 
+BREAD = "Why does fresh bread smell so good?"
+SEA = "What does the sea remember at night?"
+
+
 async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None:
     """The opening holds the memories that resonate with the prompt, never the prompt: a prompt about bread
     calls up paragraphs about bread, one about the sea paragraphs about the sea."""
@@ -115,11 +120,16 @@ async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None
         engine, memory = await Prose.prepare(harmonix.engines, config)
         recording = Recording(engine)
         async with prose_on(config, recording) as (prose, _):
-            bread = await prose.answer("Why does fresh bread smell so good?", seed=1)
-            sea = await prose.answer("What does the sea remember at night?", seed=2)
-    assert bread.memories >= 1 and sea.memories >= 1
-    assert "bread" in tokenize(bread.given.split("\n\n")[-2]), "the most resonant memory is read last"
-    assert "sea" in tokenize(sea.given.split("\n\n")[-2])
+            bread = await prose.answer(BREAD, seed=1)
+            sea = await prose.answer(SEA, seed=2)
+    assert bread.memories == sea.memories == MEMORIES
+    read: dict[str, list[str]] = {}
+    for prompt, reply in ((BREAD, bread), (SEA, sea)):
+        ranked = [memory.texts[i] for i in memory.resonant(memory.query(prompt_words(prompt)), MEMORY_CHOICES)]
+        read[prompt] = reply.given.split("\n\n")[-1 - MEMORIES:-1]
+        assert set(read[prompt]) <= set(ranked), "only memories that resonate surface"
+        assert ranked.index(read[prompt][-1]) < ranked.index(read[prompt][0]), "the most resonant is read last"
+    assert not set(read[BREAD]) & set(read[SEA]), "another prompt calls up other memories"
 
 
 async def test_a_seed_reproduces_the_answer(tmp_path: Path) -> None:
@@ -151,7 +161,7 @@ async def test_rejects_are_retried_and_never_stored(config: Config) -> None:
 
 async def test_an_echoing_answer_is_rejected(config: Config) -> None:
     prompt = "The lamp in the hallway keeps dust on the stair like snow"
-    async with prose_on(config, Scripted([GOOD] * 3)) as (prose, _):
+    async with prose_on(config, Scripted([GOOD] * ATTEMPTS)) as (prose, _):
         with pytest.raises(CompositionFailed, match="echoes the prompt"):
             await prose.answer(prompt, seed=3)
 
@@ -159,7 +169,7 @@ async def test_an_echoing_answer_is_rejected(config: Config) -> None:
 @pytest.mark.parametrize("failure", [LLMUnavailable("gone"), CompositionFailed])
 async def test_a_failed_turn_leaves_the_field_unchanged(config: Config, failure: object) -> None:
     answers: list[str | Exception] = [GOOD]
-    answers += [failure] if isinstance(failure, Exception) else ["", "", ""]
+    answers += [failure] if isinstance(failure, Exception) else [""] * ATTEMPTS
     async with prose_on(config, Scripted(answers)) as (prose, store):
         await prose.answer("the first turn", seed=4)
         before = await fingerprint(store, "prose")
@@ -169,16 +179,18 @@ async def test_a_failed_turn_leaves_the_field_unchanged(config: Config, failure:
 
 
 async def test_server_killed_mid_generation_leaves_the_field_unchanged(tmp_path: Path) -> None:
+    """The server dies while its first token is on the way in: the turn (genesis included) is not stored."""
     server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("llm_server.py"))],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         config = Config.load(tmp_path / "home", llm_url=server.stdout.readline().strip())
         async with opened(config, Prose) as (prose, store):
-            await prose.answer("the first turn", seed=6)
             before = await fingerprint(store, "prose")
-            answer = asyncio.create_task(prose.answer("the second turn", seed=7))
-            await asyncio.sleep(0.4)
+            speaking = asyncio.Event()
+            answer = asyncio.create_task(prose.answer("a turn cut short", seed=7,
+                                                      on_token=lambda text, attempt: speaking.set()))
+            await speaking.wait()
             server.send_signal(signal.SIGKILL)
             with pytest.raises(LLMUnavailable):
                 await answer

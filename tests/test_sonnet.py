@@ -47,7 +47,7 @@ MEMORY = Memory.build([
 
 def snapshot_of() -> FieldSnapshot:
     return FieldSnapshot(name="sonnet", recent=(), random=(), trigrams=(), words=(), disturbances=(),
-                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
+                         last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={})
 
 
 VOCAB = CHARS = "\n !',-.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -1,8 +1,12 @@
 """A loopback OpenAI-compatible server that answers every chat request after a fixed delay, with no local compute.
 
 It stands in for a remote GPU server in ``harmonix bench cascade --io``: Prose and Artist then cost waiting, not
-CPU. It answers ``/v1/chat/completions`` with a streamed paragraph of a few lines (usable by both organisms), and a
-``GET`` (the engine's probe of ``/v1/models``) at once with an empty model list.
+CPU. It answers ``/v1/chat/completions`` and ``/v1/completions`` with a streamed paragraph of a few lines (usable by
+both organisms), and a ``GET`` (the engine's probe of ``/v1/models``) at once with an empty model list.
+
+The paragraph is :func:`answer_for` the request's ``seed``: lines put together from small word pools, so answers to
+different seeds differ. A constant answer would be rejected from the second turn on by the organisms' own guard
+(an answer must not copy eight words of what the model was given, and Prose is given its newest paragraph).
 
 :func:`delayed_server_thread` runs it on an event loop of its own, for a benchmark whose own loop blocks while it
 waits for a ``harmonix serve`` subprocess (which probes its LLM server before it is ready).
@@ -14,12 +18,31 @@ import asyncio
 import contextlib
 import json
 import queue
+import random
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 ANSWER = ("The lamp in the hallway keeps its own counsel.\nDust settles on the stair like a slow and patient "
           "snow.\nSomewhere a kettle remembers the morning.\nThe window holds the last of the light for a while.")
+"""The answer to a request without a seed."""
+THINGS = ("lamp", "kettle", "window", "stair", "garden", "river", "lantern", "orchard", "harbour", "chimney", "meadow",
+          "attic", "bridge", "candle", "willow", "doorway")
+DOINGS = ("keeps", "remembers", "gathers", "carries", "hides", "softens", "warms", "follows", "answers", "holds")
+QUALITIES = ("patient", "quiet", "early", "silver", "narrow", "distant", "amber", "heavy", "gentle", "hollow",
+             "crooked", "faded")
+TIMES = ("morning", "evening", "winter", "weather", "harvest", "silence", "rain", "dusk", "noon", "tide")
+LINES = 4
+
+
+def answer_for(seed: int | None) -> str:
+    """:data:`ANSWER` without a seed; else ``LINES`` lines "The <thing> <doing> the <quality> <time> of the
+    <quality> <thing>." with every word drawn by ``random.Random(seed)``."""
+    if seed is None:
+        return ANSWER
+    rng = random.Random(seed)
+    return "\n".join(f"The {rng.choice(THINGS)} {rng.choice(DOINGS)} the {rng.choice(QUALITIES)} {rng.choice(TIMES)} "
+                     f"of the {rng.choice(QUALITIES)} {rng.choice(THINGS)}." for _ in range(LINES))
 
 
 @contextlib.asynccontextmanager
@@ -31,13 +54,14 @@ async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIte
         head = await reader.readuntil(b"\r\n\r\n")
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length")), 0)
-        await reader.readexactly(length)
+        body = await reader.readexactly(length)
         if head.startswith(b"GET "):
             await asyncio.sleep(probe_delay_s)
             kind, payload = "application/json", b'{"object": "list", "data": []}'
         else:
             await asyncio.sleep(delay_s)
-            words = ANSWER.split(" ")
+            seed = json.loads(body).get("seed") if body else None
+            words = answer_for(seed if isinstance(seed, int) else None).split(" ")
             chunks: list[dict[str, Any]] = [
                 {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]} for word in words]
             chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
