@@ -27,7 +27,15 @@ from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
 from harmonix.organisms.base import LLM_MODES
 from harmonix.organisms.listening import prompt_words
-from harmonix.organisms.prose import ATTEMPTS, GENESIS_SOURCE, MEMORIES, MEMORY_CHOICES, Prose, genesis
+from harmonix.organisms.prose import (
+    ATTEMPTS,
+    GENESIS_SOURCE,
+    MEMORIES,
+    MEMORY_CHOICES,
+    Prose,
+    genesis,
+    without_preamble,
+)
 from harmonix.prompts import standard_prompts
 from harmonix.text import tokenize
 
@@ -266,3 +274,11 @@ async def test_fifty_turns_leave_no_task_talk_in_the_field(config: Config) -> No
     own = [text.body for text in snapshot.recent if text.source == "self"]
     assert len(own) == 50
     assert [text for text in own if meta_talk(text) is not None] == []
+
+
+def test_a_first_sentence_about_the_task_is_dropped_when_the_rest_is_clean() -> None:
+    paragraph = "The tide turns over the grey stones and the gulls wheel above the harbour wall at dusk."
+    assert without_preamble(f"Here's a paragraph about the sea: {paragraph}") == paragraph
+    assert without_preamble(f"Here is a paragraph. {paragraph} This paragraph ends.").startswith("Here is")
+    assert without_preamble("Here is a short one. Too short.") == "Here is a short one. Too short."
+    assert without_preamble(paragraph) == paragraph

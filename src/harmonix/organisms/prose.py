@@ -20,10 +20,12 @@ from its field take their place. ``mode="chat"`` (the first version's way, kept 
 paragraphs to a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts
 (``harmonix experiment prose-modes``, README) the chat mode talked about its task or persona far more often.
 
-**Guarding the crystal.** A reply is rejected, never stored, and tried again with a fresh opening and sampling seed
-(``ATTEMPTS`` in all) when it is empty or too short, degenerate (a word 4-gram three times, or fewer than half its
-word pairs distinct), echoes the prompt (echo > ``ECHO_LIMIT``), copies ``COPY_WINDOW`` consecutive words of its
-opening, or talks about its task or persona (:func:`harmonix.metatalk.meta_talk`). If every attempt is rejected the
+**Guarding the crystal.** A first sentence that talks about the task ("Here is a paragraph about …") is dropped when
+the rest is clean and long enough (:func:`without_preamble`). A reply is rejected, never stored, and tried again
+with a fresh opening and sampling seed (``ATTEMPTS`` in all) when it is empty or too short, degenerate (a word
+4-gram three times, or fewer than half its word pairs distinct), echoes the prompt (echo > ``ECHO_LIMIT``), copies
+``COPY_WINDOW`` consecutive words of its opening, or talks about its task or persona
+(:func:`harmonix.metatalk.meta_talk`). If every attempt is rejected the
 turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
@@ -65,9 +67,10 @@ MEMORIES = 2
 MEMORY_CHOICES = 4
 MAX_TOKENS = 140
 STOP = ("\n\n",)
-ATTEMPTS = 5
+ATTEMPTS = 8
 ECHO_LIMIT = 0.2
 COPY_WINDOW = 8
+_SENTENCE = re.compile(r"[.!?:][\"')]?(?=\s)")
 MIN_TOKENS = 12
 T_LOW, T_HIGH = 0.5, 0.95
 GENESIS_SOURCE = "genesis"
@@ -134,6 +137,17 @@ def copies(text: str, source: str, window: int = COPY_WINDOW) -> bool:
     """True if ``text`` holds ``window`` consecutive words of ``source``."""
     held = set(ngrams(tokenize(source), window))
     return any(gram in held for gram in ngrams(tokenize(text), window))
+
+
+def without_preamble(text: str) -> str:
+    """The paragraph without a first sentence that talks about the task ("Here is a paragraph about the sea."),
+    when the rest is long enough and talks about nothing of the kind: the small model often opens that way and
+    then writes a clean paragraph. Anything else is left for :func:`rejection` to judge."""
+    first = _SENTENCE.search(text)
+    if first is None or meta_talk(text[: first.end()]) is None:
+        return text
+    rest = text[first.end():].strip()
+    return rest if len(tokenize(rest)) >= MIN_TOKENS and meta_talk(rest) is None else text
 
 
 def rejection(text: str, prompt: str, given: str = "") -> str | None:
@@ -208,7 +222,7 @@ class Prose(LLMOrganism):
                 paragraphs = opening(snapshot, listening, rng)
                 given, generation = await self._speak(paragraphs, Sampling(
                     max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
-                text = clean(generation.text)
+                text = without_preamble(clean(generation.text))
                 problem = rejection(text, prompt, given)
                 if problem is None:
                     break
