@@ -54,13 +54,13 @@ async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIte
         head = await reader.readuntil(b"\r\n\r\n")
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length")), 0)
-        body = await reader.readexactly(length)
+        request = await reader.readexactly(length)
         if head.startswith(b"GET "):
             await asyncio.sleep(probe_delay_s)
             kind, payload = "application/json", b'{"object": "list", "data": []}'
         else:
             await asyncio.sleep(delay_s)
-            seed = json.loads(body).get("seed") if body else None
+            seed = json.loads(request).get("seed") if request else None
             words = answer_for(seed if isinstance(seed, int) else None).split(" ")
             chunks: list[dict[str, Any]] = [
                 {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]} for word in words]
