@@ -6,7 +6,8 @@ killed with SIGKILL. The disk is a real write failure: the writer runs with a fi
 Python ignores SIGXFSZ, so the write fails with EFBIG and SQLite reports an I/O error, as it would for a failing
 device; a full disk is SQLITE_FULL, the same path). The read-only home is a real read-only mount: a bind mount
 remounted read-only in a mount namespace of the command's own (``unshare``), so it holds for root too, which
-``chmod`` would not.
+``chmod`` would not. PostgreSQL's full disk is a real one too: a throwaway cluster whose tablespace is a small tmpfs
+(tests/throwaway_postgres.py ``small_disk_bytes``), so the server's own write fails with ``No space left on device``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import resource
 import shutil
+import string
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from httpx_sse import aconnect_sse
 
@@ -29,6 +34,7 @@ from fieldtools import audit, fingerprint
 from harmonix.field import Field, open_store, sqlite_url
 from harmonix.organisms.base import SYNTHESIS
 from serving import llm_standin_process, served
+from throwaway_postgres import SMALL_DISK_TABLESPACE, PostgresUnavailable, throwaway_postgres
 
 
 def harmonix(*args: str, home: Path, stdin: str | None = None, file_limit: int | None = None,
@@ -108,6 +114,58 @@ async def test_a_disk_that_refuses_the_write_is_a_named_error_and_the_field_is_u
         assert await fingerprint(store, "haiku") == before
         assert (await audit(store, "haiku")).ok
     assert harmonix("field", "ingest", "haiku", "-", home=home, stdin=body).returncode == 0
+    async with open_store(url) as store:
+        assert (await audit(store, "haiku")).ok
+
+
+@pytest.fixture
+def small_disk_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The admin URL of a throwaway cluster whose tablespace ``small_disk`` is a 3 MiB tmpfs."""
+    if request.config.getoption("--no-postgres"):
+        pytest.skip("PostgreSQL tests skipped on request (--no-postgres)")
+    try:
+        with throwaway_postgres(small_disk_bytes=3 * 1024 * 1024) as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(f"no PostgreSQL with a small disk here: {error}")
+
+
+def fill_the_disk(url: str) -> None:
+    """Rows of random hex into a table of the database at ``url`` until its disk refuses the next page."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE filler (x text)")
+        with pytest.raises(psycopg.errors.DiskFull):
+            for _ in range(10_000):
+                conn.execute("INSERT INTO filler SELECT md5(random()::text) FROM generate_series(1, 2000)")
+
+
+async def test_a_full_postgresql_disk_is_a_named_error_and_the_field_is_unchanged(tmp_path: Path,
+                                                                               small_disk_postgres: str) -> None:
+    """A colony in a database on the small disk, which another table then fills: an ingest exits 1 with one
+    FieldWriteFailed document (PostgreSQL's ``disk_full``) and nothing on stderr (not the driver's own warning), and the field is row for row what it was and passes its
+    audit. Once that table is dropped, the same ingest succeeds: the refusal left nothing locked or half-written."""
+    with psycopg.connect(small_disk_postgres, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE colonies")  # catalogs on the real disk, every table made in it on the small one
+        admin.execute(f"ALTER DATABASE colonies SET default_tablespace = {SMALL_DISK_TABLESPACE}")
+    url = small_disk_postgres.replace("/postgres?", "/colonies?", 1)
+    home = tmp_path / "home"
+    assert harmonix("field", "ingest", "haiku", "a quiet lamp in the hall", "--database", url,
+                    home=home).returncode == 0
+    async with open_store(url) as store:
+        before = await fingerprint(store, "haiku")
+    fill_the_disk(url)
+    words = random.Random(0)
+    body = " ".join("".join(words.choices(string.ascii_lowercase, k=8)) for _ in range(3000))  # ~27 000 characters
+    refused = harmonix("field", "ingest", "haiku", "-", "--json", "--database", url, home=home, stdin=body)
+    assert refused.returncode == 1 and refused.stderr == "", refused.stderr[-2000:]  # the error is said once
+    error = json.loads(refused.stdout)["error"]
+    assert error["type"] == "FieldWriteFailed" and "unchanged" in error["message"], error
+    async with open_store(url) as store:
+        assert await fingerprint(store, "haiku") == before
+        assert (await audit(store, "haiku")).ok
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE filler")
+    assert harmonix("field", "ingest", "haiku", "-", "--database", url, home=home, stdin=body).returncode == 0
     async with open_store(url) as store:
         assert (await audit(store, "haiku")).ok
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SERVICE_USER = "postgres"
+SMALL_DISK_TABLESPACE = "small_disk"
 START_TIMEOUT_S = 60
 
 
@@ -72,9 +73,28 @@ def cluster_url(socket_dir: Path, database: str = "postgres") -> str:
     return f"postgresql://postgres@/{database}?host={urllib.parse.quote(str(socket_dir), safe='')}"
 
 
+def _on_small_disk(start: list[str], mount_point: Path, size: int) -> list[str]:
+    """``start`` run in a new mount namespace where a tmpfs of ``size`` bytes, owned by the cluster's owner, is
+    mounted on ``mount_point``: the server it starts stays in that namespace and alone sees the small disk."""
+    if os.geteuid() != 0:
+        raise PostgresUnavailable("a cluster with a small disk mounts a tmpfs in a mount namespace, which needs root")
+    owner = pwd.getpwnam(SERVICE_USER)
+    mount_point.mkdir()
+    os.chown(mount_point, owner.pw_uid, owner.pw_gid)
+    options = f"size={size},uid={owner.pw_uid},gid={owner.pw_gid},mode=0700"
+    script = f'mount -t tmpfs -o {options} harmonix-small-disk "$0" && exec "$@"'
+    return ["unshare", "--mount", "sh", "-c", script, str(mount_point), *start]
+
+
 @contextlib.contextmanager
-def throwaway_postgres(*, durable: bool = False, max_connections: int = 300) -> Iterator[str]:
-    """A fresh cluster for the block; yields the URL of its ``postgres`` database."""
+def throwaway_postgres(*, durable: bool = False, max_connections: int = 300,
+                       small_disk_bytes: int | None = None) -> Iterator[str]:
+    """A fresh cluster for the block; yields the URL of its ``postgres`` database.
+
+    ``small_disk_bytes`` gives the cluster a disk that fills up: a tmpfs of that size, mounted in a mount namespace
+    of the server's own (``unshare -m``, so it needs root; :class:`PostgresUnavailable` says so otherwise), holding
+    the tablespace :data:`SMALL_DISK_TABLESPACE`. The write-ahead log stays on the real disk, so it is a table's
+    file that cannot grow (SQLSTATE 53100, ``disk_full``), not the log (where PostgreSQL would stop)."""
     prefix = _as_service_user()
     initdb, pg_ctl = binary("initdb"), binary("pg_ctl")
     # As root the cluster's owner must reach the directory, and a socket path may not exceed 107 bytes: /tmp itself
@@ -93,9 +113,16 @@ def throwaway_postgres(*, durable: bool = False, max_connections: int = 300) -> 
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        _run([*prefix, pg_ctl, "-D", str(data), "-l", str(directory / "server.log"), "-w", "-t",
-              str(START_TIMEOUT_S), "start"], f"pg_ctl start (log: {directory / 'server.log'})")
+        start = [*prefix, pg_ctl, "-D", str(data), "-l", str(directory / "server.log"), "-w", "-t",
+                 str(START_TIMEOUT_S), "start"]
+        small_disk = directory / "small-disk"
+        if small_disk_bytes is not None:
+            start = _on_small_disk(start, small_disk, small_disk_bytes)
+        _run(start, f"pg_ctl start (log: {directory / 'server.log'})")
         try:
+            if small_disk_bytes is not None:
+                _run([*prefix, binary("psql"), "-d", cluster_url(directory), "-c",
+                      f"CREATE TABLESPACE {SMALL_DISK_TABLESPACE} LOCATION '{small_disk}'"], "CREATE TABLESPACE")
             yield cluster_url(directory)
         finally:
             subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,

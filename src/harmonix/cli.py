@@ -53,7 +53,7 @@ from harmonix.field import (
     public_location,
 )
 from harmonix.field.transfer import ColonyMove
-from harmonix.logs import VisibleFormatter
+from harmonix.logs import HandledDriverErrors, VisibleFormatter
 from harmonix.meta import BreathEvent
 from harmonix.organisms.base import FIELDS, SYNTHESIS, plain
 from harmonix.progress import terminal_progress
@@ -206,6 +206,7 @@ def main(context: click.Context, verbose: int, home: Path | None, colony: str | 
     level = logging.WARNING - 10 * min(verbose, 2)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(HandledDriverErrors())
     logging.basicConfig(level=level, handlers=[handler])
     context.obj = {"home": home, "colony": colony, "database": database}
 

@@ -51,6 +51,11 @@ setting PostgreSQL documents works as documented; psycopg_pool 3.3 no longer los
 cancelled while taking one; and asyncpg's statement cache breaks behind PgBouncer in transaction mode unless
 switched off.
 
+**Errors.** A driver error becomes a Harmonix error (:func:`_translate`): a lock wait past the timeout
+:class:`FieldBusy`; a disk that refuses the write (SQLSTATE 53100 ``disk_full``, 58030 ``io_error``)
+:class:`FieldWriteFailed`, the transaction rolled back by the server, as SQLite's ``SQLITE_FULL`` is; a server
+that cannot be reached :class:`StoreUnavailable`.
+
 With ``transactions=False`` (for the tests and experiments that show why the discipline exists, never for real use)
 there is no pipeline and no transaction: each statement commits on its own, and each writing step first waits until
 no one holds the field's lock (released again as that statement ends), as SQLite's statements wait for its write
@@ -78,6 +83,7 @@ from harmonix.errors import (
     FieldError,
     FieldNotFound,
     FieldVersionError,
+    FieldWriteFailed,
     OperationAbandoned,
     StoreUnavailable,
 )
@@ -120,6 +126,9 @@ def _translate(error: BaseException, what: str) -> BaseException:
                          "more requests hold connections than HARMONIX_DB_POOL allows")
     if isinstance(error, psycopg.IntegrityError):
         return FieldError(f"{what}: {error}")
+    if isinstance(error, pg_errors.DiskFull | pg_errors.IoError):
+        return FieldWriteFailed(f"{what}: the database's disk refused the write ({error}); the transaction was "
+                                "rolled back and the field is unchanged")
     if isinstance(error, psycopg.OperationalError):
         return StoreUnavailable(f"{what}: the database is unreachable or refused: {error}")
     if isinstance(error, psycopg.Error):

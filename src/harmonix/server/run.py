@@ -37,7 +37,7 @@ from typing import Any
 from harmonix.colony import open_config_store
 from harmonix.config import Config
 from harmonix.errors import InvalidConfiguration
-from harmonix.logs import VisibleFormatter
+from harmonix.logs import HandledDriverErrors, VisibleFormatter
 from harmonix.server.app import ServerSettings, create_app
 from harmonix.server.auth import ApiKeys, check_bind
 from harmonix.service import ColonyService, ServiceLimits
@@ -63,11 +63,13 @@ class ServeOptions:
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's loggers and ours, all to stderr in one format, control characters shown as escapes
     (:mod:`harmonix.logs`)."""
-    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain",
+               "filters": ["handled"]}
     quiet = {"handlers": ["stderr"], "level": level, "propagate": False}
     return {"version": 1, "disable_existing_loggers": False,
             "formatters": {"plain": {"()": VisibleFormatter, "format": LOG_FORMAT}}, "handlers": {"stderr": handler},
-            "loggers": {"uvicorn": quiet, "uvicorn.access": quiet, "harmonix": quiet}}
+            "filters": {"handled": {"()": HandledDriverErrors}},
+            "loggers": {"uvicorn": quiet, "uvicorn.access": quiet, "harmonix": quiet, "psycopg": quiet}}
 
 
 def bind(host: str, port: int) -> socket.socket:
