@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections import Counter
 
 import numpy as np
@@ -60,6 +61,27 @@ class TestSampling:
         rng = np.random.default_rng(6)
         counts = Counter(c.draw_opening(1.0, rng) for _ in range(4000))
         assert counts[("a", "b")] / 4000 == pytest.approx(0.75, abs=0.03)
+
+    def test_openings_at_ever_new_temperatures_take_bounded_memory_and_draw_the_same(self) -> None:
+        """The temperature follows the observer, so a long conversation draws openings at hundreds of temperatures:
+        the chain's memory must stop growing (it grew by one sampler per temperature, 200 MB in a soak), and a
+        temperature met again draws what it drew the first time."""
+        starts = [(f"a{i}", f"b{i}", 1.0 + i % 7) for i in range(5000)]
+        c = MarkovChain.from_counts([("a0", "b0", "c", 1.0)], starts)
+        temperatures = [0.5 + i / 1000 for i in range(300)]
+        first = c.draw_opening(temperatures[0], np.random.default_rng(1))
+        tracemalloc.start()
+        try:
+            for t in temperatures[:50]:
+                c.draw_opening(t, np.random.default_rng(2))
+            settled = tracemalloc.get_traced_memory()[0]
+            for t in temperatures[50:]:
+                c.draw_opening(t, np.random.default_rng(2))
+            grown = tracemalloc.get_traced_memory()[0] - settled
+        finally:
+            tracemalloc.stop()
+        assert grown < 1_000_000, f"{grown:,} bytes more after 250 more temperatures"
+        assert c.draw_opening(temperatures[0], np.random.default_rng(1)) == first
 
     def test_same_seed_same_walk(self) -> None:
         rows = [(a, b, w, 1.0) for a in "abcde" for b in "abcde" for w in "abcde"]

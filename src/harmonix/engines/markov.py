@@ -12,7 +12,10 @@ layered chain merges a state's weights only when the walk visits it, so a turn n
 the chain has seen least), ``h_i`` in (0, 1] an optional *habituation* factor for the bigram (previous word,
 ``w_i``), and ``l_i >= 1`` an optional *lean* towards the word ``w_i`` itself. Largest key first: the first word
 tried is a draw from ``p_i ∝ (c_i^s h_i l_i)^(1/T)``, the next ones follow without replacement (the Gumbel top-k
-trick). Opening pairs are drawn with ``p ∝ weight^(1/T)``.
+trick). Opening pairs are drawn with ``p ∝ weight^(1/T)``, from cumulative weights a chain keeps for its
+:data:`OPENING_SAMPLERS` most recently used temperatures (rounded to 0.001). The temperature follows the observer's
+dissonance, so it takes hundreds of values over a conversation: kept for every value, the base chain's samplers grew
+a server by 200 MB over 1000 cascades (``harmonix bench soak``, traced with tracemalloc).
 
 **Search.** Budgets (5, 7, 5 for a haiku) are met by depth-first search with backtracking: a word that would overshoot
 the current line is skipped, a line may only end on a word ``closes_line`` allows, a dead end backtracks to the
@@ -26,6 +29,7 @@ All randomness comes from one ``numpy.random.Generator`` the caller seeds.
 from __future__ import annotations
 
 import bisect
+import collections
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,6 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 State = tuple[str, str]
+OPENING_SAMPLERS = 8
+"""Opening samplers a chain keeps (most recently used temperatures): a turn draws all its openings at one
+temperature, and rebuilding one costs milliseconds."""
 Habituation = Mapping[str, Mapping[str, float]]
 """Previous word -> next word -> ``log h`` (a non-positive log-factor) for the habituated bigrams."""
 Lean = Mapping[str, float]
@@ -108,7 +115,7 @@ class MarkovChain:
         self.starts = starts
         self._layers = (base, delta)
         self._successors: dict[State, Successors | None] = {}
-        self._samplers: dict[float, OpeningSampler] = {}
+        self._samplers: collections.OrderedDict[float, OpeningSampler] = collections.OrderedDict()
 
     @classmethod
     def from_counts(cls, trigrams: Iterable[tuple[str, str, str, float]],
@@ -146,8 +153,12 @@ class MarkovChain:
 
     def _sampler(self, temperature: float) -> OpeningSampler:
         key = round(temperature, 3)
-        if key not in self._samplers:
+        if key in self._samplers:
+            self._samplers.move_to_end(key)
+        else:
             self._samplers[key] = OpeningSampler(self.starts, key)
+            if len(self._samplers) > OPENING_SAMPLERS:
+                self._samplers.popitem(last=False)
         return self._samplers[key]
 
     def draw_opening(self, temperature: float, rng: np.random.Generator) -> State:
