@@ -35,7 +35,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,6 +62,7 @@ from harmonix.server.shared import (
     ERRORS,
     ErrorBody,
     ErrorDocument,
+    JsonInt,
     Owner,
     metrics_of,
     service_of,
@@ -69,6 +70,7 @@ from harmonix.server.shared import (
 )
 from harmonix.server.streams import PING_S, breath_stream
 from harmonix.service import ColonyService
+from harmonix.text import TEXT_SCHEMA
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,8 +103,10 @@ class NewColony(Strict):
 
 
 class Breath(Strict):
-    prompt: StrictStr = Field(description="What the user says; it wrinkles every field and never reaches a model")
-    seed: StrictInt | None = Field(None, ge=0, le=2**63 - 1, description="The same seed on the same fields gives "
+    prompt: StrictStr = Field(description="What the user says; it wrinkles every field and never reaches a model. "
+                                          "It holds a letter and no control character (422 otherwise).",
+                              json_schema_extra=TEXT_SCHEMA)
+    seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1, description="The same seed on the same fields gives "
                                                                          "the same breath")
 
 
@@ -160,6 +164,23 @@ STREAMS = {"content": {EVENT_STREAM: {"schema": {"type": "string"}}},
            "description": "With Accept: text/event-stream, the events as they happen"}
 
 
+COLONY_READS = ("get_colony", "history", "field_view")
+COLONY_OPERATIONS = (*COLONY_READS, "cascade", "turn", "fork_colony", "remove_colony")
+
+
+def colony_links(colony: str, operations: tuple[str, ...]) -> dict[str, Any]:
+    """OpenAPI links from a response to ``operations`` on the colony it names (``colony``: a runtime expression,
+    ``$response.body#/name`` or ``$request.path.colony``), so that a client or a stateful fuzzer can follow
+    create → cascade → history. Operation ids are the route functions' names (:func:`create_app`)."""
+    return {operation: {"operationId": operation, "parameters": {"colony": colony}} for operation in operations}
+
+
+Responses = dict[int | str, dict[str, Any]]
+CREATED_COLONY: Responses = {201: {"links": colony_links("$response.body#/name", COLONY_OPERATIONS)}}
+BREATHED: Responses = {200: {**STREAMS, "links": colony_links("$request.path.colony", COLONY_READS)}}
+CONFLICT: Responses = {409: {"model": ErrorDocument, "description": "The colony exists already, or is breathing"}}
+
+
 # --- the application ----------------------------------------------------------------------------------------------
 
 
@@ -189,6 +210,7 @@ def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager
                 await asyncio.gather(announcing, return_exceptions=True)
 
     app = FastAPI(title="Harmonix", version=__version__, lifespan=lifespan,
+                  generate_unique_id_function=lambda route: route.name,
                   description="Small text-generation organisms in colonies; each breath streamed as it happens.")
     app.state.settings = settings
     _install_error_handlers(app)
@@ -215,7 +237,8 @@ def _install_routes(app: FastAPI) -> None:
         """Prometheus metrics: requests, stage latencies, queue depth, rejections, open colonies, LLM tokens/s."""
         return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE)
 
-    @app.post("/v1/colonies", status_code=201, response_model=ColonyDocument, responses=ERRORS)
+    @app.post("/v1/colonies", status_code=201, response_model=ColonyDocument,
+              responses={**ERRORS, **CREATED_COLONY, **CONFLICT})
     async def create_colony(request: Request, who: Owner, body: NewColony | None = None) -> JSONResponse:
         """A new, empty colony, owned by the requesting key."""
         info = await service_of(request).create(body.name if body else None, who)
@@ -233,27 +256,29 @@ def _install_routes(app: FastAPI) -> None:
         info = await service.colony_info(colony, who)
         return JSONResponse(plain(colony_document(info, await service.stats(colony, who))))
 
-    @app.post("/v1/colonies/{colony}/fork", status_code=201, response_model=ColonyDocument, responses=ERRORS)
+    @app.post("/v1/colonies/{colony}/fork", status_code=201, response_model=ColonyDocument,
+              responses={**ERRORS, **CREATED_COLONY, **CONFLICT})
     async def fork_colony(request: Request, colony: ColonyId, who: Owner,
                           body: NewColony | None = None) -> JSONResponse:
         """A copy of the colony as it is now (each field in one consistent read), owned by the requesting key."""
         info = await service_of(request).fork(colony, body.name if body else None, who)
         return JSONResponse(colony_document(info), status_code=201)
 
-    @app.delete("/v1/colonies/{colony}", status_code=204, response_class=Response, responses=ERRORS)
+    @app.delete("/v1/colonies/{colony}", status_code=204, response_class=Response,
+                responses={**ERRORS, **CONFLICT})
     async def remove_colony(request: Request, colony: ColonyId, who: Owner) -> Response:
         """Remove the colony and all its fields (409 while a breath runs in it)."""
         await service_of(request).remove(colony, who)
         return Response(status_code=204)
 
-    @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, 200: STREAMS})
+    @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, **BREATHED})
     async def cascade(request: Request, colony: ColonyId, body: Breath, who: Owner) -> Response:
         """One breath: HAiKU, Sonnet and Prose in parallel, then Artist, then the exhale."""
         return await _breath(request, "cascade", colony, who, body.prompt, ORGANISMS,
                              lambda opened: _run_cascade(opened, body))
 
     @app.post("/v1/colonies/{colony}/organisms/{organism}/turns", response_model=StageDocument,
-              responses={**ERRORS, 200: STREAMS, 502: {"model": ErrorDocument}})
+              responses={**ERRORS, **BREATHED, 502: {"model": ErrorDocument}})
     async def turn(request: Request, colony: ColonyId, organism: str, body: Breath, who: Owner) -> Response:
         """One organism's turn alone (no exhale). If the organism could not answer, the status says why (503 LLM
         busy, 504 timed out, 502 the LLM server failed, 500 no reply it could keep) and the body carries the error

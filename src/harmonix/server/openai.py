@@ -23,13 +23,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from harmonix.config import COLONY_NAME, DEFAULT_COLONY
 from harmonix.errors import CompositionFailed, InvalidArgument, OrganismNotFound
 from harmonix.meta import StageResult
 from harmonix.organisms.base import ORGANISMS
-from harmonix.server.shared import ERRORS, Owner, service_of, until_done_or_gone
+from harmonix.server.shared import ERRORS, JsonInt, Owner, service_of, until_done_or_gone
 from harmonix.server.streams import Failed, Finished, Outcome, WorkStream
 
 CASCADE_MODEL = "harmonix"
@@ -49,7 +49,7 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     user: StrictStr | None = Field(None, description="Names the colony (see the module docstring)")
-    seed: StrictInt | None = Field(None, ge=0, le=2**63 - 1)
+    seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1)
 
 
 class ModelCard(BaseModel):

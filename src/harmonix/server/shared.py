@@ -1,5 +1,5 @@
 """What every route of the server shares: the service and metrics of a request, the requesting owner, the error
-shapes for the OpenAPI document, and waiting for work unless the client goes away."""
+shapes for the OpenAPI document, JSON's integers, and waiting for work unless the client goes away."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt
 from starlette.types import Receive
 
 from harmonix.errors import Unauthorized
@@ -17,6 +17,17 @@ from harmonix.server.metrics import ServerMetrics
 from harmonix.service import ColonyService
 
 T = TypeVar("T")
+
+
+def _whole_number(value: object) -> object:
+    """``1484.0`` as ``1484``: any other value as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_whole_number)]
+"""An integer as JSON Schema defines one (documented as ``"type": "integer"``): a number with no fraction, so
+``1484.0`` is taken as ``1484`` (schemathesis sends it, and so may any JSON encoder); ``1484.5``, ``"1484"`` and
+``true`` are still refused."""
 
 
 class ErrorBody(BaseModel):

@@ -11,11 +11,12 @@ from harmonix.text.phonetics import (
 )
 from harmonix.text.stopwords import STOPWORDS, content_words, is_content_word
 from harmonix.text.tokens import Trigram, ngrams, normalize, tokenize, trigrams
-from harmonix.text.validate import MAX_TEXT_CHARS, validate_text, visible
+from harmonix.text.validate import MAX_TEXT_CHARS, TEXT_SCHEMA, validate_text, visible
 
 __all__ = [
     "MAX_TEXT_CHARS",
     "STOPWORDS",
+    "TEXT_SCHEMA",
     "Trigram",
     "content_words",
     "heuristic_syllables",

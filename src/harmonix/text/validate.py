@@ -15,6 +15,7 @@ Accepted and stored verbatim: everything else, SQL-looking strings included: sto
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from harmonix.errors import InvalidText
 from harmonix.text.tokens import normalize
@@ -26,6 +27,14 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # word characters into ones that do not ("¼" into "1⁄4"), so the search runs on what the tokenizer will see.
 # Searching for one letter is cheaper than tokenizing twice.
 _LETTER = re.compile(r"[^\W\d_]")
+_ALLOWED_RUN = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*"
+TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_TEXT_CHARS,
+                             "pattern": f"^{_ALLOWED_RUN}{_LETTER.pattern}{_ALLOWED_RUN}$"}
+"""The gate in JSON Schema keywords, for documents that describe a text (the server's OpenAPI): at most
+:data:`MAX_TEXT_CHARS` characters, a letter (``[^\\W\\d_]`` with Python's Unicode meaning of ``\\w``), no
+control character but tab, newline and carriage return. The gate also refuses lone surrogates, which a pattern
+cannot say, and looks for its letter after NFKC, which a pattern cannot do: ``¼`` matches the pattern and is refused
+(NFKC makes it ``1⁄4``), ``Ⓐ`` does not match and is taken (NFKC makes it ``A``)."""
 
 
 def validate_text(text: object, *, what: str = "text") -> str:
