@@ -22,12 +22,13 @@ from harmonix.text.tokens import normalize
 
 MAX_TEXT_CHARS = 32_768
 # C0 controls but tab, newline and carriage return; DEL and the C1 controls; the surrogate block.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_FORBIDDEN = re.compile(f"[{_CONTROLS}\\ud800-\\udfff]")
 # A word needs a letter of the normalised text (see harmonix.text.tokens): NFKC turns some characters that count as
 # word characters into ones that do not ("¼" into "1⁄4"), so the search runs on what the tokenizer will see.
 # Searching for one letter is cheaper than tokenizing twice.
 _LETTER = re.compile(r"[^\W\d_]")
-_ALLOWED_RUN = "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*"
+_ALLOWED_RUN = f"[^{_CONTROLS}]*"
 TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_TEXT_CHARS,
                              "pattern": f"^{_ALLOWED_RUN}{_LETTER.pattern}{_ALLOWED_RUN}$"}
 """The gate in JSON Schema keywords, for documents that describe a text (the server's OpenAPI): at most
