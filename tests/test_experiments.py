@@ -1,4 +1,5 @@
-"""The pure parts of the long-conversation experiment: recurring n-grams and the liveliness of a window."""
+"""The pure parts of the experiments: recurring n-grams and the liveliness of a window (long conversation), the
+sources of what a prompt calls up (associations)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import random
 
 import pytest
 
+from harmonix.engines.lexicon import Lexicon
+from harmonix.engines.memory import Memory
+from harmonix.experiments.associations import sources
 from harmonix.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
 
 
@@ -27,3 +31,13 @@ def test_a_voice_that_narrows_is_not_alive() -> None:
     assert alive.ratio is not None and alive.ratio > 0.9 and alive.alive
     assert stale.ratio is not None and stale.ratio < ALIVE_RATIO and not stale.alive
     assert stale.recurring_share == pytest.approx(0.5) and stale.recurring_share > MAX_RECURRING
+
+
+def test_each_association_source_calls_up_its_own_words() -> None:
+    lexicon = Lexicon({"sea": (("ocean", 1.0), ("salt", 0.4))})
+    memory = Memory.build(["The sea rolls waves onto the shore.", "Waves break on the shore while the sea sleeps.",
+                           "The kitchen smells of bread.", "Bread cools on the kitchen table."], lexicon)
+    found = {name: source(["sea"]) for name, source in sources(memory).items()}
+    assert found["lexicon"] == ["ocean", "salt"]
+    assert set(found["co-occurrence"]) == {"waves", "shore"}
+    assert found["both"][0] == "ocean" and set(found["both"]) == {"ocean", "salt", "waves", "shore"}

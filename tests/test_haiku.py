@@ -244,14 +244,16 @@ class TestInnerLife:
         assert imagery_share(scored) > imagery_share(first) + 0.02
 
     async def test_reflection_carries_the_theme_into_the_next_turn(self, tmp_path: Path) -> None:
-        """The measured effect that keeps the reflection in HAiKU (see its module docstring)."""
+        """The measured effect that keeps the reflection in HAiKU (see its module docstring): the words of the
+        previous prompt in a haiku, leaving out those of the prompt it answers (HAiKU listens to that one)."""
         prompts = standard_prompts()
 
         def carry(replies: list[HaikuReply]) -> float:
             shares = []
             for i in range(1, len(replies)):
                 mine = content_words(tokenize(replies[i].text))
-                before = set(content_words(tokenize(prompts[(i - 1) % len(prompts)])))
+                before = (set(content_words(tokenize(prompts[(i - 1) % len(prompts)])))
+                          - set(content_words(tokenize(prompts[i % len(prompts)]))))
                 shares.append(sum(w in before for w in mine) / len(mine) if mine else 0.0)
             return statistics.mean(shares)
 
@@ -270,7 +272,7 @@ class TestInnerLife:
         def association(replies: list[HaikuReply]) -> float:
             shares = []
             for i, reply in enumerate(replies):
-                called_up = {word for word, _ in memory.associates(content_words(tokenize(prompts[i])), 48)}
+                called_up = {word for word, _ in memory.called_up(content_words(tokenize(prompts[i])), 48)}
                 mine = content_words(tokenize(reply.text))
                 shares.append(sum(word in called_up for word in mine) / len(mine) if mine else 0.0)
             return statistics.mean(shares)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harmonix.engines.memory import Memory
 from harmonix.field import FieldCounts, FieldSnapshot, WordCount
-from harmonix.organisms.listening import listen, lookup, prompt_words
+from harmonix.organisms.listening import PROMPT_WORD_WEIGHT, listen, lookup, prompt_words
 
 MEMORY = Memory.build([
     "The sea rolls waves onto the shore and the salt stays on the rocks.",
@@ -60,3 +60,17 @@ def test_resonance_ranks_texts_and_leaves_out_strangers() -> None:
     texts = ["bread in the oven", "salt on the rocks", "the sea and its waves on the shore"]
     assert heard.by_resonance(texts) == [texts[2], texts[1]]
     assert heard.leaning(["shore", "shore", "bread"]) == heard.lean["shore"]
+
+
+def test_choosing_counts_the_prompt_words_an_organism_says_but_its_lean_never_holds_them() -> None:
+    """A candidate the organism made that holds its own word for what was asked answers better; what a model is
+    given (the lean) still never holds the prompt's words."""
+    heard = listen("waves at the sea", snapshot({}), MEMORY)
+    assert heard.choosing(["sea", "sea", "bread"]) == PROMPT_WORD_WEIGHT
+    assert heard.choosing(["sea", "waves", "bread"]) == PROMPT_WORD_WEIGHT, "one prompt word counts, not each"
+    assert heard.choosing(["sea", "shore"]) == PROMPT_WORD_WEIGHT + heard.lean["shore"]
+    assert heard.choosing(["bread", "oven"]) == 0.0
+    walking = heard.walking_lean(lambda word: word != "waves")
+    assert walking["sea"] == PROMPT_WORD_WEIGHT and "waves" not in walking
+    assert {word: walking[word] for word in heard.lean} == dict(heard.lean)
+    assert "sea" not in heard.lean

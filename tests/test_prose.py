@@ -33,6 +33,7 @@ from harmonix.organisms.prose import (
     MEMORIES,
     MEMORY_CHOICES,
     Prose,
+    clean,
     genesis,
     without_preamble,
 )
@@ -121,6 +122,20 @@ BREAD = "Why does fresh bread smell so good?"
 SEA = "What does the sea remember at night?"
 
 
+async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_never_on_its_own(config: Config) -> None:
+    async with Harmonix.open(config, cascades=False) as harmonix:
+        engine, memory = await Prose.prepare(harmonix.engines, config)
+        recording = Recording(engine)
+        async with prose_on(config, recording) as (prose, _):
+            replies = [await prose.answer(SEA, seed=seed) for seed in range(3)]
+    called_up = {word for word, _ in memory.called_up(prompt_words(SEA), 12)}
+    assert {reply.given for reply in replies} <= set(recording.sent)
+    for reply in replies:
+        first = reply.given.rsplit("\n\n", 1)[-1]
+        assert first and reply.text.startswith(first), (first, reply.text)
+        assert first.lower() in called_up and first.lower() not in prompt_words(SEA)
+
+
 async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None:
     """The opening holds the memories that resonate with the prompt, never the prompt: a prompt about bread
     calls up paragraphs about bread, one about the sea paragraphs about the sea."""
@@ -133,7 +148,8 @@ async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None
     assert bread.memories == sea.memories == MEMORIES
     read: dict[str, list[str]] = {}
     for prompt, reply in ((BREAD, bread), (SEA, sea)):
-        ranked = [memory.texts[i] for i in memory.resonant(memory.query(prompt_words(prompt)), MEMORY_CHOICES)]
+        stems_alone = memory.query(prompt_words(prompt), associates=0)
+        ranked = [memory.texts[i] for i in memory.resonant(stems_alone, MEMORY_CHOICES)]
         read[prompt] = reply.given.split("\n\n")[-1 - MEMORIES:-1]
         assert set(read[prompt]) <= set(ranked), "only memories that resonate surface"
         assert ranked.index(read[prompt][-1]) < ranked.index(read[prompt][0]), "the most resonant is read last"
@@ -282,3 +298,15 @@ def test_a_first_sentence_about_the_task_is_dropped_when_the_rest_is_clean() -> 
     assert without_preamble(f"Here is a paragraph. {paragraph} This paragraph ends.").startswith("Here is")
     assert without_preamble("Here is a short one. Too short.") == "Here is a short one. Too short."
     assert without_preamble(paragraph) == paragraph
+
+
+def test_a_leading_run_of_digits_and_marks_is_cleaned_away() -> None:
+    assert clean("1502384974 The Most quiet hour comes before the bakers wake.") == \
+        "The Most quiet hour comes before the bakers wake."
+    assert clean("  -- 12) The gulls wheel above the harbour wall at dusk.") == \
+        "The gulls wheel above the harbour wall at dusk."
+    assert clean("d8.jpg An illustration of the river in winter light.") == \
+        "An illustration of the river in winter light."
+    assert clean("k The harbour wall is cold at dusk.") == "The harbour wall is cold at dusk."
+    assert clean("The 1984 winter was long and the harbour froze twice.") == \
+        "The 1984 winter was long and the harbour froze twice."

@@ -18,6 +18,7 @@ from harmonix.field import FieldCounts, FieldSnapshot
 from harmonix.organisms.haiku import Haiku
 from harmonix.organisms.listening import listen
 from harmonix.organisms.sonnet import (
+    OPENING_LINES,
     PHASES,
     SCHEME,
     LineGuide,
@@ -28,6 +29,7 @@ from harmonix.organisms.sonnet import (
     load_copy_filter,
     load_rhymes,
     next_phase,
+    opening_words,
     packaged_model_dir,
     priming_text,
     punctuate,
@@ -71,6 +73,15 @@ class TestLineGuide:
     def test_no_newline_on_a_function_word(self) -> None:
         guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None)
         assert "\n" not in allowed_chars(guide.allowed(0, "The winter night is cold and full of the"))
+
+    def test_a_given_opening_is_spelled_first_then_the_line_goes_free(self) -> None:
+        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, "Ocean")
+        assert allowed_chars(guide.allowed(0, "")) == {"O"}
+        assert allowed_chars(guide.allowed(0, "Oce")) == {"a"}
+        assert allowed_chars(guide.allowed(0, "Ocean")) == {" "}
+        assert len(allowed_chars(guide.allowed(0, "Ocean "))) > 20
+        unspellable = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, "Océan")
+        assert allowed_chars(unspellable.allowed(0, "")) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
     def test_the_second_line_of_a_pair_spells_a_rhyme(self) -> None:
         rhymes = load_rhymes(packaged_model_dir())
@@ -136,6 +147,15 @@ def test_a_line_carrying_the_lean_wins_a_tie_of_form() -> None:
     assert rank_candidate(leaning, None, heard) > rank_candidate(plain_line, None, heard)
     assert rank_candidate(leaning, None)[1] - rank_candidate(plain_line, None)[1] < \
         rank_candidate(leaning, None, heard)[1] - rank_candidate(plain_line, None, heard)[1]
+
+
+def test_quatrains_and_couplet_open_on_what_the_prompt_calls_up_never_on_its_words() -> None:
+    heard = listen("the sea at night", snapshot_of(), MEMORY)
+    openings = opening_words(heard)
+    assert list(openings) == list(OPENING_LINES[:len(heard.lean)]) and openings
+    strongest = sorted(heard.lean, key=lambda word: -heard.lean[word])[0]
+    assert openings[OPENING_LINES[0]] == strongest.capitalize()
+    assert not {"sea", "night"} & {word.lower() for word in openings.values()}
 
 
 def test_priming_names_what_the_prompt_calls_up_and_the_lines_that_resonate() -> None:

@@ -786,6 +786,27 @@ def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | N
         click.echo(text)
 
 
+@experiment_group.command("associations")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as markdown to this file.")
+@harmonix_command()
+def associations_command(config: Config, as_json: bool, report: Path | None) -> None:
+    """Which source of what a prompt calls up carries its meaning? Their ceilings, judged (harmonix.experiments)."""
+    from harmonix.engines.memory import Memory
+    from harmonix.experiments.associations import markdown, run_associations
+    from harmonix.judge import Judge
+    from harmonix.prompts import standard_prompts
+
+    prompts = standard_prompts()
+    arms = run_associations(prompts, Memory.load(), Judge.load())
+    text = markdown(arms, prompts, reproducing_command("harmonix experiment associations", sys.argv[3:]))
+    write_report(report, text)
+    if as_json:
+        emit_json({"arms": [plain(arm) for arm in arms]})
+    else:
+        click.echo(text)
+
+
 @experiment_group.command("long-conversation")
 @click.option("--cascades", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -853,6 +874,16 @@ def train_haiku(arguments: tuple[str, ...]) -> None:
     from harmonix.training.haiku_bootstrap import main as build_bootstrap
 
     build_bootstrap(list(arguments))
+
+
+@train_group.command("lexicon", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def train_lexicon(arguments: tuple[str, ...]) -> None:
+    """Write the lexicon of what each word calls up, from WordNet (harmonix.training.lexicon; --help for its
+    options)."""
+    from harmonix.training.lexicon import main as build_lexicon
+
+    build_lexicon(list(arguments))
 
 
 @train_group.command("memory", context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -11,9 +11,15 @@ It answers three questions, all by counting:
   candidate ``v``: pointwise mutual information of paragraph co-occurrence, weighted by how often it was seen
   (``df(w, v)`` paragraphs hold both, ``df(w)`` hold ``w``, ``N`` paragraphs in all); only pairs seen in at least
   ``MIN_SHARED`` paragraphs count, and the query's own words are never their own associates.
+- **What do these words call up?** :meth:`Memory.called_up`: what they mean, from the lexicon loaded with the
+  memory (:mod:`harmonix.engines.lexicon`, from WordNet), plus their associates here at ``CO_OCCURRENCE_WEIGHT``
+  (each source's strongest counting 1): ``score(v) = lexicon(v) + CO_OCCURRENCE_WEIGHT * pmi(v) / max pmi``.
+  Co-occurrence alone calls up little a reader recognises ("heron" → "testament", "iconic"); the lexicon calls up
+  "wading", "bird", "neck". The observer's dissonance keeps co-occurrence: it asks how *connected* a prompt is to
+  what a field holds, not what it means.
 - **Which memories resonate?** :meth:`Memory.resonance` scores any text against a query by BM25 over stems
-  (``k1 = 1.2``, ``b = 0.75``, inverse document frequencies from the memory): the query's words weigh 1, their
-  associates :data:`ASSOCIATE_WEIGHT`. :meth:`Memory.resonant` ranks the memory's own paragraphs that way.
+  (``k1 = 1.2``, ``b = 0.75``, inverse document frequencies from the memory): the query's words weigh 1, what they
+  call up :data:`ASSOCIATE_WEIGHT`. :meth:`Memory.resonant` ranks the memory's own paragraphs that way.
 
 The user's words never become an organism's text through this: a query only *chooses* among texts the organism
 already holds.
@@ -32,7 +38,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from harmonix.text import content_words, tokenize
+from harmonix.engines.lexicon import Lexicon
+from harmonix.text import content_words, stem, tokenize
 
 if TYPE_CHECKING:
     from harmonix.engines.shared import SharedEngines
@@ -40,21 +47,8 @@ if TYPE_CHECKING:
 MIN_SHARED = 2
 REMEMBERED_QUERIES = 4096
 ASSOCIATE_WEIGHT = 0.5
+CO_OCCURRENCE_WEIGHT = 0.5
 K1, B = 1.2, 0.75
-
-
-def stem(word: str) -> str:
-    """A light, deterministic plural stripper for matching, not for showing: ``-ies`` → ``-y`` ("stories" →
-    "story"), ``-es`` after s, x, z, ch or sh ("boxes" → "box", "glasses" → "glass"), else a final ``-s`` (not
-    ``-ss``, "waves" → "wave"), each only when three letters or more stay. Verb endings stay: "morning" and
-    "building" are nouns as often as not."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def stems_of(text: str) -> list[str]:
@@ -72,6 +66,7 @@ class Memory:
     surface: Mapping[str, str]
     lengths: tuple[int, ...]
     keys: tuple[frozenset[str], ...]
+    lexicon: Lexicon = field(default_factory=Lexicon.empty, repr=False, compare=False)
     _associated: dict[tuple[str, ...], tuple[tuple[str, float], ...]] = field(
         default_factory=dict, repr=False, compare=False)
     """Answers of :meth:`associates` by query (the same prompt words come back turn after turn), at most
@@ -79,7 +74,7 @@ class Memory:
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> Memory:
+    def build(cls, texts: Iterable[str], lexicon: Lexicon | None = None) -> Memory:
         texts = tuple(texts)
         postings: dict[str, list[int]] = {}
         counts: Counter[str] = Counter()
@@ -98,14 +93,14 @@ class Memory:
                 postings.setdefault(key, []).append(index)
         surface = {key: max(sorted(found), key=found.__getitem__) for key, found in forms.items()}
         return cls(texts, {key: tuple(ids) for key, ids in postings.items()}, dict(counts), surface, tuple(lengths),
-                   tuple(keys))
+                   tuple(keys), lexicon or Lexicon.empty())
 
     @classmethod
     def load(cls) -> Memory:
-        """The packaged memory (``data/memory/memory.jsonl.gz``)."""
+        """The packaged memory (``data/memory/memory.jsonl.gz``) with the packaged lexicon."""
         raw = resources.files("harmonix").joinpath("data", "memory", "memory.jsonl.gz").read_bytes()
         lines = gzip.decompress(raw).decode("utf-8").splitlines()
-        return cls.build(json.loads(line)["text"] for line in lines if line.strip())
+        return cls.build((json.loads(line)["text"] for line in lines if line.strip()), Lexicon.load())
 
     def count(self, word: str) -> int:
         """How often the memory holds ``word`` (by stem)."""
@@ -148,15 +143,26 @@ class Memory:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [(self.surface[key], weight) for key, weight in ranked]
 
+    def called_up(self, words: Collection[str], limit: int = 24) -> list[tuple[str, float]]:
+        """What ``words`` call up (module docstring), strongest first, as (word, score); never one of ``words``."""
+        scores = self.lexicon.called_up(words)
+        found = self.associates(words, limit)
+        for word, weight in found:
+            scores[word] += CO_OCCURRENCE_WEIGHT * weight / found[0][1]
+        own = {stem(word) for word in words}
+        ranked = sorted(((word, score) for word, score in scores.items() if stem(word) not in own),
+                        key=lambda pair: (-pair[1], pair[0]))
+        return ranked[:limit]
+
     def idf(self, key: str) -> float:
         """BM25's inverse document frequency of a stem: ``log(1 + (N - df + 0.5) / (df + 0.5))``."""
         df = len(self.postings.get(key, ()))
         return math.log(1 + (len(self.texts) - df + 0.5) / (df + 0.5))
 
     def query(self, words: Collection[str], associates: int = 12) -> dict[str, float]:
-        """The weighted stems a text is scored against: ``words`` (1) and their strongest associates
-        (``ASSOCIATE_WEIGHT``)."""
-        weights = {stem(word): ASSOCIATE_WEIGHT for word, _ in self.associates(words, associates)}
+        """The weighted stems a text is scored against: ``words`` (1) and the ``associates`` strongest words they
+        call up (``ASSOCIATE_WEIGHT``)."""
+        weights = {stem(word): ASSOCIATE_WEIGHT for word, _ in self.called_up(words, associates)}
         weights.update({stem(word): 1.0 for word in words})
         return weights
 

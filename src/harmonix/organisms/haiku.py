@@ -23,11 +23,15 @@ reinforces its field; short-term, it does not repeat itself. Measured over 500 h
 distinct-2 0.622 with habituation, 0.504 without (``HABITUATION = 1``).
 
 **Listening** (:mod:`harmonix.organisms.listening`). The prompt's dissonance ``d`` with HAiKU's field and the shared
-memory sets the temperature; the words the memory associates with the prompt that are in HAiKU's core vocabulary
-form its *lean*. The walk leans towards them (each word's transition weight times ``exp(LEAN_STRENGTH * weight)``,
-the strongest associate weighing 1), ``LEANING_OPENINGS`` candidates open on one of them (a pair of the bootstrap
-ending in it, drawn by lean weight), and :func:`score` rewards a haiku that carries them. The prompt's own words are
-never in the lean: what HAiKU says about the sea is what the sea calls up in it.
+memory sets the temperature; the words the prompt calls up (what its words mean, and what the memory associates with
+them) that are in HAiKU's core vocabulary form its *lean*, the strongest weighing 1; the prompt's words that are
+HAiKU's own words too weigh 1 as well (:meth:`~harmonix.organisms.listening.Listening.walking_lean`: HAiKU only ever
+steps on words of its own vocabulary, so "sea" in a haiku is HAiKU's word, called up, never the user's sentence).
+The walk leans towards them (each word's transition weight times ``exp(LEAN_STRENGTH * weight)``),
+``LEANING_OPENINGS`` candidates open on one of them (a pair of the bootstrap ending in it, drawn by weight), and
+:func:`score` rewards a haiku that carries them, choosing among ``CANDIDATES`` walks. Only one prompt word counts
+towards the choice, and the echo penalty keeps the prompt's words few: over the standard prompts the mean echo is
+about 0.08 (docs/eval.md).
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 
@@ -37,13 +41,14 @@ never in the lean: what HAiKU says about the sea is what the sea calls up in it.
 3. compose off the event loop: ``CANDIDATES`` walks of exactly 5-7-5 syllables (:mod:`harmonix.engines.markov`),
    each rejected if any six consecutive words copy the bootstrap corpus, then the best by :func:`score`;
 4. reflect: the inner voice, one more haiku walked from a state that ends in a word of the prompt HAiKU knows, i.e.
-   what it heard thought over in its own words, ingested as ``source="reflection"``; the next turn's first candidate
-   begins where this thought began;
+   what it heard thought over in its own words, ingested as ``source="reflection"``; the next turn's first
+   ``THOUGHT_OPENINGS`` candidates begin where this thought began;
 5. ingest its own haiku and record the turn's metrics.
 
-**Why a reflection, and no rings.** HAiKU never seeds its answer from the prompt; without an inner voice the
-conversation leaves no trace in what it says next. The reflection carries the *theme* of a prompt, in HAiKU's own
-vocabulary, into the next turn, where one candidate starts from it and the scorer decides whether it wins. Its effect
+**Why a reflection, and no rings.** HAiKU never seeds its answer from the prompt's sentence; without an inner voice
+a prompt would leave no trace after its own turn. The reflection carries the *theme* of a prompt, in HAiKU's own
+vocabulary, into the next turn, where ``THOUGHT_OPENINGS`` candidates start from it and the scorer decides whether
+one wins (with fewer, the lean of the new prompt outweighed it). Its effect
 is measured by ``tests/test_haiku.py::test_reflection_carries_the_theme_into_the_next_turn``: with the same prompts
 and seeds, the share of a haiku's content words taken from the *previous* prompt is higher with reflection than
 without, while echo of the current prompt stays low. A first design, a reflection along the least-travelled paths
@@ -87,7 +92,7 @@ if TYPE_CHECKING:
 
 NAME = "haiku"
 BUDGETS = (5, 7, 5)
-CANDIDATES = 8
+CANDIDATES = 32
 ATTEMPTS_PER_CANDIDATE = 4
 ADMIT_AFTER = 3
 OWN_WEIGHT = 1.0
@@ -98,8 +103,9 @@ HABITUATION = 0.25
 LAYER_WEIGHTS = {"poems": 1.0, "plays": 0.25}
 FRESHNESS_MEMORY = 8
 T_LOW, T_HIGH = 0.6, 1.1
-LEAN_STRENGTH = 1.5
+LEAN_STRENGTH = 2.5
 LEANING_OPENINGS = CANDIDATES // 2
+THOUGHT_OPENINGS = CANDIDATES // 2
 REFLECTION_TEMPERATURE = 1.0
 REFLECTION_SOURCE = "reflection"
 # The sections of the vocabulary file that hold images (the rest join and move them).
@@ -242,13 +248,14 @@ class Candidate:
 
 def score(candidate: Candidate, *, fluency: float, prompt: str, recent_words: frozenset[str],
           bootstrap: Bootstrap, listening: Listening) -> float:
-    """How good a haiku a candidate is, in [-0.3, 1.3]. A weighted sum of features, each in [0, 1]:
+    """How good a haiku a candidate is, in [-0.3, 2.8]. A weighted sum of features, each in [0, 1] but ``leaning``:
 
     - ``imagery`` (0.35): share of its words that are images (nature, time, body, light, sound);
     - ``endings`` (0.30): share of its lines ending on a word of three letters or more (the search already keeps
       function words from ending a line; this prefers "stone" to "me");
-    - ``leaning`` (0.30): the lean weights of its distinct words summed, at most 1 (one strong associate of the
-      prompt, or a few weaker ones): how much of what the prompt called up it carries;
+    - ``leaning`` (0.60): :meth:`~harmonix.organisms.listening.Listening.choosing` of its words, at most 3 (three
+      strong words the prompt called up, or one and a word of the prompt, or more weaker ones): how much of what the
+      prompt called up it carries;
     - ``freshness`` (0.25): ``1 - Jaccard`` of its content words and those of HAiKU's last ``FRESHNESS_MEMORY`` haiku;
     - ``fluency`` (0.10): its chain log-probability per word, rescaled to [0, 1] across the candidates;
 
@@ -261,8 +268,8 @@ def score(candidate: Candidate, *, fluency: float, prompt: str, recent_words: fr
     union = mine | recent_words
     freshness = 1.0 - len(mine & recent_words) / len(union) if union else 1.0
     echoed = echo(candidate.text, prompt) or 0.0
-    leaning = min(1.0, listening.leaning(words))
-    return 0.35 * imagery + 0.30 * endings + 0.30 * leaning + 0.25 * freshness + 0.10 * fluency - 0.3 * echoed
+    leaning = min(3.0, listening.choosing(words))
+    return 0.35 * imagery + 0.30 * endings + 0.60 * leaning + 0.25 * freshness + 0.10 * fluency - 0.3 * echoed
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +291,9 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, listenin
             rng: np.random.Generator, t: float, *, reflect: bool = True) -> Composition:
     """Walk ``CANDIDATES`` haiku from the turn's chain, choose the best, and walk a reflection. Pure CPU work."""
     chain = turn_chain(prompt, snapshot, bootstrap)
+    lean = listening.walking_lean(bootstrap.vocabulary.__contains__)
     walker = Walker(chain, temperature=t, rng=rng, habituation=habituation(snapshot),
-                    lean={word: LEAN_STRENGTH * weight for word, weight in listening.lean.items()})
+                    lean={word: LEAN_STRENGTH * weight for word, weight in lean.items()})
 
     def accept(words: tuple[str, ...]) -> bool:
         return not copies_corpus(words, bootstrap)
@@ -295,8 +303,9 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, listenin
     for attempt in range(CANDIDATES * ATTEMPTS_PER_CANDIDATE):
         if len(found) == CANDIDATES:
             break
-        opening = (thought if attempt == 0 and thought is not None else
-                   _leaning_opening(listening, bootstrap, chain, rng) if 0 < attempt <= LEANING_OPENINGS else None)
+        opening = (thought if attempt < THOUGHT_OPENINGS and thought is not None else
+                   _leaning_opening(lean, bootstrap, chain, rng)
+                   if THOUGHT_OPENINGS <= attempt < THOUGHT_OPENINGS + LEANING_OPENINGS else None)
         opening = opening or chain.draw_opening(t, rng)
         walk = walker.walk(BUDGETS, syllables, opening, closes_line=closes_line, accept=accept)
         if walk is not None and walk.words not in found:
@@ -315,14 +324,14 @@ def compose(prompt: str, snapshot: FieldSnapshot, bootstrap: Bootstrap, listenin
     return Composition(chosen=best, candidates=len(candidates), score=best_score, reflection=reflection)
 
 
-def _leaning_opening(listening: Listening, bootstrap: Bootstrap, chain: MarkovChain,
+def _leaning_opening(lean: Mapping[str, float], bootstrap: Bootstrap, chain: MarkovChain,
                      rng: np.random.Generator) -> State | None:
-    """A pair of the bootstrap ending in a word of the lean (drawn by lean weight) that the chain walks on from;
+    """A pair of the bootstrap ending in a word of ``lean`` (drawn by weight) that the chain walks on from;
     ``None`` when the lean holds no such word."""
-    words = sorted(word for word in listening.lean if word in bootstrap.states_ending_in)
+    words = sorted(word for word in lean if word in bootstrap.states_ending_in)
     if not words:
         return None
-    weights = np.array([listening.lean[word] for word in words])
+    weights = np.array([lean[word] for word in words])
     word = words[int(rng.choice(len(words), p=weights / weights.sum()))]
     states = [state for state in bootstrap.states_ending_in[word] if chain.successors(state) is not None]
     return states[int(rng.integers(len(states)))] if states else None

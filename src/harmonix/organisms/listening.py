@@ -6,12 +6,19 @@ Every organism listens the same way at the start of its turn, after the prompt h
    (:meth:`~harmonix.engines.memory.Memory.associates`, ``ASSOCIATES_PER_WORD`` each);
 2. the field's counts of all of them (one snapshot, :func:`lookup` names the words it must carry) give the
    **dissonance** (:func:`harmonix.observer.field_dissonance`): how foreign the prompt is to what this organism holds;
-3. the **lean**: the words the memory associates with the prompt as a whole, that this organism can say
+3. the **lean**: the words the prompt as a whole calls up (:meth:`~harmonix.engines.memory.Memory.called_up`: what
+   its words mean, from the lexicon, and what the memory associates with them) that this organism can say
    (``can_say``), weighted ``s_a / max s`` so the strongest is 1. The prompt's own words are never in it: an organism
    leans towards what the prompt calls up in it, not towards what the user said;
 4. the **query** the organism ranks its own texts with (:meth:`Listening.resonance`): the prompt's stems at weight 1
-   and their associates at a half (:meth:`~harmonix.engines.memory.Memory.query`). It only ever *chooses among*
+   and what they call up at a half (:meth:`~harmonix.engines.memory.Memory.query`). It only ever *chooses among*
    texts the organism already holds: which of its memories surface.
+
+**Choosing is not speaking.** What an organism *generates from* (a model's context, a priming line) holds the lean at
+most, never the prompt's words. What it *chooses among* its own candidates with (:meth:`Listening.choosing`) may also
+count the prompt's words the organism itself can say (``PROMPT_WORD_WEIGHT``, once): when the sea is asked about,
+a haiku HAiKU walked that holds its own word "sea" answers better than one that does not. Echo
+(:func:`harmonix.metrics.echo`) measures what comes back of the prompt's words; every organism keeps it low.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from harmonix.text import content_words, tokenize
 
 ASSOCIATES_PER_WORD = 8
 LEAN_WORDS = 24
+PROMPT_WORD_WEIGHT = 1.0
 
 
 def prompt_words(prompt: str) -> tuple[str, ...]:
@@ -65,6 +73,17 @@ class Listening:
         """How far ``words`` lean towards the prompt: the sum of their lean weights, each word once."""
         return sum(self.lean.get(word, 0.0) for word in set(words))
 
+    def choosing(self, words: Sequence[str]) -> float:
+        """How far a candidate's ``words`` answer the prompt, for choosing among the organism's own candidates
+        (module docstring): :meth:`leaning` plus ``PROMPT_WORD_WEIGHT`` when a prompt word is among them. One
+        counts, not each: the organism's own word for what was asked is an answer, more of them is an echo."""
+        return self.leaning(words) + (PROMPT_WORD_WEIGHT if set(words) & set(self.words) else 0.0)
+
+    def walking_lean(self, can_say: Callable[[str], bool]) -> dict[str, float]:
+        """The lean of a weightless walk that only ever steps on the organism's own words: :attr:`lean` plus the
+        prompt's words it ``can_say`` at ``PROMPT_WORD_WEIGHT`` (what :meth:`choosing` will count)."""
+        return {**self.lean, **{word: PROMPT_WORD_WEIGHT for word in self.words if can_say(word)}}
+
 
 def resonance_with(prompt: str, memory: Memory) -> Callable[[str], float]:
     """How strongly a text resonates with ``prompt``: :meth:`Listening.resonance` without a field (the query
@@ -86,7 +105,7 @@ def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
         own, heard = (counts.own, counts.heard) if counts is not None else (0, 0)
         known[word] = Acquaintance(own=own, heard=max(0, heard - in_prompt[word]), memory=memory.count(word))
     d = field_dissonance(words, known, associates)
-    called_up = [(word, weight) for word, weight in memory.associates(words, LEAN_WORDS * 2)
+    called_up = [(word, weight) for word, weight in memory.called_up(words, LEAN_WORDS * 2)
                  if word not in in_prompt and can_say(word)][:LEAN_WORDS]
     top = called_up[0][1] if called_up else 1.0
     return Listening(words=words, dissonance=d, lean={word: weight / top for word, weight in called_up},

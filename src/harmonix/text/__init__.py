@@ -10,7 +10,7 @@ from harmonix.text.phonetics import (
     syllables,
 )
 from harmonix.text.stopwords import STOPWORDS, content_words, is_content_word
-from harmonix.text.tokens import Trigram, ngrams, normalize, tokenize, trigrams
+from harmonix.text.tokens import Trigram, ngrams, normalize, stem, tokenize, trigrams
 from harmonix.text.validate import MAX_TEXT_CHARS, TEXT_SCHEMA, validate_text, visible
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "normalize",
     "pronunciation",
     "rhyme_key",
+    "stem",
     "stress_pattern",
     "syllables",
     "tokenize",

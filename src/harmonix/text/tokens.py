@@ -43,3 +43,17 @@ def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
 def trigrams(tokens: Sequence[str]) -> list[Trigram]:
     """Consecutive token triples: the unit a field counts and a Markov walk follows."""
     return [(tokens[i], tokens[i + 1], tokens[i + 2]) for i in range(len(tokens) - 2)]
+
+
+def stem(word: str) -> str:
+    """A light, deterministic plural stripper for matching, not for showing: ``-ies`` → ``-y`` ("stories" →
+    "story"), ``-es`` after s, x, z, ch or sh ("boxes" → "box", "glasses" → "glass"), else a final ``-s`` (not
+    ``-ss``, "waves" → "wave"), each only when three letters or more stay. Verb endings stay: "morning" and
+    "building" are nouns as often as not."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
