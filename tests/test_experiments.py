@@ -34,7 +34,7 @@ def test_a_voice_that_narrows_is_not_alive() -> None:
 
 
 def test_each_association_source_calls_up_its_own_words() -> None:
-    lexicon = Lexicon({"sea": (("ocean", 1.0), ("salt", 0.4))})
+    lexicon = Lexicon.of({"sea": [("ocean", 1.0), ("salt", 0.4)]})
     memory = Memory.build(["The sea rolls waves onto the shore.", "Waves break on the shore while the sea sleeps.",
                            "The kitchen smells of bread.", "Bread cools on the kitchen table."], lexicon)
     found = {name: source(["sea"]) for name, source in sources(memory).items()}

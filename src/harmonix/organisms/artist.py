@@ -8,10 +8,11 @@ the prompt (:mod:`harmonix.organisms.listening`), and the model writes only Arti
 - from Sonnet it weaves in the pair of lines (1-2, 3-4, … 13-14) that resonates most, the closing couplet on a tie;
 - from Prose it carries one sentence, the undertone: the one that resonates most, on a tie the one with the most
   content words;
-- between and after them stand ``OWN_LINES`` lines the model writes. Like Prose (:mod:`harmonix.organisms.prose`)
-  it speaks as a continuation (``mode="completion"``): the model reads the quotations, then the
-  ``REMEMBERED_LINES`` own lines of Artist's earlier pieces that resonate most, each a stanza, and writes the next
-  stanza, with no persona and no instruction to repeat; ``mode="chat"`` gives the same to a chat model under
+- between and after them stand ``OWN_LINES`` lines the model writes. Like Prose (:mod:`harmonix.organisms.prose`) it
+  speaks as a continuation (``mode="completion"``): the model reads the quotations, then the ``REMEMBERED_LINES`` own
+  lines of Artist's earlier pieces that resonate most, each a stanza, and writes the next stanza, with no persona and
+  no instruction to repeat, opening on a word the prompt calls up as Prose's paragraph does
+  (:meth:`~harmonix.organisms.listening.Listening.first_word`); ``mode="chat"`` gives the same to a chat model under
   :data:`PERSONA`. It never sees the user's prompt, which only wrinkles its field and chooses what surfaces.
 
 A line the model writes is kept only if it is a line (``MIN_LINE_WORDS`` to ``MAX_LINE_WORDS`` words), does not
@@ -30,6 +31,7 @@ record the turn.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import secrets
@@ -125,11 +127,11 @@ def remembered_lines(texts: Sequence[TextRow], listening: Listening) -> list[str
     return (resonant + [line for line in lines if line not in resonant])[:REMEMBERED_LINES]
 
 
-def completion_prompt(chosen: Mapping[str, str], remembered: Sequence[str]) -> str:
+def completion_prompt(chosen: Mapping[str, str], remembered: Sequence[str], first: str = "") -> str:
     """Exactly what the model continues in completion mode: the quotations and Artist's remembered lines, one
-    stanza each, then the blank line before the stanza it writes."""
+    stanza each, then the blank line before the stanza it writes, and the word that stanza opens on."""
     stanzas = [chosen[voice] for voice in VOICES if voice in chosen] + list(remembered)
-    return "\n\n".join(stanzas) + "\n\n"
+    return "\n\n".join(stanzas) + "\n\n" + first
 
 
 def chat_messages(chosen: Mapping[str, str], remembered: Sequence[str]) -> list[Message]:
@@ -244,7 +246,8 @@ class Artist(LLMOrganism):
             chosen = quotes(voices, listening.resonance)
             remembered = remembered_lines(snapshot.recent, listening)
             for attempt in range(1, ATTEMPTS + 1):
-                given, generation = await self._speak(chosen, remembered, Sampling(
+                first = listening.first_word(rng) if self._mode == "completion" else ""
+                given, generation = await self._speak(chosen, remembered, first, Sampling(
                     max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
                 own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length",
                                 given=given)
@@ -262,13 +265,17 @@ class Artist(LLMOrganism):
                            dissonance=d, temperature=t, tokens=generation.tokens, backend=generation.backend,
                            attempts=attempt, seed=seed)
 
-    async def _speak(self, chosen: Mapping[str, str], remembered: Sequence[str], sampling: Sampling,
+    async def _speak(self, chosen: Mapping[str, str], remembered: Sequence[str], first: str, sampling: Sampling,
                      on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:
-        """One attempt in this organism's mode: what the model was given (as text) and what it wrote."""
+        """One attempt in this organism's mode: what the model was given (as text) and what it wrote, from
+        ``first`` on (completion mode: the word its lines open on, streamed first)."""
         listener = text_listener(on_token, attempt)
         if self._mode == "completion":
-            given = completion_prompt(chosen, remembered)
-            return given, await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
+            given = completion_prompt(chosen, remembered, first)
+            if first and listener is not None:
+                listener(first)
+            generation = await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
+            return given, dataclasses.replace(generation, text=first + generation.text)
         messages = chat_messages(chosen, remembered)
         generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation

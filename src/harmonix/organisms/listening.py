@@ -23,6 +23,7 @@ a haiku HAiKU walked that holds its own word "sea" answers better than one that 
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from harmonix.text import content_words, tokenize
 ASSOCIATES_PER_WORD = 8
 LEAN_WORDS = 24
 PROMPT_WORD_WEIGHT = 1.0
+FIRST_WORD_CHOICES = 3
 
 
 def prompt_words(prompt: str) -> tuple[str, ...]:
@@ -72,6 +74,16 @@ class Listening:
     def leaning(self, words: Sequence[str]) -> float:
         """How far ``words`` lean towards the prompt: the sum of their lean weights, each word once."""
         return sum(self.lean.get(word, 0.0) for word in set(words))
+
+    def strongest(self, count: int) -> list[str]:
+        """The ``count`` strongest words of the lean, strongest first (ties in alphabetical order)."""
+        return sorted(self.lean, key=lambda word: (-self.lean[word], word))[:count]
+
+    def first_word(self, rng: random.Random, choices: int = FIRST_WORD_CHOICES) -> str:
+        """A word for a model's text to open on: one of the lean's ``choices`` strongest, drawn, capitalised; empty
+        when the prompt calls up nothing. Prose's paragraph and Artist's lines open on it (their modules say why)."""
+        words = self.strongest(choices)
+        return rng.choice(words).capitalize() if words else ""
 
     def choosing(self, words: Sequence[str]) -> float:
         """How far a candidate's ``words`` answer the prompt, for choosing among the organism's own candidates

@@ -22,11 +22,12 @@ from its field take their place. ``mode="chat"`` (the first version's way, kept 
 paragraphs to a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts
 (``harmonix experiment prose-modes``, README) the chat mode talked about its task or persona far more often.
 
-**Its first word.** The paragraph opens on a word the prompt calls up (:func:`first_word`: one of the lean's
-``FIRST_WORD_CHOICES`` strongest, drawn), written after the opening for the model to go on from: "Ocean waves
-…" for a prompt about the sea at night. Without it, the small model's paragraph wandered wherever the last
-paragraph it read had not gone, and the judge of :mod:`harmonix.judge` measured Prose's prompt influence at
-0.03-0.04. The word is from the lean, so never one of the prompt's own words. Chat mode has no first word.
+**Its first word.** The paragraph opens on a word the prompt calls up
+(:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest, drawn), written after
+the opening for the model to go on from: "Ocean waves …" for a prompt about the sea at night. Without it, the small
+model's paragraph wandered wherever the last paragraph it read had not gone, and the judge of :mod:`harmonix.judge`
+measured Prose's prompt influence at 0.03-0.04. The word is from the lean, so never one of the prompt's own words.
+Chat mode has no first word.
 
 **Guarding the crystal.** A first sentence that talks about the task ("Here is a paragraph about …") is dropped when
 the rest is clean and long enough (:func:`without_preamble`). A reply is rejected, never stored, and tried again
@@ -77,7 +78,6 @@ MEMORY_CHOICES = 4
 MAX_TOKENS = 140
 STOP = ("\n\n",)
 ATTEMPTS = 8
-FIRST_WORD_CHOICES = 3
 ECHO_LIMIT = 0.2
 COPY_WINDOW = 8
 _SENTENCE = re.compile(r"[.!?:][\"')]?(?=\s)")
@@ -117,12 +117,6 @@ def opening(snapshot: FieldSnapshot, listening: Listening, rng: random.Random) -
     else:
         paragraphs += [text.body for text in snapshot.random if text.body not in paragraphs]
     return tuple(paragraphs)
-
-
-def first_word(listening: Listening, rng: random.Random) -> str:
-    """The word the paragraph opens on (module docstring), capitalised; empty when the prompt calls up nothing."""
-    words = sorted(listening.lean, key=lambda word: (-listening.lean[word], word))[:FIRST_WORD_CHOICES]
-    return rng.choice(words).capitalize() if words else ""
 
 
 def completion_prompt(paragraphs: Sequence[str], first: str = "") -> str:
@@ -241,7 +235,7 @@ class Prose(LLMOrganism):
             t = temperature(listening.dissonance, T_LOW, T_HIGH)
             for attempt in range(1, ATTEMPTS + 1):
                 paragraphs = opening(snapshot, listening, rng)
-                first = first_word(listening, rng) if self._mode == "completion" else ""
+                first = listening.first_word(rng) if self._mode == "completion" else ""
                 given, generation = await self._speak(paragraphs, first, Sampling(
                     max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
                 text = without_preamble(clean(generation.text))

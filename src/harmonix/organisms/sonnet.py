@@ -357,9 +357,8 @@ def priming_text(own_texts: Sequence[str], listening: Listening) -> str:
     """What the model continues (module docstring): its own most resonant lines, then a line naming the lean."""
     pool = [line.strip() for text in own_texts for line in text.splitlines() if line.strip()]
     lines = listening.by_resonance(pool)[:PRIMING_LINES] or pool[:PRIMING_LINES]
-    words = sorted(listening.lean, key=lambda word: (-listening.lean[word], word))
-    if words:
-        named = list(words[:CONTEXT_WORDS])
+    named = listening.strongest(CONTEXT_WORDS)
+    if named:
         lines.append("Of " + ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] + ",")
     return "\n".join(lines) + "\n"
 
@@ -392,8 +391,8 @@ def rank_candidate(line: VerseLine, partner: VerseLine | None, lean: Listening |
 def opening_words(listening: Listening) -> dict[int, str]:
     """The words the lines of ``OPENING_LINES`` open on: the strongest words of the lean, one each, capitalised
     (module docstring); fewer lines open so when the lean is short."""
-    words = sorted(listening.lean, key=lambda word: (-listening.lean[word], word))
-    return {line: word.capitalize() for line, word in zip(OPENING_LINES, words, strict=False)}
+    return {line: word.capitalize()
+            for line, word in zip(OPENING_LINES, listening.strongest(len(OPENING_LINES)), strict=False)}
 
 
 def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,

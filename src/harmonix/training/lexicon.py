@@ -190,6 +190,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="WordNet 3.0's database directory (default: Debian's wordnet-base)")
     parser.add_argument("--out", type=Path, default=LEXICON_FILE, help="where the lexicon goes (default: packaged)")
     args = parser.parse_args(argv)
+    missing = [name for name in (f"{kind}.{part}" for part in PARTS_OF_SPEECH for kind in ("data", "index"))
+               if not (args.wordnet / name).is_file()]
+    if missing:
+        parser.error(f"{args.wordnet} is not WordNet 3.0's database (no {missing[0]}): "
+                     "apt-get install wordnet-base, or pass --wordnet DIR")
     lexicon = build(args.wordnet)
     save(lexicon, args.out)
     print(json.dumps({"entries": len(lexicon["entries"]), "forms": len(lexicon["forms"]), "out": str(args.out)}))
