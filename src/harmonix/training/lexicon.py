@@ -23,7 +23,7 @@ licence lets its data be copied and changed with its notice, kept in ``data/lexi
    strongest stay, each divided by the strongest and rounded to two decimals (ties in alphabetical order);
 5. WordNet's irregular forms (``*.exc``: "mice" → "mouse") that lead to an entry are kept for lookups.
 
-The result, ``data/lexicon/lexicon.json.gz``, is one JSON object: ``{"entries": {word: [[associate, weight], …]},
+The result, ``data/lexicon/lexicon.json.gz``, is one JSON object: ``{"entries": {word: "associate weight …"},
 "forms": {form: lemma}}``. Rebuilding it takes a few seconds; it needs ``wordnet-base`` (``apt-get install
 wordnet-base``) and nothing else.
 """
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harmonix.engines.lexicon import pack
 from harmonix.text import content_words, is_known, stem, tokenize
 
 WORDNET_DIR = Path("/usr/share/wordnet")
@@ -178,9 +179,11 @@ def build(directory: Path) -> dict[str, Any]:
     return {"entries": entries, "forms": forms}
 
 
-def save(lexicon: Mapping[str, object], path: Path) -> None:
+def save(lexicon: Mapping[str, Any], path: Path) -> None:
+    """Write the document with each entry packed (:func:`harmonix.engines.lexicon.pack`), as the lexicon loads it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(lexicon, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    packed = {"entries": {word: pack(found) for word, found in lexicon["entries"].items()}, "forms": lexicon["forms"]}
+    text = json.dumps(packed, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
