@@ -101,3 +101,8 @@ def test_remembered_lines_are_artists_own_spans() -> None:
     heard = listen("the sea", snapshot, memory)
     assert remembered_lines([row], heard)[0] == "A bell rings over the sea"
     assert set(remembered_lines([row], heard)) == {"A bell rings over the sea", "The bread is warm"}
+
+
+def test_raw_completion_debris_is_cleaned_from_own_lines() -> None:
+    answer = "161504284 I would live in the world of the sea\n167039528 In the name of the tide"
+    assert own_lines(answer, {}) == ["I would live in the world of the sea", "In the name of the tide"]

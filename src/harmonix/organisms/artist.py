@@ -54,6 +54,7 @@ from harmonix.organisms.base import (
     TokenListener,
     reply_details,
     text_listener,
+    without_debris,
 )
 from harmonix.organisms.listening import Listening, listen, lookup
 from harmonix.text import content_words, ngrams, tokenize, validate_text
@@ -166,7 +167,7 @@ def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str], given: str) -> 
     read = set(ngrams(tokenize(given), COPY_WINDOW))
     lines: list[str] = []
     for raw in raw_lines:
-        line = _BULLET.sub("", raw).strip().strip('"').strip()
+        line = without_debris(_BULLET.sub("", raw).strip().strip('"').strip())
         if len(tokenize(line)) > MAX_LINE_WORDS:
             line = re.split(r"(?<=[.!?])\s+", line)[0]
         if (len(tokenize(line)) >= MIN_LINE_WORDS and line.lower() not in quoted

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,16 @@ class Stimulus:
     seed: int
     voices: Mapping[str, str] = field(default_factory=dict)
     on_token: TokenListener | None = None
+
+
+_DEBRIS = re.compile(r"^(?:[^A-Za-z\"']+|\S*[\d_./\\|#@]\S*\s+|[b-hj-z]\s+)+")
+
+
+def without_debris(text: str) -> str:
+    """``text`` without raw completion's leading debris: a run of digits and marks, a token holding a digit or a file
+    mark, a stray lowercase letter other than "a" and "i" ("1502384974 The Most …" → "The Most …", "d8.jpg An …" →
+    "An …"). A small model continuing its memory as raw text writes what scraped web text holds."""
+    return _DEBRIS.sub("", text)
 
 
 def text_listener(on_token: TokenListener | None, attempt: int) -> Callable[[str], None] | None:

@@ -62,7 +62,14 @@ from harmonix.field import SELF_SOURCE, FieldSnapshot, SnapshotSpec
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import distinct_n, echo
 from harmonix.observer import temperature
-from harmonix.organisms.base import LLMOrganism, Stimulus, TokenListener, reply_details, text_listener
+from harmonix.organisms.base import (
+    LLMOrganism,
+    Stimulus,
+    TokenListener,
+    reply_details,
+    text_listener,
+    without_debris,
+)
 from harmonix.organisms.listening import Listening, listen, lookup
 from harmonix.text import content_words, ngrams, tokenize, validate_text
 
@@ -81,7 +88,6 @@ ATTEMPTS = 8
 ECHO_LIMIT = 0.2
 COPY_WINDOW = 8
 _SENTENCE = re.compile(r"[.!?:][\"')]?(?=\s)")
-_DEBRIS = re.compile(r"^(?:[^A-Za-z\"']+|\S*[\d_./\\|#@]\S*\s+|[b-z]\s+)+")
 MIN_TOKENS = 12
 T_LOW, T_HIGH = 0.5, 0.95
 GENESIS_SOURCE = "genesis"
@@ -134,13 +140,12 @@ def chat_messages(paragraphs: Sequence[str]) -> list[Message]:
 
 def clean(text: str) -> str:
     """The paragraph without surrounding whitespace, quotes, a chat preamble line ending in a colon or raw
-    completion's leading debris (``_DEBRIS``: a run of digits and marks, a token holding a digit or a file mark,
-    a stray lowercase letter: "1502384974 The Most …", "d8.jpg An illustration …"), and cut after its last
-    complete sentence when the token budget stopped it mid-sentence."""
+    completion's leading debris (:func:`~harmonix.organisms.base.without_debris`), and cut after its last complete
+    sentence when the token budget stopped it mid-sentence."""
     first, _, rest = text.strip().partition("\n")
     if first.rstrip().endswith(":") and rest.strip():
         text = rest
-    text = _DEBRIS.sub("", re.sub(r"\s+", " ", text.strip().strip('"').strip()))
+    text = without_debris(re.sub(r"\s+", " ", text.strip().strip('"').strip()))
     if text and text[-1] not in ".!?\"'":
         ends = [match.end() for match in re.finditer(r"[.!?][\"')]?(?=\s|$)", text)]
         if ends and len(tokenize(text[: ends[-1]])) >= MIN_TOKENS:
