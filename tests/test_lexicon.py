@@ -20,6 +20,8 @@ DATA_NOUN = """\
 00000300 05 n 01 marsh 0 000 | low land that is seasonally flooded; "herons nest in the marsh"
 00000400 18 n 01 Heron 0 000 | Greek mathematician and inventor
 00000500 05 n 01 mouse 0 000 | small rodent with pointed snout and long tail
+00000600 05 n 01 wade 0 000 | a stretch of knee-deep pond
+00000700 20 n 01 rose 0 000 | prickly shrub bearing fragrant flowers
 """
 INDEX_NOUN = """\
   1 licence
@@ -27,15 +29,33 @@ heron n 2 2 @ #m 2 0 00000100 00000400
 wading_bird n 1 1 ~ 1 0 00000200
 marsh n 1 0 1 0 00000300
 mouse n 1 0 1 0 00000500
+wade n 1 0 1 0 00000600
+rose n 1 0 1 1 00000700
+"""
+DATA_VERB = """\
+  1 licence
+00000800 38 v 01 wade 0 000 01 + 01 00 | walk through shallow water
+00000900 38 v 01 rise 0 000 01 + 01 00 | move upward, from lower to higher
+"""
+INDEX_VERB = """\
+  1 licence
+wade v 1 0 1 1 00000800
+rise v 1 0 1 1 00000900
 """
 NOUN_EXC = "mice mouse\nherons heron\n"
+VERB_EXC = "rose rise\nrise rose\n"  # the second line is no English: it tests that a rarer lemma never wins
+# "lemma%pos:… sense_number tag_count": wade and rise were tagged as verbs, the rose once as a flower.
+CNTLIST = "wade%2:38:00:: 1 9\nrise%2:38:00:: 1 20\nrose%1:20:00:: 1 1\n"
 
 
 def wordnet(directory: Path) -> Path:
+    files = {"noun": (DATA_NOUN, INDEX_NOUN, NOUN_EXC), "verb": (DATA_VERB, INDEX_VERB, VERB_EXC)}
     for part in ("noun", "verb", "adj", "adv"):
-        (directory / f"data.{part}").write_text(DATA_NOUN if part == "noun" else "  1 licence\n")
-        (directory / f"index.{part}").write_text(INDEX_NOUN if part == "noun" else "  1 licence\n")
-        (directory / f"{part}.exc").write_text(NOUN_EXC if part == "noun" else "")
+        data, index, exc = files.get(part, ("  1 licence\n", "  1 licence\n", ""))
+        (directory / f"data.{part}").write_text(data)
+        (directory / f"index.{part}").write_text(index)
+        (directory / f"{part}.exc").write_text(exc)
+    (directory / "cntlist.rev").write_text(CNTLIST)
     return directory
 
 
@@ -58,6 +78,23 @@ def test_irregular_forms_lead_to_their_entry(tmp_path: Path) -> None:
     document = build(wordnet(tmp_path))
     assert document["forms"]["mice"] == "mouse"
     assert "herons" not in document["forms"] or document["forms"]["herons"] == "heron"
+
+
+def test_a_word_means_mostly_what_it_was_tagged_as(tmp_path: Path) -> None:
+    """"wade" was tagged 9 times as a verb and never as a noun: the walk outweighs the pond, as "came back" must
+    call up arriving and not the noun "come"."""
+    wade = dict(build(wordnet(tmp_path))["entries"]["wade"])
+    assert wade["walk"] == 1.0 and wade["shallow"] == 1.0
+    assert 0 < wade["pond"] <= 0.2, wade
+
+
+def test_a_form_that_is_an_entry_leads_to_its_lemma_only_when_the_lemma_is_more_frequent(tmp_path: Path) -> None:
+    document = build(wordnet(tmp_path))
+    assert document["forms"]["rose"] == "rise", "'rose' was tagged once, 'rise' 20 times"
+    assert "rise" not in document["forms"], "the rarer lemma never takes an entry's place"
+    lexicon = Lexicon.of(document["entries"], document["forms"])
+    assert lexicon.lemma("rose") == "rise" and lexicon.lemma("rise") == "rise"
+    assert "upward" in dict(lexicon.associates("rose"))
 
 
 def test_the_saved_lexicon_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
@@ -91,6 +128,9 @@ def test_the_packaged_lexicon_knows_what_everyday_words_mean() -> None:
     assert len(lexicon) > 20000
     assert {"bird", "wading"} <= {word for word, _ in lexicon.associates("herons")}
     assert {"baked", "bread"} & {word for word, _ in lexicon.associates("bakery")}
+    came = {word for word, _ in lexicon.associates("came")}
+    assert "arrive" in came and not {"ejaculate", "semen", "cum"} & came, "'come' is a verb, not the noun"
+    assert "adage" not in {word for word, _ in lexicon.associates("saw")}, "'saw' is read as 'see'"
 
 
 def test_the_memory_calls_up_by_meaning_and_by_co_occurrence() -> None:

@@ -25,8 +25,10 @@ from harmonix.organisms.sonnet import (
     Phase,
     Sonnet,
     clean_line,
+    compose,
     iambic_score,
     load_copy_filter,
+    load_engine,
     load_rhymes,
     next_phase,
     opening_words,
@@ -36,9 +38,10 @@ from harmonix.organisms.sonnet import (
     rank_candidate,
     read_line,
     scheme_of,
+    stale_grams,
 )
 from harmonix.prompts import standard_prompts
-from harmonix.text import is_known, rhyme_key, syllables, tokenize
+from harmonix.text import is_known, ngrams, rhyme_key, syllables, tokenize
 
 MEMORY = Memory.build([
     "The sea rolls waves onto the shore and the salt stays on the rocks.",
@@ -147,6 +150,39 @@ def test_a_line_carrying_the_lean_wins_a_tie_of_form() -> None:
     assert rank_candidate(leaning, None, heard) > rank_candidate(plain_line, None, heard)
     assert rank_candidate(leaning, None)[1] - rank_candidate(plain_line, None)[1] < \
         rank_candidate(leaning, None, heard)[1] - rank_candidate(plain_line, None, heard)[1]
+
+
+def test_a_phrase_used_lately_loses_a_tie_of_form() -> None:
+    """Habituation: the same line ranks lower once its 4-grams are stale, counting one that starts in the words
+    before it."""
+    copy_filter = load_copy_filter(packaged_model_dir())
+    line = read_line("And in the time of the winter of my years", copy_filter)
+    stale = stale_grams(["Upon the hill at the time of the dawn"])
+    assert ("time", "of", "the", "winter") not in stale and ("the", "time", "of", "the") in stale
+    fresh_tier, fresh = rank_candidate(line, None)
+    weary_tier, weary = rank_candidate(line, None, stale=stale)
+    assert weary_tier == fresh_tier and weary < fresh
+    across = stale_grams(["so long at last and in"])
+    assert rank_candidate(line, None, stale=across, before=["so", "long", "at", "last"])[1] < fresh
+    assert rank_candidate(line, None, stale=across)[1] == fresh, "no words before: nothing spans into the line"
+
+
+def test_a_sonnet_weary_of_its_last_one_does_not_repeat_its_phrases() -> None:
+    """Same model, priming and seed: without habituation the sonnet comes back word for word; weary of it, Sonnet
+    chooses other candidates and shares few of its 4-grams."""
+    engine = load_engine()
+
+    def written(habit: list[str]) -> str:
+        composition = compose(engine.model, engine.copy_filter, engine.rhymes, "The winter light upon the hill,\n",
+                              0.8, np.random.default_rng(5), habit=habit)
+        return "\n".join(composition.lines)
+
+    first = written([])
+    assert written([]) == first
+    again = written([first])
+    grams = set(ngrams(tokenize(first), 4))
+    shared = grams & set(ngrams(tokenize(again), 4))
+    assert len(shared) <= 0.2 * len(grams), sorted(shared)
 
 
 def test_quatrains_and_couplet_open_on_what_the_prompt_calls_up_never_on_its_words() -> None:

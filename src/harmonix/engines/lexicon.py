@@ -5,7 +5,8 @@ of 30 736 English words, up to 24 words its senses are defined by and linked to,
 strongest 1). "heron" calls up "wading", "bird", "neck", "legs", "egret". Every process loads it once with the
 memory (:meth:`harmonix.engines.memory.Memory.load`), and every colony's organisms share it.
 
-A word is looked up as it is, else as its irregular form's lemma ("mice" → "mouse"), else after the first of
+A word is looked up as its irregular form's lemma ("mice" → "mouse"; "saw" → "see": the lexicon keeps a form that is
+an entry of its own only where the lemma is the more frequent reading), else as it is, else after the first of
 :data:`ENDINGS` whose removal (or replacement) leaves an entry: "herons" → "heron", "crowded" → "crowd",
 "cities" → "city". A set of words calls up, for each candidate ``v``, ``sum over words w of weight(w, v)``,
 never one of the words themselves nor a form of one (by stem or lemma).
@@ -72,10 +73,10 @@ class Lexicon:
     def lemma(self, word: str) -> str | None:
         """The entry ``word`` is looked up as (module docstring), or ``None``."""
         word = word.lower()
-        if word in self.entries:
-            return word
         if word in self.forms:
             return self.forms[word]
+        if word in self.entries:
+            return word
         for ending, was in ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) + len(was) >= 3:
                 base = word[: len(word) - len(ending)] + was

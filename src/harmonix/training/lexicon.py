@@ -13,7 +13,10 @@ licence lets its data be copied and changed with its notice, kept in ``data/lexi
 
 1. every lemma of one alphabetic word that CMUdict knows is an entry;
 2. an entry's senses are, in each part of speech, its first ``SENSES`` synsets in WordNet's order (most frequent
-   first); sense ``r`` (from 0) weighs ``POS_WEIGHT[pos] / (r + 1)``;
+   first); sense ``r`` (from 0) of part of speech ``p`` weighs ``POS_WEIGHT[p] * share(p) / (r + 1)``, where
+   ``share(p) = (tags(p) + 1) / (tags + parts)``: how often the entry was tagged as ``p`` in WordNet's sense-tagged
+   corpus (``cntlist.rev``), smoothed over its ``parts`` parts of speech. "come" is a verb 814 times and its one noun
+   sense never: without the share, "came back" called up "ejaculate" as strongly as "arrive";
 3. each sense (not one where the entry is only a proper name: "Heron" the mathematician) gives each word once, at
    the highest of: a lemma of its synset (1), a content word of its definition and examples (1, times its
    :func:`specificity`: "used" is in thousands of definitions and says little), a lemma of a
@@ -21,7 +24,9 @@ licence lets its data be copied and changed with its notice, kept in ``data/lexi
    hyponym 0.3 …). A candidate's score is the sum over senses of ``sense weight x that weight``;
 4. candidates must be content words that CMUdict knows and not the entry itself (by stem); the ``ASSOCIATES``
    strongest stay, each divided by the strongest and rounded to two decimals (ties in alphabetical order);
-5. WordNet's irregular forms (``*.exc``: "mice" → "mouse") that lead to an entry are kept for lookups.
+5. WordNet's irregular forms (``*.exc``: "mice" → "mouse") that lead to an entry are kept for lookups, and looked up
+   before the entries: a form that is an entry of its own leads to its lemma only when the lemma was tagged more
+   often ("saw" is read as "see", 1250 tags against 1, not as the tool or the adage).
 
 The result, ``data/lexicon/lexicon.json.gz``, is one JSON object: ``{"entries": {word: "associate weight …"},
 "forms": {form: lemma}}``. Rebuilding it takes a few seconds; it needs ``wordnet-base`` (``apt-get install
@@ -111,6 +116,18 @@ def read_senses(directory: Path) -> dict[str, list[tuple[str, tuple[str, ...]]]]
     return senses
 
 
+def read_tags(directory: Path) -> dict[str, Counter[str]]:
+    """How often each lemma was tagged in each part of speech in WordNet's sense-tagged corpus (``cntlist.rev``:
+    ``lemma%pos:… sense_number tag_count``; parts 1-5 are noun, verb, adjective, adverb, satellite adjective)."""
+    parts = {"1": "n", "2": "v", "3": "a", "4": "r", "5": "a"}
+    tags: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in (directory / "cntlist.rev").read_text(encoding="latin-1").splitlines():
+        key, _, count = line.split()
+        lemma, _, sense = key.partition("%")
+        tags[lemma][parts[sense[0]]] += int(count)
+    return dict(tags)
+
+
 def read_forms(directory: Path) -> Iterator[tuple[str, str]]:
     """WordNet's irregular forms, (form, lemma)."""
     for name in PARTS_OF_SPEECH:
@@ -133,13 +150,16 @@ def specificity(synsets: Mapping[tuple[str, str], Synset]) -> dict[str, float]:
     return {word: min(1.0, math.log(n / count) / math.log(n / SPECIFIC_DF)) for word, count in df.items()}
 
 
-def called_up(entry: str, senses: list[tuple[str, tuple[str, ...]]], synsets: Mapping[tuple[str, str], Synset],
-              specific: Mapping[str, float]) -> list[tuple[str, float]]:
+def called_up(entry: str, senses: list[tuple[str, tuple[str, ...]]], tags: Mapping[str, int],
+              synsets: Mapping[tuple[str, str], Synset], specific: Mapping[str, float]) -> list[tuple[str, float]]:
     """Steps 2-4 of the module docstring for one entry: its associates, strongest first, weights in (0, 1]."""
+    parts = {pos for pos, _ in senses}
+    total = sum(tags.get(pos, 0) for pos in parts)
     scores: defaultdict[str, float] = defaultdict(float)
     for pos, offsets in senses:
+        share = (tags.get(pos, 0) + 1) / (total + len(parts))
         for rank, offset in enumerate(offsets[:SENSES]):
-            weight = POS_WEIGHT[pos] / (rank + 1)
+            weight = POS_WEIGHT[pos] * share / (rank + 1)
             synset = synsets[(pos, offset)]
             if entry not in synset.lemmas:
                 continue  # only a proper name here ("Heron", a mathematician, is not a heron)
@@ -167,15 +187,17 @@ def build(directory: Path) -> dict[str, Any]:
     """The lexicon document (module docstring) from WordNet's database files in ``directory``."""
     synsets = read_synsets(directory)
     senses = read_senses(directory)
+    tags = read_tags(directory)
     specific = specificity(synsets)
-    entries = {}
-    for lemma in sorted(senses):
-        if lemma.isalpha() and lemma.isascii() and is_known(lemma):
-            found = called_up(lemma, senses[lemma], synsets, specific)
-            if found:
-                entries[lemma] = found
+    entries = {lemma: found for lemma in sorted(senses)
+               if lemma.isalpha() and lemma.isascii() and is_known(lemma)
+               and (found := called_up(lemma, senses[lemma], tags.get(lemma, Counter()), synsets, specific))}
+
+    def tagged(word: str) -> int:
+        return sum(tags.get(word, Counter()).values())
+
     forms = {form: lemma for form, lemma in sorted(read_forms(directory))
-             if form.isalpha() and lemma in entries and form not in entries}
+             if form.isalpha() and lemma in entries and (form not in entries or tagged(lemma) > tagged(form))}
     return {"entries": entries, "forms": forms}
 
 
@@ -193,8 +215,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="WordNet 3.0's database directory (default: Debian's wordnet-base)")
     parser.add_argument("--out", type=Path, default=LEXICON_FILE, help="where the lexicon goes (default: packaged)")
     args = parser.parse_args(argv)
-    missing = [name for name in (f"{kind}.{part}" for part in PARTS_OF_SPEECH for kind in ("data", "index"))
-               if not (args.wordnet / name).is_file()]
+    needed = [f"{kind}.{part}" for part in PARTS_OF_SPEECH for kind in ("data", "index")] + ["cntlist.rev"]
+    missing = [name for name in needed if not (args.wordnet / name).is_file()]
     if missing:
         parser.error(f"{args.wordnet} is not WordNet 3.0's database (no {missing[0]}): "
                      "apt-get install wordnet-base, or pass --wordnet DIR")
