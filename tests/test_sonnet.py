@@ -12,14 +12,17 @@ import pytest
 import harmonix.organisms.sonnet as sonnet_module
 from fieldtools import Stall, audit_in, fingerprint, opened
 from harmonix.config import Config
+from harmonix.engines.charformer import Sample
 from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot
 from harmonix.organisms.haiku import Haiku
 from harmonix.organisms.listening import listen
 from harmonix.organisms.sonnet import (
+    LINE_ATTEMPTS,
     OPENING_LINES,
     PHASES,
+    RESCUE_ATTEMPTS,
     SCHEME,
     LineGuide,
     Phase,
@@ -183,6 +186,30 @@ def test_a_sonnet_weary_of_its_last_one_does_not_repeat_its_phrases() -> None:
     grams = set(ngrams(tokenize(first), 4))
     shared = grams & set(ngrams(tokenize(again), 4))
     assert len(shared) <= 0.2 * len(grams), sorted(shared)
+
+
+def test_a_line_no_hot_batch_could_shape_is_tried_again_cool() -> None:
+    """Form comes first: when ``LINE_ATTEMPTS`` batches at the phase's temperature bring no shaped line, Sonnet
+    samples up to ``RESCUE_ATTEMPTS`` more at the coolest phase's temperature, and the next line starts hot again.
+    The model here is a stand-in that writes a good line only when cool: what is tested is how compose asks."""
+    engine = load_engine()
+    asked: list[float] = []
+
+    class CoolOnly:
+        config = engine.model.config
+
+        def sample(self, contexts: list[str], *, temperature: float, **_: object) -> list[Sample]:
+            asked.append(temperature)
+            text = "When winter winds have blown across the sea" if temperature <= 0.5 else "and the"
+            return [Sample(text=text, mean_log_probability=-1.0) for _ in contexts]
+
+    composition = compose(CoolOnly(), engine.copy_filter, engine.rhymes, "", 0.8,  # type: ignore[arg-type]
+                          np.random.default_rng(0))
+    cool = PHASES[0][2]
+    assert asked[:LINE_ATTEMPTS + 1] == [0.8] * LINE_ATTEMPTS + [cool]
+    assert asked[LINE_ATTEMPTS + 1] == 0.8, "the next line starts at the phase's temperature again"
+    assert composition.lines[0].startswith("When winter winds have blown across the sea")
+    assert composition.batches == len(asked) <= len(SCHEME) * (LINE_ATTEMPTS + RESCUE_ATTEMPTS)
 
 
 def test_quatrains_and_couplet_open_on_what_the_prompt_calls_up_never_on_its_words() -> None:
