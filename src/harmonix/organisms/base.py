@@ -24,7 +24,7 @@ from harmonix.errors import OrganismNotFound
 
 if TYPE_CHECKING:
     from harmonix.config import Config
-    from harmonix.engines.llm import LLMEngine
+    from harmonix.engines.llm import Generation, LLMEngine, Sampling
     from harmonix.engines.shared import SharedEngines
     from harmonix.field import Field
 
@@ -143,6 +143,16 @@ class LLMOrganism(FieldOrganism):
             raise ValueError(f"mode must be one of {LLM_MODES}, got {mode!r}")
         self._field, self._engine, self._memory = field, engine, memory
         self._timeout_s, self._mode = timeout_s, mode
+
+    async def _continue(self, given: str, first: str, sampling: Sampling,
+                        listener: Callable[[str], None] | None) -> Generation:
+        """Completion mode's answer: the model continues ``given``, which ends on ``first``, the word what it writes
+        opens on (Prose's paragraph, Artist's lines); ``first`` is streamed before the model's text and stands at the
+        start of the returned text."""
+        if first and listener is not None:
+            listener(first)
+        generation = await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
+        return dataclasses.replace(generation, text=first + generation.text)
 
     @classmethod
     async def prepare(cls, engines: SharedEngines, config: Config) -> tuple[LLMEngine, Memory]:

@@ -46,7 +46,6 @@ it was.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 import secrets
@@ -267,10 +266,7 @@ class Prose(LLMOrganism):
         listener = text_listener(on_token, attempt)
         if self._mode == "completion":
             given = completion_prompt(paragraphs, first)
-            if first and listener is not None:
-                listener(first)
-            generation = await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
-            return given, dataclasses.replace(generation, text=first + generation.text)
+            return given, await self._continue(given, first, sampling, listener)
         messages = chat_messages(paragraphs)
         generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation
