@@ -1111,8 +1111,9 @@ def bench_soak(config: Config, as_json: bool, cascades: int | None, clients: int
     refuse_llm_with_io(config, io)
     cascades = cascades or (40 if quick else 1000)
     window = window or (10 if quick else 100)
-    if cascades < 2 * window:
-        raise InvalidArgument(f"--cascades must be at least two windows ({2 * window}): a warm-up and one measured")
+    if cascades < 3 * window:
+        raise InvalidArgument(f"--cascades must be at least three windows ({3 * window}): a warm-up, and two "
+                              "measured for the slope of memory per cascade")
     result = plain(run_soak_bench(config, cascades=cascades, clients=clients, colonies=colonies, window=window, io=io,
                                   io_delay_s=io_delay, keep_turns=keep_turns, progress=terminal_progress(stderr)))
     if as_json:

@@ -16,6 +16,11 @@ from ``GET /v1/colonies/{id}`` (each field's size).
 **Figures** (targets in the README):
 
 - ``rss_growth_ratio = rss[end] / rss[baseline]``;
+- ``rss_slope_mb_per_cascade``: the least-squares slope of resident memory against cascades over the windows after
+  the warm-up's, ``b = sum((c_i - c̄)(r_i - r̄)) / sum((c_i - c̄)^2)`` for window ``i`` read after ``c_i`` cascades
+  at ``r_i`` MiB; and ``rss_slope_range``, the least and greatest slope between two successive windows,
+  ``(r_{i+1} - r_i) / (c_{i+1} - c_i)``. A warm-up shows as successive slopes falling towards 0; a leak as all of
+  them above 0 and alike. The ratio alone cannot tell them apart in a short run;
 - ``fd_delta = fds[end] - fds[baseline]`` and ``task_delta = tasks[end] - tasks[baseline]``: both back to their
   baseline is 0;
 - ``p50_drift_ratio``: the median latency (request sent to ``done`` received) of the last window over that of the
@@ -92,6 +97,8 @@ class SoakBench:
     end: Reading
     windows: list[Window]
     rss_growth_ratio: float
+    rss_slope_mb_per_cascade: float
+    rss_slope_range: tuple[float, float]
     p50_drift_ratio: float
     fd_delta: int
     task_delta: int
@@ -187,6 +194,20 @@ class Soak:
                                    fields=await self.field_sizes(client)))
 
 
+def rss_slope(windows: list[Window]) -> tuple[float, tuple[float, float]]:
+    """The least-squares slope of resident memory (MiB) per cascade over ``windows``, and the least and greatest
+    slope between two successive ones (module docstring); at least two windows."""
+    if len(windows) < 2:
+        raise ValueError("a slope needs two windows")
+    cascades = [float(w.cascades) for w in windows]
+    rss = [w.server.rss_mb for w in windows]
+    mean_c, mean_r = statistics.fmean(cascades), statistics.fmean(rss)
+    slope = (sum((c - mean_c) * (r - mean_r) for c, r in zip(cascades, rss, strict=True))
+             / sum((c - mean_c) ** 2 for c in cascades))
+    steps = [(r1 - r0) / (c1 - c0) for c0, c1, r0, r1 in zip(cascades, cascades[1:], rss, rss[1:], strict=False)]
+    return slope, (min(steps), max(steps))
+
+
 def _growth(first: Window, last: Window) -> dict[str, dict[str, float]]:
     """What each field gains per cascade of its colony, from window ``first`` to ``last`` (module docstring)."""
     cascades = last.cascades - first.cascades
@@ -225,10 +246,12 @@ async def _run(config: Config, cascades: int, clients: int, colonies: int, windo
     windows = sorted(soak.windows, key=lambda w: w.cascades)
     warm, first, last = windows[0], windows[1], windows[-1]
     answered = [t.status for t in soak.results]
+    slope, slope_range = rss_slope(windows[1:])
     return SoakBench(
         cascades=cascades, clients=clients, colonies=colonies, window=window, io=io,
         keep_turns=keep_turns if keep_turns is not None else config.keep_turns, baseline=baseline, end=end,
-        windows=windows, rss_growth_ratio=end.rss_mb / baseline.rss_mb,
+        windows=windows, rss_growth_ratio=end.rss_mb / baseline.rss_mb, rss_slope_mb_per_cascade=slope,
+        rss_slope_range=slope_range,
         p50_drift_ratio=last.p50_s / first.p50_s,
         fd_delta=end.open_fds - baseline.open_fds, task_delta=end.tasks - baseline.tasks,
         server_errors=sum(status >= 500 for status in answered), rejections=sum(status == 429 for status in answered),

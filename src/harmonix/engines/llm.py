@@ -221,6 +221,11 @@ class LlamaCppEngine:
         params.cpuparams_batch.n_threads = settings.threads
         params.verbosity = -1
         params.warmup = False
+        # No host-memory prompt cache. llama.cpp keeps a copy of each slot's prompt state (its KV cells) in RAM
+        # whenever a slot takes a new request, up to 8192 MiB by default: a server grew ~12 MB per cascade, never
+        # levelling off (`harmonix bench soak`). Requests ask for no cached prefix anyway (Sampling.request), so the
+        # copies were memory held for nothing.
+        params.cache_ram_mib = 0
         started = time.perf_counter()
         try:
             server = xllamacpp.Server(params)
