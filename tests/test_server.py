@@ -431,7 +431,8 @@ def test_bench_serve_reports_every_figure(tmp_path: Path, standin: str) -> None:
     for key in ("server_overhead_ratio", "first_event_s", "throughput_efficiency", "concurrency_gain",
                 "rss_mb_per_colony", "cascades_per_s_1", "cascades_per_s_4", "latency_p50_s", "latency_p95_s"):
         assert isinstance(report[key], float) and report[key] == report[key], key
-    assert report["first_event_s"] < report["http_s"] and report["cpu_s_per_cascade"] > 0
+    assert report["first_event_s"] < report["http_s"] and report["cpu_s_per_cascade_1"] > 0
+    assert 0 < report["throughput_efficiency"] <= 1, "the share of the cores the server kept busy"
     assert report["violations"] == 0 and report["server_errors"] == 0 and report["rejections"] == 0
 
 
