@@ -201,9 +201,7 @@ def rss_slope(windows: list[Window]) -> tuple[float, tuple[float, float]]:
         raise ValueError("a slope needs two windows")
     cascades = [float(w.cascades) for w in windows]
     rss = [w.server.rss_mb for w in windows]
-    mean_c, mean_r = statistics.fmean(cascades), statistics.fmean(rss)
-    slope = (sum((c - mean_c) * (r - mean_r) for c, r in zip(cascades, rss, strict=True))
-             / sum((c - mean_c) ** 2 for c in cascades))
+    slope = statistics.linear_regression(cascades, rss).slope
     steps = [(r1 - r0) / (c1 - c0) for c0, c1, r0, r1 in zip(cascades, cascades[1:], rss, rss[1:], strict=False)]
     return slope, (min(steps), max(steps))
 
