@@ -22,6 +22,26 @@ from harmonix.field import Field, SnapshotSpec, Store, open_store, sqlite_url
 from harmonix.organisms.base import FIELDS, Stimulus
 
 
+async def test_a_listing_of_a_new_store_writes_nothing(store_url: str) -> None:
+    """Reading a home nobody has used yet shows no colonies and leaves none behind; the first ordinary opening
+    makes ``default``."""
+    for _ in range(2):
+        async with open_store(store_url, ensure_default=False) as reader:
+            assert await reader.colonies() == []
+    async with open_store(store_url) as store:
+        assert [info.name for info in await store.colonies()] == ["default"]
+
+
+def test_colony_list_on_a_new_home_says_there_are_none(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    listed = cli(home, "colony", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"colonies": []}
+    plain = cli(home, "colony", "list")
+    assert plain.returncode == 0 and "no colonies" in plain.stdout
+    assert not (home / "colonies" / "default").exists(), "a listing wrote the default colony"
+
+
 async def test_create_list_remove(store: Store) -> None:
     assert [info.name for info in await store.colonies()] == ["default"], "a store always has colony default"
     created = await store.create_colony("alice", owner="key-hash")

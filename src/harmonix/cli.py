@@ -489,10 +489,19 @@ async def with_store(config: Config, operation: Callable[[Any], Coroutine[Any, A
 @colony_group.command("list")
 @harmonix_command()
 def colony_list(config: Config, as_json: bool) -> None:
-    """Every colony in the home."""
-    colonies = run(with_store(config, lambda store: store.colonies()))
+    """Every colony in the home (a listing writes nothing: a new home has none until its first breath)."""
+
+    async def listed() -> list[ColonyInfo]:
+        async with open_config_store(config, ensure_default=False) as store:
+            return await store.colonies()
+
+    colonies = run(listed())
     if as_json:
         emit_json({"colonies": [colony_document(info) for info in colonies]})
+        return
+    if not colonies:
+        stdout.print(f"no colonies in {public_location(config.store_url)} yet; the first breath makes "
+                     f"{config.colony!r}")
         return
     table = Table(title=f"colonies in {public_location(config.store_url)}")
     for column in ("colony", "created", "forked from"):

@@ -286,10 +286,11 @@ class PostgresStore:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, url: str, *, lock_timeout_s: float = 30.0, pool_size: int = DEFAULT_POOL_SIZE,
-                   idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S) -> AsyncIterator[PostgresStore]:
-        """Connect, migrate the schema forward, make sure colony ``default`` exists, and hold a pool of at most
-        ``pool_size`` connections for the block."""
-        version = await migrate(url)
+                   idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S,
+                   ensure_default: bool = True) -> AsyncIterator[PostgresStore]:
+        """Connect, migrate the schema forward, make sure colony ``default`` exists (unless ``ensure_default`` is
+        false), and hold a pool of at most ``pool_size`` connections for the block."""
+        version = await migrate(url, ensure_default=ensure_default)
         idle_ms = milliseconds(idle_in_transaction_s)
 
         async def configure(conn: Connection) -> None:
@@ -417,10 +418,10 @@ class PostgresStore:
             return await cursor.fetchone() is not None
 
 
-async def migrate(url: str) -> int:
+async def migrate(url: str, *, ensure_default: bool = True) -> int:
     """Bring the database to :data:`SCHEMA_VERSION` in one transaction under an advisory lock, and make sure colony
-    ``default`` exists. Returns the version; :class:`FieldVersionError` for a database from a newer Harmonix,
-    :class:`StoreUnavailable` when the database cannot be reached."""
+    ``default`` exists unless ``ensure_default`` is false. Returns the version; :class:`FieldVersionError` for a
+    database from a newer Harmonix, :class:`StoreUnavailable` when the database cannot be reached."""
     try:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     except psycopg.Error as error:
@@ -443,8 +444,9 @@ async def migrate(url: str) -> int:
             if version < SCHEMA_VERSION:
                 await conn.execute(f"DELETE FROM {S}.schema_version")
                 await conn.execute(f"INSERT INTO {S}.schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
-            await conn.execute(f"INSERT INTO {S}.colonies (name, created) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                               (DEFAULT_COLONY, time.time()))
+            if ensure_default:
+                await conn.execute(f"INSERT INTO {S}.colonies (name, created) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                   (DEFAULT_COLONY, time.time()))
     except psycopg.Error as error:
         raise StoreUnavailable(f"cannot prepare {public_location(url)}: {error}") from error
     return max(version, SCHEMA_VERSION)

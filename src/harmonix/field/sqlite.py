@@ -626,14 +626,17 @@ class SqliteStore:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, home: Path, *, lock_timeout_s: float = 30.0) -> AsyncIterator[SqliteStore]:
+    async def open(cls, home: Path, *, lock_timeout_s: float = 30.0,
+                   ensure_default: bool = True) -> AsyncIterator[SqliteStore]:
         store = cls(home, lock_timeout_s)
-        await asyncio.to_thread(store._prepare)
+        if ensure_default:
+            await asyncio.to_thread(store._prepare)
         yield store
 
     def _prepare(self) -> None:
         """Create the colonies directory (refusing a home that cannot be written), adopt a pre-colony home, and
-        make sure colony ``default`` exists."""
+        make sure colony ``default`` exists. A store opened only to be read skips this: a home nobody has used
+        yet has no colonies."""
         try:
             self._colonies.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -698,6 +701,8 @@ class SqliteStore:
 
     async def colonies(self) -> list[ColonyInfo]:
         def names() -> list[str]:
+            if not self._colonies.is_dir():
+                return []
             return sorted(path.name for path in self._colonies.iterdir()
                           if not path.name.startswith(".") and (path / COLONY_FILE).is_file())
 

@@ -121,25 +121,30 @@ def sqlite_url(home: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int = DEFAULT_POOL_SIZE,
-                     idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S) -> AsyncIterator[Store]:
+                     idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S,
+                     ensure_default: bool = True) -> AsyncIterator[Store]:
     """The store at ``url`` (module docstring) for the duration of the block. ``lock_timeout_s`` bounds how long a
     write waits for another process's write before :class:`~harmonix.errors.FieldBusy`. For PostgreSQL,
     ``pool_size`` bounds this process's connections and ``idle_in_transaction_s`` is how long the database lets a
     connection sit in a transaction with nothing to do before it ends it (freeing the field lock of a client that
-    stopped answering); it must be longer than the longest turn."""
+    stopped answering); it must be longer than the longest turn. Opening makes sure colony ``default`` exists unless
+    ``ensure_default`` is false: a listing opens the store that way, so that reading a new home writes nothing
+    into it."""
     if url.startswith(SQLITE_SCHEME):
         from harmonix.field.sqlite import SqliteStore
 
         path = url[len(SQLITE_SCHEME):]
         path = path[2:] if path.startswith("///") else path
-        async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s) as store:
+        async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s,
+                                    ensure_default=ensure_default) as store:
             yield store
         return
     if url.startswith(POSTGRES_SCHEMES):
         from harmonix.field.postgres import PostgresStore
 
         async with PostgresStore.open(url, lock_timeout_s=lock_timeout_s, pool_size=pool_size,
-                                      idle_in_transaction_s=idle_in_transaction_s) as postgres:
+                                      idle_in_transaction_s=idle_in_transaction_s,
+                                      ensure_default=ensure_default) as postgres:
             yield postgres
         return
     raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH or postgresql://…")
