@@ -1,16 +1,22 @@
 """The pure parts of the experiments: recurring n-grams and the liveliness of a window (long conversation), the
-sources of what a prompt calls up (associations)."""
+sources of what a prompt calls up (associations), the themes and the history effect (memory)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from harmonix.engines.lexicon import Lexicon
 from harmonix.engines.memory import Memory
+from harmonix.errors import InvalidArgument
 from harmonix.experiments.associations import sources
 from harmonix.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
+from harmonix.experiments.memory import Probed, Theme, history_effects, themes_of
+from harmonix.judge import Judge
+from harmonix.prompts import parse_prompts, read_prompts
 
 
 def test_the_most_recurring_ngram_counts_each_text_once() -> None:
@@ -41,3 +47,35 @@ def test_each_association_source_calls_up_its_own_words() -> None:
     assert found["lexicon"] == ["ocean", "salt"]
     assert set(found["co-occurrence"]) == {"waves", "shore"}
     assert found["both"][0] == "ocean" and set(found["both"]) == {"ocean", "salt", "waves", "shore"}
+
+
+class WordJudge:
+    """A stand-in for the embedding model: a text's vector counts the words it shares with each of a few topics."""
+
+    TOPICS = (("sea", "boat", "gull"), ("sand", "dune", "camel"), ("owl", "moss", "pine"))
+
+    def encode(self, texts: Sequence[str], normalize_embeddings: bool, batch_size: int) -> np.ndarray:
+        rows = np.array([[sum(word in text.lower().split() for word in topic) + 0.01 for topic in self.TOPICS]
+                         for text in texts], dtype=float)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_a_reply_that_leans_to_what_its_colony_heard_has_a_positive_effect() -> None:
+    judge = Judge(WordJudge())
+    pairs = [(Theme("sea", ("sea boat", "gull", "sea")), Theme("desert", ("sand dune", "camel", "sand")))]
+    remembering = [Probed(0, "Continue.", 0, "haiku", "the gull and the boat", "a camel on the dune")]
+    forgetting = [Probed(0, "Continue.", 0, "haiku", "an owl in the moss", "an owl in the moss")]
+    backwards = [Probed(0, "Continue.", 0, "haiku", "a camel on the dune", "the gull and the boat")]
+    assert history_effects(judge, pairs, remembering)[0].effect.mean > 0.5
+    assert history_effects(judge, pairs, forgetting)[0].effect.mean == pytest.approx(0.0)
+    assert history_effects(judge, pairs, backwards)[0].effect.mean < -0.5
+
+
+def test_the_shipped_themes_pair_and_a_bad_theme_file_is_refused() -> None:
+    pairs, between = themes_of(read_prompts(shipped="memory"))
+    assert len(pairs) >= 5 and len(between) >= 6
+    assert all(len(theme.prompts) == 3 for pair in pairs for theme in pair)
+    with pytest.raises(InvalidArgument, match="even"):
+        themes_of(parse_prompts("# a\n1\n2\n3\n# b\n1\n2\n3\n# c\n1\n2\n3\n"))
+    with pytest.raises(InvalidArgument, match="too few"):
+        themes_of(parse_prompts("# a\n1\n2\n3\n# b\n1\n2\n"))

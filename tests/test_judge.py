@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harmonix.judge import Judge, influences, summarize
+from harmonix.judge import FAR, Judge, influences, lagged_influences, summarize
 
 
 def test_influence_is_own_similarity_minus_the_mean_of_the_others() -> None:
@@ -18,6 +18,21 @@ def test_influence_is_own_similarity_minus_the_mean_of_the_others() -> None:
 def test_influence_needs_two_prompts() -> None:
     with pytest.raises(ValueError):
         influences(np.ones((1, 1)))
+
+
+def test_a_lagged_influence_compares_the_prompt_k_back_with_the_far_ones() -> None:
+    n = 12
+    similarity = np.full((n, n), 0.1)
+    for i in range(1, n):
+        similarity[i, i - 1] = 0.5  # every reply carries the turn before
+    np.fill_diagonal(similarity, 0.8)
+    assert lagged_influences(similarity, 0) == pytest.approx([0.7] * n)
+    assert lagged_influences(similarity, 1) == pytest.approx([0.4] * (n - 1))
+    assert lagged_influences(similarity, 2) == pytest.approx([0.0] * (n - 2))
+    with pytest.raises(ValueError):
+        lagged_influences(similarity, FAR + 1)
+    with pytest.raises(ValueError):
+        lagged_influences(np.ones((2 * FAR + 1, 2 * FAR + 1)), 1)
 
 
 def test_the_interval_holds_the_mean_and_is_seeded() -> None:

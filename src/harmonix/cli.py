@@ -732,12 +732,16 @@ def migrate_command(config: Config, as_json: bool, source: str, target: str, onl
 @click.option("--before", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="An earlier `harmonix eval --json` document to show next to this run in the report.")
 @click.option("--label", default=None, help="What this run measured, kept in its --json document.")
+@click.option("--fluency", is_flag=True,
+              help="Also score fluency with Gemma-3-270M base, beside references (needs the eval extra).")
 @harmonix_command(llm=True)
 def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organisms: str, count: int | None,
-                 report: Path | None, judge: bool, before: Path | None, label: str | None) -> None:
+                 report: Path | None, judge: bool, before: Path | None, label: str | None, fluency: bool) -> None:
     """The standing quality report: echo, prompt influence, dissonance, meta-talk, form, distinct-2, copy rate,
     latency, per organism, on fresh fields."""
-    from harmonix.eval import EVALUATORS, markdown_report, run_eval
+    from harmonix.corpora import cache_dir
+    from harmonix.eval import EVALUATORS, markdown_report, reference_texts, run_eval
+    from harmonix.fluency import FluencyJudge
     from harmonix.judge import Judge
     from harmonix.prompts import read_prompts
 
@@ -750,12 +754,15 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
         raise InvalidArgument("the prompt file holds no prompt")
     earlier = read_json_document(before) if before is not None else None
     scorer = Judge.load() if judge else None
+    reader = FluencyJudge.load(cache_dir()) if fluency else None
     results = run(run_eval(prompts, chosen, count or len(prompts), progress=terminal_progress(stderr), config=config,
-                           judge=scorer))
-    text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]), earlier)
+                           judge=scorer, fluency=reader))
+    references = ({name: reader.fluency(texts) for name, texts in reference_texts(count or len(prompts)).items()}
+                  if reader is not None else None)
+    text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]), earlier, references)
     write_report(report, text)
     if as_json:
-        emit_json({"label": label, "prompts": len(prompts), "results": results})
+        emit_json({"label": label, "prompts": len(prompts), "results": results, "fluency_references": references})
     else:
         click.echo(text)
 
@@ -827,6 +834,39 @@ def long_conversation_command(config: Config, as_json: bool, cascades: int, repo
 
     result = run(run_long_conversation(cascades, config, progress=terminal_progress(stderr)))
     text = markdown(result, reproducing_command("harmonix experiment long-conversation", sys.argv[3:]))
+    write_report(report, text)
+    if as_json:
+        emit_json(plain(result))
+    else:
+        click.echo(text)
+
+
+@experiment_group.command("memory")
+@click.option("--themes", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A prompt file of themes that pair in file order, plus a 'between' theme (default: the shipped "
+                   "data/prompts/memory.txt).")
+@click.option("--pairs", type=click.IntRange(min=1), default=None, help="Only the first N pairs.")
+@click.option("--gaps", default=",".join(str(gap) for gap in (0, 1, 3, 6)), show_default=True,
+              help="Comma-separated numbers of unrelated prompts between the themes and the probe.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as markdown to this file.")
+@harmonix_command(llm=True)
+def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: int | None, gaps: str,
+                   report: Path | None) -> None:
+    """Does what a colony heard shape what it says later? The history effect per organism, and how it fades."""
+    from harmonix.experiments.memory import markdown as memory_markdown
+    from harmonix.experiments.memory import run_memory
+    from harmonix.judge import Judge
+
+    try:
+        chosen = tuple(sorted({int(part) for part in gaps.split(",") if part.strip()}))
+    except ValueError:
+        raise InvalidArgument(f"--gaps must be comma-separated integers, got {gaps!r}") from None
+    if not chosen or min(chosen) < 0:
+        raise InvalidArgument("--gaps needs at least one number of 0 or more")
+    result = run(run_memory(config, Judge.load(), themes, pairs=pairs, gaps=chosen,
+                            progress=terminal_progress(stderr)))
+    text = memory_markdown(result, reproducing_command("harmonix experiment memory", sys.argv[3:]))
     write_report(report, text)
     if as_json:
         emit_json(plain(result))

@@ -7,7 +7,8 @@ and a run is reproducible. Per organism:
 - **echo** (:func:`harmonix.metrics.echo`): mean over valid replies, the share of *optimal* turns (a valid reply with
   echo < 0.2, among all replies), and the number of *invalid* replies (no content word; reported apart, never as 0);
 - **prompt influence** (:mod:`harmonix.judge`, the ``eval`` extra): how much closer each reply is to its own prompt
-  than to the others, by an embedding model the organisms never use, with its 95 % interval;
+  than to the others, by an embedding model the organisms never use, with its 95 % interval; and the *lagged
+  influence* at k = 0..3, how much of the prompt k turns back a reply still carries (the run is one conversation);
 - **dissonance**: its mean and standard deviation over the turns, and the share of turns at 0.99 or more (an
   observer that never moves would sit at 1);
 - **meta-talk** (:func:`harmonix.metatalk.meta_talk`): the share of replies that talk about their task or persona;
@@ -17,7 +18,11 @@ and a run is reproducible. Per organism:
 - **copy rate**: the share of replies with a run of consecutive corpus words of the organism's limit (HAiKU 6
   words of its bootstrap corpus, Sonnet 8 words of Shakespeare's works, Prose 8 words of its genesis and of the
   long-term memory), checked against the corpus itself;
-- **latency**: the median seconds of a whole turn.
+- **latency**: the median seconds of a whole turn;
+- **fluency** (:mod:`harmonix.fluency`, with ``--fluency``): the mean nll per token of the replies and their order
+  gain, by Gemma-3-270M base, a second judge no organism runs by default; beside them the same figures for
+  references read by the same judge in the same run (:func:`reference_texts`): Shakespeare's sonnets for Sonnet,
+  three-line excerpts of the bootstrap's poems for HAiKU, and the chatbot (below) for Prose and Artist.
 
 The **cascade** (``cascade`` in ``--organisms``) is scored on the Artist's piece, the breath's final word, and adds
 the mean ``global_resonance``, the Artist's provenance (mean share of its words quoted from each voice and its own),
@@ -27,6 +32,7 @@ reference Harmonix is not: the same LLM answering each prompt as a plain assista
 
 from __future__ import annotations
 
+import random
 import statistics
 import tempfile
 import time
@@ -37,7 +43,8 @@ from typing import Any, TypeVar
 
 from harmonix.colony import Harmonix, open_organism
 from harmonix.config import Config
-from harmonix.judge import Influence, Judge
+from harmonix.fluency import Fluency, FluencyJudge
+from harmonix.judge import FAR, LAGS, Influence, Judge
 from harmonix.metatalk import meta_talk, meta_talk_rate
 from harmonix.metrics import distinct_n, echo, is_optimal
 from harmonix.organisms.base import plain
@@ -88,10 +95,35 @@ class OrganismEval:
     copy_rate: float
     latency_median_s: float
     influence: Influence | None
+    lagged: dict[int, Influence] | None
     dissonance: Spread | None
     meta_talk: float
     form: dict[str, float] = field(default_factory=dict)
     spreads: dict[str, Spread | None] = field(default_factory=dict)
+    fluency: Fluency | None = None
+
+
+REFERENCE_LINES = 3
+
+
+def reference_texts(count: int, seed: int = 0) -> dict[str, list[str]]:
+    """``count`` texts of each fluency reference (module docstring), drawn with ``seed``: whole sonnets of
+    Shakespeare's, and runs of :data:`REFERENCE_LINES` consecutive lines of the poems HAiKU's bootstrap was counted
+    from (the length of a haiku)."""
+    from harmonix.corpora import shakespeare_works
+    from harmonix.training.haiku_bootstrap import bootstrap_layers
+
+    rng = random.Random(seed)
+    sonnets = [block for work in shakespeare_works() if work.name == "sonnets"
+               for block in work.text.split("\n\n") if len(block.splitlines()) == 14]
+    excerpts = []
+    for work in bootstrap_layers()["poems"]:
+        for stanza in work.text.split("\n\n"):
+            lines = [line for line in stanza.splitlines() if line.strip()]
+            excerpts += ["\n".join(lines[i:i + REFERENCE_LINES]) for i in range(0, len(lines) - REFERENCE_LINES + 1,
+                                                                          REFERENCE_LINES)]
+    return {"shakespeare's sonnets": rng.sample(sonnets, min(count, len(sonnets))),
+            "the bootstrap's poems": rng.sample(excerpts, min(count, len(excerpts)))}
 
 
 def corpus_windows(texts: Iterable[str], n: int) -> set[tuple[str, ...]]:
@@ -109,7 +141,8 @@ def copies(text: str, windows: set[tuple[str, ...]], n: int) -> bool:
     return any(tuple(tokens[i : i + n]) in windows for i in range(len(tokens) - n + 1))
 
 
-def summarize(organism: str, prompts: Sequence[str], replies: Replies, judge: Judge | None) -> OrganismEval:
+def summarize(organism: str, prompts: Sequence[str], replies: Replies, judge: Judge | None,
+              fluency: FluencyJudge | None = None) -> OrganismEval:
     """The figures every organism shares (module docstring) from its replies."""
     texts = replies.texts
     echoes = [echo(text, prompt) for text, prompt in zip(texts, prompts, strict=True)]
@@ -124,10 +157,12 @@ def summarize(organism: str, prompts: Sequence[str], replies: Replies, judge: Ju
         copy_rate=replies.copied / len(texts),
         latency_median_s=statistics.median(replies.seconds),
         influence=judge.influence(texts, prompts) if judge is not None and len(texts) > 1 else None,
+        lagged=judge.lagged(texts, prompts) if judge is not None and len(texts) > 2 * FAR + 1 else None,
         dissonance=Spread.of(replies.dissonances),
         meta_talk=meta_talk_rate(texts),
         form=replies.form,
         spreads=replies.spreads,
+        fluency=fluency.fluency(texts) if fluency is not None and any(text.split() for text in texts) else None,
     )
 
 
@@ -262,9 +297,10 @@ EVALUATORS: dict[str, Callable[[Config, Sequence[str], Tracker], Awaitable[Repli
 
 async def run_eval(prompts: Sequence[Prompt], organisms: Sequence[str], count: int,
                    progress: Progress = NO_PROGRESS, config: Config | None = None,
-                   judge: Judge | None = None) -> list[OrganismEval]:
+                   judge: Judge | None = None, fluency: FluencyJudge | None = None) -> list[OrganismEval]:
     """Evaluate each organism on ``count`` prompts (cycled), each on a fresh field in a temporary home (with the
-    LLM and compute settings of ``config``, default: from the environment); ``judge`` scores prompt influence."""
+    LLM and compute settings of ``config``, default: from the environment); ``judge`` scores prompt influence,
+    ``fluency`` the fluency."""
     texts = [prompts[i % len(prompts)].text for i in range(count)]
     results = []
     for organism in organisms:
@@ -272,7 +308,7 @@ async def run_eval(prompts: Sequence[Prompt], organisms: Sequence[str], count: i
                 progress.task(f"eval {organism}", count) as task:
             fresh = replace(config, home=Path(home)) if config is not None else Config.load(Path(home))
             replies = await EVALUATORS[organism](fresh, texts, task)
-        results.append(summarize(organism, texts, replies, judge))
+        results.append(summarize(organism, texts, replies, judge, fluency))
     return results
 
 
@@ -307,6 +343,33 @@ def _table(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _lags(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The lagged influence of each organism (module docstring), one column per lag."""
+    judged = [r for r in results if r.get("lagged")]
+    if not judged:
+        return []
+    lines = ["Lagged influence: the prompt k turns back against prompts more than "
+             f"{FAR} turns away (mean [95 % CI]).", "",
+             "| organism | " + " | ".join(f"k = {lag}" for lag in LAGS) + " |", "|---|" + "---|" * len(LAGS)]
+    for r in judged:
+        cells = [_influence(r["lagged"].get(lag, r["lagged"].get(str(lag)))) for lag in LAGS]
+        lines.append(f"| {r['organism']} | " + " | ".join(cells) + " |")
+    return ["", *lines]
+
+
+def _fluency(results: Sequence[Mapping[str, Any]], references: Mapping[str, Any] | None) -> list[str]:
+    """Each organism's fluency and the references' (module docstring), in one table."""
+    rows = [(r["organism"], r["fluency"]) for r in results if r.get("fluency")]
+    rows += [(f"*{name}* (reference)", value) for name, value in (references or {}).items()]
+    if not rows:
+        return []
+    lines = ["", "Fluency by Gemma-3-270M base (`harmonix.fluency`): nll per token (lower: likelier) and order gain "
+             "(the nll of the words shuffled within each line minus the text's; higher: the order carries more "
+             "sense), mean [95 % CI].", "", "| texts | nll | order gain |", "|---|---|---|"]
+    lines += [f"| {name} | {_influence(value['nll'])} | {_influence(value['order_gain'])} |" for name, value in rows]
+    return lines
+
+
 def _details(results: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for r in results:
@@ -316,13 +379,16 @@ def _details(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def markdown_report(results: Sequence[OrganismEval], command: str, before: Mapping[str, Any] | None = None) -> str:
+def markdown_report(results: Sequence[OrganismEval], command: str, before: Mapping[str, Any] | None = None,
+                    references: Mapping[str, Fluency] | None = None) -> str:
     """The report ``--report`` writes: one table of the shared figures, one line of form figures per organism; with
     ``before`` (an earlier ``harmonix eval --json`` document, its ``label`` saying what it measured) the same for
     it, to compare."""
     now = [plain(r) for r in results]
-    lines = ["# Evaluation", "", f"Reproduce with: `{command}`", "", *_table(now), "", *_details(now)]
+    lines = ["# Evaluation", "", f"Reproduce with: `{command}`", "", *_table(now), *_lags(now),
+             *_fluency(now, plain(references) if references else None), "", *_details(now)]
     if before is not None:
-        lines += ["", f"## Before: {before.get('label', 'an earlier run')}", "", *_table(before["results"]), "",
+        lines += ["", f"## Before: {before.get('label', 'an earlier run')}", "", *_table(before["results"]),
+                  *_lags(before["results"]), *_fluency(before["results"], before.get("fluency_references")), "",
                   *_details(before["results"])]
     return "\n".join(lines) + "\n"

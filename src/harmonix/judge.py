@@ -10,6 +10,13 @@ to the others:
 and an organism's *prompt influence* is the mean over ``i``, with a 95 % percentile bootstrap interval over prompts
 (:data:`RESAMPLES` resamples of the ``n`` influences, seeded). 0 means the replies would fit any prompt as well as
 their own; a plain chatbot that answers the question scores about 0.4.
+
+*Lagged influence* asks whether a reply still carries the prompt ``k`` turns back, against the prompts far from it
+in the conversation (more than :data:`FAR` turns away on either side, a baseline the same for every ``k``):
+
+    lagged_k,i = sim(reply_i, prompt_{i-k}) - mean_{j : |i - j| > FAR} sim(reply_i, prompt_j)    for i >= k
+
+A colony that remembers answers with a trace of the turn before (k = 1 above 0) and fades (k = 3 below k = 1).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import numpy as np
 from harmonix.errors import InvalidConfiguration
 
 RESAMPLES = 2000
+FAR = 3
+LAGS = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,18 @@ def influences(similarity: np.ndarray) -> list[float]:
     own = np.diag(similarity)
     others = (similarity.sum(axis=1) - own) / (n - 1)
     return [float(value) for value in own - others]
+
+
+def lagged_influences(similarity: np.ndarray, lag: int, far: int = FAR) -> list[float]:
+    """Each reply's lagged influence (module docstring) from ``similarity[i, j] = sim(reply_i, prompt_j)``."""
+    n = similarity.shape[0]
+    if not 0 <= lag <= far or n <= 2 * far + 1:
+        raise ValueError(f"lagged influence needs 0 <= lag <= {far} and more than {2 * far + 1} prompts")
+    found = []
+    for i in range(lag, n):
+        distant = [j for j in range(n) if abs(i - j) > far]
+        found.append(float(similarity[i, i - lag] - similarity[i, distant].mean()))
+    return found
 
 
 def summarize(values: Sequence[float], seed: int = 0) -> Influence:
@@ -79,3 +100,9 @@ class Judge:
     def influence(self, replies: Sequence[str], prompts: Sequence[str], seed: int = 0) -> Influence:
         """The prompt influence of ``replies[i]`` answering ``prompts[i]`` (module docstring)."""
         return summarize(influences(self.embed(replies) @ self.embed(prompts).T), seed)
+
+    def lagged(self, replies: Sequence[str], prompts: Sequence[str], lags: Sequence[int] = LAGS,
+               seed: int = 0) -> dict[int, Influence]:
+        """The lagged influence at each of ``lags`` of one conversation (module docstring)."""
+        similarity = self.embed(replies) @ self.embed(prompts).T
+        return {lag: summarize(lagged_influences(similarity, lag), seed) for lag in lags}

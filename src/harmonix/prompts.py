@@ -1,4 +1,5 @@
-"""Prompt sets: the standard set shipped with Harmonix (``data/prompts/standard.txt``) or a user's file.
+"""Prompt sets: the sets shipped with Harmonix (``data/prompts/standard.txt``, and ``memory.txt`` for the memory
+experiment) or a user's file.
 
 Format: one prompt per line; a line starting with ``#`` names the theme of the prompts after it (up to a colon) or is
 a comment; blank lines are ignored.
@@ -29,10 +30,10 @@ def parse_prompts(text: str) -> list[Prompt]:
     return prompts
 
 
-def read_prompts(path: Path | None = None) -> list[Prompt]:
-    """The prompts of ``path``, or of the standard set when ``path`` is ``None``."""
+def read_prompts(path: Path | None = None, *, shipped: str = "standard") -> list[Prompt]:
+    """The prompts of ``path``, or of the shipped set ``data/prompts/{shipped}.txt`` when ``path`` is ``None``."""
     if path is None:
-        text = resources.files("harmonix").joinpath("data", "prompts", "standard.txt").read_text(encoding="utf-8")
+        text = resources.files("harmonix").joinpath("data", "prompts", f"{shipped}.txt").read_text(encoding="utf-8")
     else:
         text = path.read_text(encoding="utf-8")
     return parse_prompts(text)

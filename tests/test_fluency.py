@@ -1,0 +1,46 @@
+"""The fluency judge: the documented shuffle, and the real model telling Shakespeare's order from word salad."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from harmonix.corpora import cache_dir
+from harmonix.eval import reference_texts
+from harmonix.fluency import FluencyJudge, shuffled_lines
+
+SONNET_LINES = ("Shall I compare thee to a summer's day?\n"
+                "Thou art more lovely and more temperate:\n"
+                "Rough winds do shake the darling buds of May,\n"
+                "And summer's lease hath all too short a date.")
+
+
+def test_a_shuffle_keeps_each_lines_words_and_the_line_breaks() -> None:
+    shuffled = shuffled_lines(SONNET_LINES, random.Random(3))
+    assert shuffled != SONNET_LINES
+    assert [sorted(line.split()) for line in shuffled.splitlines()] == \
+        [sorted(line.split()) for line in SONNET_LINES.splitlines()]
+    assert shuffled_lines(SONNET_LINES, random.Random(3)) == shuffled, "seeded"
+
+
+def test_the_references_are_whole_sonnets_and_poem_excerpts() -> None:
+    references = reference_texts(5)
+    assert all(len(text.splitlines()) == 14 for text in references["shakespeare's sonnets"])
+    assert all(len(text.splitlines()) == 3 for text in references["the bootstrap's poems"])
+    assert reference_texts(5) == references, "seeded"
+
+
+@pytest.fixture(scope="module")
+def judge() -> Iterator[FluencyJudge]:
+    yield FluencyJudge.load(cache_dir())
+
+
+def test_the_judge_hears_the_order_of_shakespeares_words(judge: FluencyJudge) -> None:
+    salad = shuffled_lines(SONNET_LINES, random.Random(0))
+    assert judge.nll(SONNET_LINES) < judge.nll(salad) - 1.0
+    sense, nonsense = judge.fluency([SONNET_LINES]), judge.fluency([salad])
+    assert sense.order_gain.mean > 1.0
+    assert nonsense.order_gain.mean < sense.order_gain.mean - 1.0
+    assert judge.nll(SONNET_LINES) == judge.nll(SONNET_LINES), "a reader, not a sampler"
