@@ -190,8 +190,9 @@ async def run_memory(base: Config, judge: Judge, themes: Path | None = None, *, 
 
 def markdown(result: MemoryExperiment, command: str) -> str:
     pairs = ", ".join(f"{a} / {b}" for a, b in result.pairs)
+    counted = f"{len(result.pairs)} {'pair' if len(result.pairs) == 1 else 'pairs'}"
     lines = ["# Memory: does what a colony heard shape what it says later?", "", f"Reproduce with: `{command}`", "",
-             f"{len(result.pairs)} pairs of themes ({pairs}); probes {', '.join(repr(p) for p in result.probes)}; "
+             f"{counted} of themes ({pairs}); probes {', '.join(repr(p) for p in result.probes)}; "
              f"{result.cascades} cascades. History effect (module docstring of `harmonix.experiments.memory`) after "
              f"0..{max(result.gaps)} unrelated prompts, mean [95 % interval over pairs and probes]:", "",
              "| organism | " + " | ".join(f"after {gap} between" for gap in result.gaps) + " |",
