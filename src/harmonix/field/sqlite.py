@@ -629,14 +629,13 @@ class SqliteStore:
     async def open(cls, home: Path, *, lock_timeout_s: float = 30.0,
                    ensure_default: bool = True) -> AsyncIterator[SqliteStore]:
         store = cls(home, lock_timeout_s)
-        if ensure_default:
-            await asyncio.to_thread(store._prepare)
+        await asyncio.to_thread(store._prepare, ensure_default)
         yield store
 
-    def _prepare(self) -> None:
+    def _prepare(self, ensure_default: bool) -> None:
         """Create the colonies directory (refusing a home that cannot be written), adopt a pre-colony home, and
-        make sure colony ``default`` exists. A store opened only to be read skips this: a home nobody has used
-        yet has no colonies."""
+        (unless ``ensure_default`` is false: a listing) make sure colony ``default`` exists, so that a home nobody
+        has used yet lists no colonies while a pre-colony home lists the one it holds."""
         try:
             self._colonies.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -649,6 +648,8 @@ class SqliteStore:
             with contextlib.suppress(FileNotFoundError):  # another process adopted it first
                 legacy.rename(target)
                 log.info("adopted %s as colony %s", legacy, DEFAULT_COLONY)
+        if not ensure_default:
+            return
         target.mkdir(exist_ok=True)
         if not (target / COLONY_FILE).exists():
             _write_info(target, ColonyInfo(name=DEFAULT_COLONY, created=time.time()))
