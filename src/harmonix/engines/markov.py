@@ -28,8 +28,8 @@ All randomness comes from one ``numpy.random.Generator`` the caller seeds.
 
 from __future__ import annotations
 
-import bisect
 import collections
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,11 +40,17 @@ import numpy as np
 State = tuple[str, str]
 OPENING_SAMPLERS = 8
 """Opening samplers a chain keeps (most recently used temperatures): a turn draws all its openings at one
-temperature, and rebuilding one costs milliseconds."""
+temperature, and one more is a single vectorised pass over the chain's openings."""
 Habituation = Mapping[str, Mapping[str, float]]
 """Previous word -> next word -> ``log h`` (a non-positive log-factor) for the habituated bigrams."""
 Lean = Mapping[str, float]
 """Word -> ``log l`` (a non-negative log-factor): the words a walk leans towards wherever they may follow."""
+Keys = list[float] | np.ndarray
+"""A state's scaled log-weights, one per next word."""
+SMALL_STATE = 48
+"""States with at most this many next words keep their keys as a Python list (see :meth:`Walker.ordered`)."""
+NOISE_BATCH = 2048
+"""Gumbel draws a walker takes from its generator at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,19 +97,35 @@ class _MergedTransitions(Mapping[State, Mapping[str, float]]):
 
 
 class OpeningSampler:
-    """Draws opening pairs with ``p ∝ weight^(1/T)`` by bisection over precomputed cumulative weights."""
+    """Draws opening pairs with ``p ∝ weight^(1/T)`` by bisection over cumulative weights, computed for one
+    temperature from a chain's :class:`OpeningTable` in one vectorised pass."""
 
-    def __init__(self, starts: Mapping[State, float], temperature: float) -> None:
-        self.pairs = sorted(starts)
-        self.cumulative = list(itertools.accumulate(starts[pair] ** (1.0 / temperature) for pair in self.pairs))
+    def __init__(self, table: OpeningTable, temperature: float) -> None:
+        self.pairs = table.pairs
+        self.cumulative = np.cumsum(np.exp(table.log_weights / temperature))
 
     @property
     def total(self) -> float:
-        return self.cumulative[-1] if self.cumulative else 0.0
+        return float(self.cumulative[-1]) if len(self.cumulative) else 0.0
 
     def draw(self, u: float) -> State:
         """The pair at cumulative position ``u * total`` (``u`` uniform in [0, 1))."""
-        return self.pairs[min(bisect.bisect_right(self.cumulative, u * self.total), len(self.pairs) - 1)]
+        position = int(np.searchsorted(self.cumulative, u * self.total, side="right"))
+        return self.pairs[min(position, len(self.pairs) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningTable:
+    """A chain's opening pairs in a fixed order and the natural log of their weights: what every temperature's
+    sampler is computed from (sorting the pairs once per chain, not once per temperature)."""
+
+    pairs: tuple[State, ...]
+    log_weights: np.ndarray
+
+    @classmethod
+    def of(cls, starts: Mapping[State, float]) -> OpeningTable:
+        pairs = tuple(sorted(pair for pair, weight in starts.items() if weight > 0))
+        return cls(pairs, np.log(np.array([starts[pair] for pair in pairs], dtype=float)))
 
 
 class MarkovChain:
@@ -115,6 +137,7 @@ class MarkovChain:
         self.starts = starts
         self._layers = (base, delta)
         self._successors: dict[State, Successors | None] = {}
+        self._opening_table: OpeningTable | None = None
         self._samplers: collections.OrderedDict[float, OpeningSampler] = collections.OrderedDict()
 
     @classmethod
@@ -156,7 +179,9 @@ class MarkovChain:
         if key in self._samplers:
             self._samplers.move_to_end(key)
         else:
-            self._samplers[key] = OpeningSampler(self.starts, key)
+            if self._opening_table is None:
+                self._opening_table = OpeningTable.of(self.starts)
+            self._samplers[key] = OpeningSampler(self._opening_table, key)
             if len(self._samplers) > OPENING_SAMPLERS:
                 self._samplers.popitem(last=False)
         return self._samplers[key]
@@ -212,38 +237,59 @@ class Walker:
         if any(log_factor < 0 for log_factor in self.lean.values()):
             raise ValueError("a lean's log-factors must be non-negative")
         self.branch, self.max_expansions = branch, max_expansions
-        self._scaled: dict[State, tuple[tuple[str, ...], np.ndarray] | None] = {}
+        self._scaled: dict[State, tuple[tuple[str, ...], Keys] | None] = {}
+        self._noise_batch: list[float] = []
+        self._noise_at = 0
 
-    def _scaled_log_weights(self, state: State) -> tuple[tuple[str, ...], np.ndarray] | None:
-        """``(s * log c + log h + log l) / T`` for every next word of ``state`` (module docstring), cached."""
+    def _scaled_log_weights(self, state: State) -> tuple[tuple[str, ...], Keys] | None:
+        """``(s * log c + log h + log l) / T`` for every next word of ``state`` (module docstring), cached; a list
+        for the few next words most states have (Python beats NumPy's per-call cost there), an array beyond."""
         if state not in self._scaled:
             following = self.chain.successors(state)
             if following is None:
                 self._scaled[state] = None
             else:
                 keys = -following.log_weights if self.rare else following.log_weights.copy()
-                for word, log_factor in self.habituation.get(state[1], {}).items():
-                    position = following.index.get(word)
-                    if position is not None:
-                        keys[position] += log_factor
-                for word, log_factor in self.lean.items():
-                    position = following.index.get(word)
-                    if position is not None:
-                        keys[position] += log_factor
-                self._scaled[state] = (following.words, keys / self.temperature)
+                habits = self.habituation.get(state[1], {})
+                for factors in (habits, self.lean):
+                    if len(factors) < len(following.words):
+                        pairs = ((following.index.get(word), log_factor) for word, log_factor in factors.items())
+                    else:
+                        pairs = ((position, factors[word]) for position, word in enumerate(following.words)
+                                 if word in factors)
+                    for position, log_factor in pairs:
+                        if position is not None:
+                            keys[position] += log_factor
+                keys /= self.temperature
+                self._scaled[state] = (following.words, keys.tolist() if len(keys) <= SMALL_STATE else keys)
         return self._scaled[state]
 
+    def _noise(self, n: int) -> list[float]:
+        """``n`` standard Gumbel draws, taken from batches of :data:`NOISE_BATCH` (one NumPy call per batch
+        instead of one per visited state; the same generator, so a seed still fixes every walk)."""
+        if self._noise_at + n > len(self._noise_batch):
+            self._noise_batch = self.rng.gumbel(size=max(NOISE_BATCH, n)).tolist()
+            self._noise_at = 0
+        noise = self._noise_batch[self._noise_at:self._noise_at + n]
+        self._noise_at += n
+        return noise
+
     def ordered(self, state: State) -> list[str]:
-        """Up to ``branch`` next words of ``state`` in sampling order without replacement."""
+        """Up to ``branch`` next words of ``state`` in sampling order without replacement (a lone next word
+        needs no draw)."""
         scaled = self._scaled_log_weights(state)
         if scaled is None:
             return []
         words, base_keys = scaled
-        keys = base_keys + self.rng.gumbel(size=len(words))
-        if len(words) > self.branch:
-            top = np.argpartition(-keys, self.branch)[: self.branch]
-            return [words[i] for i in top[np.argsort(-keys[top])]]
-        return [words[i] for i in np.argsort(-keys)]
+        if len(words) == 1:
+            return [words[0]]
+        if isinstance(base_keys, list):
+            keys = [key + noise for key, noise in zip(base_keys, self._noise(len(words)), strict=True)]
+            top = heapq.nlargest(self.branch, range(len(words)), key=keys.__getitem__)
+            return [words[i] for i in top]
+        array = base_keys + self.rng.gumbel(size=len(words))
+        best = np.argpartition(-array, self.branch)[: self.branch]
+        return [words[i] for i in best[np.argsort(-array[best])]]
 
     def walk(self, budgets: Sequence[int], syllables: Callable[[str], int], opening: State, *,
              closes_line: Callable[[str], bool] = lambda word: True,
