@@ -248,3 +248,23 @@ def cli_with_stdin(home: Path, *args: str, stdin: str) -> subprocess.CompletedPr
     env = {**os.environ, "HARMONIX_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "harmonix", *args], capture_output=True, text=True, env=env,
                           cwd=home.parent, timeout=600, input=stdin)
+
+
+def test_a_listing_adopts_a_pre_colony_home_as_a_whole_colony(tmp_path: Path) -> None:
+    """A home from before colonies, first opened by a listing: it lists as ``default`` and opens as one (its
+    ``colony.json`` written at adoption, not left for the next ordinary opening)."""
+    home = tmp_path / "home"
+
+    async def make_then_move() -> None:
+        async with open_store(sqlite_url(home)) as store:
+            async with Field.open(store, "haiku") as field:
+                await field.ingest("written before colonies existed")
+        (home / "colonies" / "default" / "colony.json").unlink()
+        shutil.move(home / "colonies" / "default", home / "fields")
+        (home / "colonies").rmdir()
+
+    asyncio.run(make_then_move())
+    listed = cli(home, "colony", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [colony["name"] for colony in json.loads(listed.stdout)["colonies"]] == ["default"]
+    assert (home / "colonies" / "default" / "colony.json").is_file()

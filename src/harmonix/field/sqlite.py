@@ -635,7 +635,8 @@ class SqliteStore:
     def _prepare(self, ensure_default: bool) -> None:
         """Create the colonies directory (refusing a home that cannot be written), adopt a pre-colony home, and
         (unless ``ensure_default`` is false: a listing) make sure colony ``default`` exists, so that a home nobody
-        has used yet lists no colonies while a pre-colony home lists the one it holds."""
+        has used yet lists no colonies while a pre-colony home lists the one it holds (adopted with its
+        ``colony.json``, whoever opens it first)."""
         try:
             self._colonies.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -644,11 +645,13 @@ class SqliteStore:
             raise StoreUnavailable(f"the home {self.home} is not writable")
         legacy = self.home / LEGACY_FIELDS
         target = self._colonies / DEFAULT_COLONY
+        adopted = False
         if legacy.is_dir() and not target.exists():
             with contextlib.suppress(FileNotFoundError):  # another process adopted it first
                 legacy.rename(target)
+                adopted = True
                 log.info("adopted %s as colony %s", legacy, DEFAULT_COLONY)
-        if not ensure_default:
+        if not (ensure_default or adopted):
             return
         target.mkdir(exist_ok=True)
         if not (target / COLONY_FILE).exists():
