@@ -16,6 +16,10 @@ FOUND_IN_THE_WILD = [  # the replies issue 13 quotes, as Prose wrote them
     "Sure! The beans climbed the fence.",
     "As an AI language model, I cannot remember rain.",
     "These fragments speak of a drawer of keys.",
+    # issue 24's unseen conversation: talk about sentences that the first guard missed
+    "BreakItUp: The original sentence has been broken up into its constituent parts.",
+    "Each clause is broken up into smaller pieces so that the reader can follow.",
+    "The constituent parts of the phrase are listed below, one to a line.",
 ]
 
 PROSE = [
@@ -24,6 +28,8 @@ PROSE = [
     "She kept the letters in a tin box under the stairs, tied with a blue ribbon.",
     "Here, the river slows, and the herons stand in the shallows.",
     "The light on the floor moved slowly to the wall, and the text of the letter faded.",
+    "The shed was broken into twice that winter, and the village waited for spring.",
+    "Its original owner kept bees behind the house.",
 ]
 
 

@@ -15,7 +15,9 @@ measure a rate (``harmonix eval``). It matches, case-insensitively and on word b
   task", "the prompt", "the instructions";
 - *the material*: "the fragments", "fragments of", "these fragments", "the sentence(s)", "this sentence",
   "the paragraph", "this paragraph", "the passage", "this passage", "the text above", "this text", "your memory",
-  "in your own words";
+  "in your own words", "the original sentence" (text, paragraph, passage, version), "broken up into",
+  "constituent parts" (the talk about sentences an unseen conversation showed:
+  "BreakItUp: The original sentence has been broken up into its constituent parts");
 - *the writing itself*: "piece of prose", "this piece", "well-crafted", "make it shorter", "word count", "I will
   try to", "let me know", "rewrite", "rephrase", "summary", "summarize".
 """
@@ -34,7 +36,8 @@ PHRASES: tuple[str, ...] = (
     # the material
     r"the fragments?", r"fragments of", r"these fragments", r"the sentences?\b", r"this sentence",
     r"the paragraph", r"this paragraph", r"the passage", r"this passage", r"the text above", r"this text",
-    r"your memory", r"in your own words",
+    r"your memory", r"in your own words", r"the original (?:sentences?|text|paragraph|passage|version)",
+    r"broken up into", r"constituent parts",
     # the writing itself
     r"piece of prose", r"this piece", r"well-crafted", r"make it shorter", r"word count", r"i will try to",
     r"let me know", r"\brewrite", r"\brephrase", r"\bsummary\b", r"\bsummari[sz]e",
