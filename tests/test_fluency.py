@@ -44,3 +44,16 @@ def test_the_judge_hears_the_order_of_shakespeares_words(judge: FluencyJudge) ->
     assert sense.order_gain.mean > 1.0
     assert nonsense.order_gain.mean < sense.order_gain.mean - 1.0
     assert judge.nll(SONNET_LINES) == judge.nll(SONNET_LINES), "a reader, not a sampler"
+
+
+def test_planting_compares_what_opens_on_a_lean_word_with_the_rest(judge: FluencyJudge) -> None:
+    """A line that opens on a word no sentence would put there reads as less likely than the organism's other
+    lines: the gap the planting figure reports (``harmonix eval --fluency``)."""
+    from harmonix.eval import planting
+
+    natural = ["The sea comes in and leaves the shore to salt.", "The night is long and the light is low."]
+    forced = ["Descriptor thee that bade before their prayers.", "Category and grave state to the post."]
+    measured = planting(judge, forced, natural)
+    assert measured is not None and measured.count == 2
+    assert measured.gap == measured.planted.mean - measured.others.mean > 0.5
+    assert planting(judge, [], natural) is None and planting(judge, forced, ["  "]) is None

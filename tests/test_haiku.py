@@ -100,8 +100,10 @@ async def test_acceptance_500_haiku(config: Config) -> None:
     copied = corpus_windows(6)
     assert not [r.text for r in replies if any(tuple(tokenize(r.text)[i : i + 6]) in copied for i in range(12))]
     # 0.62 before the prompt leaned the walk (issue 13); the same 72 prompts now call up the same associates about
-    # seven times each over 500 haiku, and 0.595 was measured. The floor keeps a walk that repeats itself out.
-    assert distinct_n([r.text for r in replies], 2) >= 0.58
+    # seven times each over 500 haiku, and 0.595 was measured; 0.583 once the walker drew its noise in batches
+    # (another stream from the same seeds). Without habituation it is 0.50: the floor keeps a walk that repeats
+    # itself out.
+    assert distinct_n([r.text for r in replies], 2) >= 0.57
     echoes = [echo(reply.text, prompts[i % len(prompts)]) for i, reply in enumerate(replies)]
     assert None not in echoes
     assert statistics.mean(echoes) <= 0.10

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 from harmonix.engines.memory import Memory
-from harmonix.field import FieldCounts, FieldSnapshot, WordCount
-from harmonix.organisms.listening import PROMPT_WORD_WEIGHT, listen, lookup, prompt_words
+from harmonix.field import Disturbance, FieldCounts, FieldSnapshot, WordCount
+from harmonix.organisms.listening import (
+    AFTERGLOW,
+    PROMPT_WORD_WEIGHT,
+    RECALL_TURNS,
+    heard_before,
+    listen,
+    lookup,
+    prompt_words,
+)
 
 MEMORY = Memory.build([
     "The sea rolls waves onto the shore and the salt stays on the rocks.",
@@ -16,12 +26,20 @@ MEMORY = Memory.build([
 ])
 
 
-def snapshot(counts: dict[str, tuple[int, int]]) -> FieldSnapshot:
-    """A field holding ``word -> (own, heard)`` for its lookup."""
+def snapshot(counts: dict[str, tuple[int, int]], heard: tuple[str, ...] = ()) -> FieldSnapshot:
+    """A field holding ``word -> (own, heard)`` for its lookup, and the prompts ``heard`` (newest first: the turn's
+    own prompt, then those before it)."""
     lookup_counts = {word: WordCount(word=word, own=own, heard=heard) for word, (own, heard) in counts.items()}
-    return FieldSnapshot(name="test", recent=(), random=(), trigrams=(), words=(), disturbances=(),
+    disturbances = tuple(Disturbance(id=len(heard) - i, source="user", body=body, created=0.0)
+                         for i, body in enumerate(heard))
+    return FieldSnapshot(name="test", recent=(), random=(), trigrams=(), words=(), disturbances=disturbances,
                          last_spoken=None, counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={},
                          lookup=lookup_counts)
+
+
+def after(prompt: str, earlier: list[str]) -> tuple[str, ...]:
+    """The disturbances of a field that heard ``earlier`` (oldest first) and then ``prompt``."""
+    return (prompt, *reversed(earlier))
 
 
 def test_the_lookup_holds_the_prompt_words_and_their_associates() -> None:
@@ -74,3 +92,60 @@ def test_choosing_counts_the_prompt_words_an_organism_says_but_its_lean_never_ho
     assert walking["sea"] == PROMPT_WORD_WEIGHT and "waves" not in walking
     assert {word: walking[word] for word in heard.lean} == dict(heard.lean)
     assert "sea" not in heard.lean
+
+
+SEA = ["waves on the shore", "salt on the rocks by the shore", "the waves and the salt"]
+
+
+def test_what_was_heard_before_lingers_in_the_lean_of_a_neutral_prompt() -> None:
+    """Three prompts about the sea, then one that calls up nothing: only the field can give it a theme."""
+    fresh = listen("continue", snapshot({}, after("continue", [])), MEMORY)
+    remembering = listen("continue", snapshot({}, after("continue", SEA)), MEMORY)
+    assert not fresh.lean
+    assert remembering.lean and max(remembering.lean.values()) == 1.0
+    assert {"sea"} <= set(remembering.lean), "what the waves and the salt called up"
+    assert remembering.recalled["salt"] == AFTERGLOW, "the newest prompt, one turn back"
+    assert remembering.recalled["shore"] == AFTERGLOW ** 2, "the one before it"
+    assert remembering.query["wave"] == remembering.recalled["wave"], "the recalled stems join the query"
+    assert "waves" not in remembering.words
+
+
+def test_the_present_prompt_leads_and_the_past_fades() -> None:
+    """An ordinary prompt after the sea still leans towards what it calls up itself, and six turns later the sea
+    is gone from the lean."""
+    present = listen("bread in the kitchen", snapshot({}, after("bread in the kitchen", SEA)), MEMORY)
+    alone = listen("bread in the kitchen", snapshot({}, after("bread in the kitchen", [])), MEMORY)
+    assert present.strongest(1) == alone.strongest(1)
+    lingering = [word for word in present.lean if word not in alone.lean]
+    assert lingering and all(present.lean[word] < 1.0 for word in lingering)
+    unrelated = ["a train at the station"] * RECALL_TURNS
+    faded = listen("continue", snapshot({}, after("continue", [*SEA, *unrelated])), MEMORY)
+    assert "shore" not in faded.recalled and "salt" not in faded.recalled
+    one_on = listen("continue", snapshot({}, after("continue", [*SEA, "a train at the station"])), MEMORY)
+    assert one_on.recalled["salt"] == AFTERGLOW ** 2
+
+
+def test_only_the_prompts_before_this_one_are_recalled() -> None:
+    heard = snapshot({}, after("now", [f"prompt {i}" for i in range(RECALL_TURNS + 3)]))
+    earlier = heard_before(heard)
+    assert len(earlier) == RECALL_TURNS and "now" not in earlier
+    assert earlier[0] == f"prompt {RECALL_TURNS + 2}", "newest first"
+
+
+def test_a_first_word_is_one_the_model_opens_sentences_on() -> None:
+    """Prose and Artist open on a called-up word only if the memory (the embedded model's own writing) begins
+    sentences with it often enough: never a dictionary word it would only continue as a heading."""
+    memory = Memory.build([
+        "Waves rise on the sea at night. Waves fall at dawn. Waves keep the shore.",
+        "The sea leaves the shore wet and the salt dries on the rocks.",
+        "Bread cools in the kitchen. The oven hums.",
+    ] * 2)
+    heard = listen("the sea", snapshot({}), memory)
+    assert memory.opens("Waves") == 6 and memory.opens("shore") == 0
+    assert {"waves", "shore"} <= set(heard.lean)
+    draws = {heard.first_word(random.Random(seed)) for seed in range(20)}
+    assert draws == {"Waves"}, "the only lean word the memory opens a sentence on at least three times"
+    never = Memory.build(["On the sea and the shore.", "On the sea by the shore.", "In the kitchen, bread."] * 2)
+    assert "shore" in listen("the sea", snapshot({}), never).lean
+    assert listen("the sea", snapshot({}), never).first_word(random.Random(0)) == "", \
+        "no lean word the model opens on: no planted opening"

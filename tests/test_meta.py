@@ -23,7 +23,16 @@ from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidText
 from harmonix.field import Field, Store, ensure_colony, open_store, sqlite_url
-from harmonix.meta import ARTIST, INHALE, META_SOURCE, MetaHarmonix, meta_sentence, sentences_of
+from harmonix.meta import (
+    ARTIST,
+    INHALE,
+    META_SOURCE,
+    BreathEvent,
+    MetaHarmonix,
+    StageEvent,
+    meta_sentence,
+    sentences_of,
+)
 from harmonix.organisms.base import FIELDS, HUB, ORGANISMS, Stimulus
 from harmonix.organisms.haiku import Haiku
 from harmonix.text import tokenize
@@ -44,12 +53,15 @@ class Double:
 
     def __init__(self, name: str, field: Field, *, pause_s: float = 0.0, stall: bool = False) -> None:
         self.name, self._field, self.pause_s, self.stall = name, field, pause_s, stall
+        self.stalled = asyncio.Event()
+        """Set once a turn has begun to stall (inside its transaction): the readiness signal tests wait for."""
 
     async def respond(self, stimulus: Stimulus) -> DoubleReply:
         async with self._field.turn() as turn:
             await turn.wrinkle(stimulus.prompt)
             await turn.snapshot(random.Random(stimulus.seed))
             if self.stall:
+                self.stalled.set()
                 await asyncio.Event().wait()
             await asyncio.sleep(self.pause_s)
             heard = " and ".join(sorted(stimulus.voices)) or "nothing yet"
@@ -148,8 +160,19 @@ async def test_a_cancelled_cascade_releases_every_lock(config: Config) -> None:
         await hub.cascade("a first breath", seed=1)
         hub.organisms["prose"].stall = True  # type: ignore[attr-defined]
         before = await fingerprints(store, FIELDS)
-        task = asyncio.create_task(hub.cascade("a breath that is cancelled", seed=2))
-        await asyncio.sleep(0.5)
+        finished: set[str] = set()
+        haiku_and_sonnet = asyncio.Event()
+
+        def listener(event: BreathEvent) -> None:
+            if isinstance(event, StageEvent):
+                finished.add(event.stage.name)
+                if {"haiku", "sonnet"} <= finished:
+                    haiku_and_sonnet.set()
+
+        task = asyncio.create_task(hub.cascade("a breath that is cancelled", seed=2, listener=listener))
+        async with asyncio.timeout(60):  # a readiness signal, not a guess: both done, Prose inside its turn
+            await haiku_and_sonnet.wait()
+            await hub.organisms["prose"].stalled.wait()  # type: ignore[attr-defined]
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

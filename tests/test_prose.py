@@ -146,24 +146,47 @@ async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_never_on_its_ow
         assert first.lower() in called_up and first.lower() not in prompt_words(SEA)
 
 
-async def test_the_prompt_chooses_which_memories_surface(config: Config) -> None:
-    """The opening holds the memories that resonate with the prompt, never the prompt: a prompt about bread
-    calls up paragraphs about bread, one about the sea paragraphs about the sea."""
+async def conversation(home: Path, prompts: Sequence[str]) -> list[ProseReply]:
+    """Prose's replies to ``prompts`` in order, on a new home, seeds 1, 2, …"""
+    config = Config.load(home)
     async with Harmonix.open(config, cascades=False) as harmonix:
-        engine, memory = await Prose.prepare(harmonix.engines, config)
-        recording = Recording(engine)
-        async with prose_on(config, recording) as (prose, _):
-            bread = await prose.answer(BREAD, seed=1)
-            sea = await prose.answer(SEA, seed=2)
-    assert bread.memories == sea.memories == MEMORIES
+        engine, _ = await Prose.prepare(harmonix.engines, config)
+        async with prose_on(config, Recording(engine)) as (prose, _):
+            return [await prose.answer(prompt, seed=seed) for seed, prompt in enumerate(prompts, start=1)]
+
+
+async def test_the_prompt_chooses_which_memories_surface(tmp_path: Path) -> None:
+    """The opening holds the memories that resonate with the prompt, never the prompt: a prompt about bread
+    calls up paragraphs about bread, one about the sea paragraphs about the sea (each on a field that heard nothing
+    before it: what a field heard lingers, the next test shows)."""
+    replies = {prompt: (await conversation(tmp_path / name, [prompt]))[-1] for name, prompt in (("bread", BREAD),
+                                                                                              ("sea", SEA))}
+    memory = Memory.load()
     read: dict[str, list[str]] = {}
-    for prompt, reply in ((BREAD, bread), (SEA, sea)):
+    for prompt, reply in replies.items():
+        assert reply.memories == MEMORIES
         stems_alone = memory.query(prompt_words(prompt), associates=0)
         ranked = [memory.texts[i] for i in memory.resonant(stems_alone, MEMORY_CHOICES)]
         read[prompt] = reply.given.split("\n\n")[-1 - MEMORIES:-1]
         assert set(read[prompt]) <= set(ranked), "only memories that resonate surface"
         assert ranked.index(read[prompt][-1]) < ranked.index(read[prompt][0]), "the most resonant is read last"
     assert not set(read[BREAD]) & set(read[SEA]), "another prompt calls up other memories"
+
+
+async def test_what_it_heard_before_chooses_memories_for_a_prompt_that_calls_up_little(tmp_path: Path) -> None:
+    """After a prompt about bread, "Continue." reads a memory about bread, which on a field that heard nothing
+    before it does not: the earlier prompt's stems linger in the query (harmonix.organisms.listening, "Remembering
+    what it heard"), below the present prompt's own word."""
+    read = {}
+    for name, before in (("fresh", []), ("after-bread", [BREAD])):
+        reply = (await conversation(tmp_path / name, [*before, "Continue."]))[-1]
+        assert reply.memories == MEMORIES
+        read[name] = reply.given.split("\n\n")[-1 - MEMORIES:-1]
+    memory = Memory.load()
+    bread = set(memory.query(prompt_words(BREAD), associates=0))
+    about_bread = {name: [text for text in texts if bread & set(memory.query(prompt_words(text), associates=0))]
+                   for name, texts in read.items()}
+    assert about_bread["after-bread"] and not about_bread["fresh"], read
 
 
 async def test_a_seed_reproduces_the_answer(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot
 from harmonix.organisms.haiku import Haiku
-from harmonix.organisms.listening import listen
+from harmonix.organisms.listening import Listening, listen
 from harmonix.organisms.sonnet import (
     LINE_ATTEMPTS,
-    OPENING_LINES,
+    OPENING_CHOICES,
+    OPENING_FLOOR,
     PHASES,
     RESCUE_ATTEMPTS,
     SCHEME,
@@ -34,7 +35,7 @@ from harmonix.organisms.sonnet import (
     load_engine,
     load_rhymes,
     next_phase,
-    opening_words,
+    opening_word,
     packaged_model_dir,
     priming_text,
     punctuate,
@@ -212,13 +213,21 @@ def test_a_line_no_hot_batch_could_shape_is_tried_again_cool() -> None:
     assert composition.batches == len(asked) <= len(SCHEME) * (LINE_ATTEMPTS + RESCUE_ATTEMPTS)
 
 
-def test_quatrains_and_couplet_open_on_what_the_prompt_calls_up_never_on_its_words() -> None:
+def test_a_quatrain_opens_on_a_called_up_word_the_model_can_carry_never_on_the_prompts() -> None:
+    """The opening is the lean word the model finds likeliest to begin a line, never a prompt word and never one
+    already opened on; a word the model would not write there is not forced on it."""
+    model = load_engine().model
     heard = listen("the sea at night", snapshot_of(), MEMORY)
-    openings = opening_words(heard)
-    assert list(openings) == list(OPENING_LINES[:len(heard.lean)]) and openings
-    strongest = sorted(heard.lean, key=lambda word: -heard.lean[word])[0]
-    assert openings[OPENING_LINES[0]] == strongest.capitalize()
-    assert not {"sea", "night"} & {word.lower() for word in openings.values()}
+    context = "When I do count the clock that tells the time,\n"
+    first = opening_word(model, context, heard, [])
+    choices = [word.capitalize() for word in heard.strongest(OPENING_CHOICES)]
+    assert first in choices and first.lower() not in {"sea", "night"}
+    scores = model.score(context, [word + " " for word in choices])
+    assert max(scores) == scores[choices.index(first)] >= OPENING_FLOOR
+    assert opening_word(model, context, heard, [first]) != first, "each opening a different word"
+    strange = Listening(words=("quux",), dissonance=1.0, lean={"zzyzx": 1.0}, query={}, recalled={}, memory=MEMORY)
+    assert model.score(context, ["Zzyzx "])[0] < OPENING_FLOOR
+    assert opening_word(model, context, strange, []) is None, "an improbable word is not planted"
 
 
 def test_priming_names_what_the_prompt_calls_up_and_the_lines_that_resonate() -> None:
@@ -320,3 +329,22 @@ async def test_form_over_ten_sonnets(config: Config) -> None:
     lines = [line for reply in replies for line in reply.lines]
     assert sum(9 <= sum(syllables(w) for w in tokenize(line)) <= 11 for line in lines) >= 0.9 * len(lines)
     assert sum(all(map(is_known, tokenize(line))) for line in lines) >= 0.95 * len(lines)
+
+
+def test_the_model_scores_a_continuation_as_its_own_decoding_would() -> None:
+    """``Charformer.score`` (one padded batch through the full forward pass) agrees with the incremental decoder
+    the sampler uses, character by character, whatever else shares the batch."""
+    model = load_engine().model
+    context, continuation = "Shall I compare thee to a summer's day?\n", "Thou art "
+    cache = model.new_cache(1)
+    logits = model.extend(cache, np.array([model.encode(context)]))
+    total = 0.0
+    for char in model.encode(continuation):
+        shifted = logits[0] - logits[0].max()
+        total += float(shifted[char] - np.log(np.exp(shifted).sum()))
+        logits = model.extend(cache, np.array([[char]]))
+    expected = total
+    alone = model.score(context, [continuation])[0]
+    batched = model.score(context, ["Zzyzx qq ", continuation, ""])
+    assert abs(alone - expected) < 1e-3 and abs(batched[1] - expected) < 1e-3
+    assert batched[2] == 0.0 and batched[0] < alone, "gibberish is less likely than Shakespeare's own turn"

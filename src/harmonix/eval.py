@@ -22,7 +22,10 @@ and a run is reproducible. Per organism:
 - **fluency** (:mod:`harmonix.fluency`, with ``--fluency``): the mean nll per token of the replies and their order
   gain, by Gemma-3-270M base, a second judge no organism runs by default; beside them the same figures for
   references read by the same judge in the same run (:func:`reference_texts`): Shakespeare's sonnets for Sonnet,
-  three-line excerpts of the bootstrap's poems for HAiKU, and the chatbot (below) for Prose and Artist.
+  three-line excerpts of the bootstrap's poems for HAiKU, and the chatbot (below) for Prose and Artist;
+- **planting** (with ``--fluency``): the mean nll of Sonnet's lines that open on a word of the lean and of Prose's
+  sentence that does, each read alone, against the organism's other lines (sentences), and the gap between them:
+  a planted word the line cannot carry shows as a gap above 0.
 
 The **cascade** (``cascade`` in ``--organisms``) is scored on the Artist's piece, the breath's final word, and adds
 the mean ``global_resonance``, the Artist's provenance (mean share of its words quoted from each voice and its own),
@@ -33,6 +36,7 @@ reference Harmonix is not: the same LLM answering each prompt as a plain assista
 from __future__ import annotations
 
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -54,6 +58,7 @@ from harmonix.text import is_known, syllables, tokenize
 
 ORGANISMS = ("haiku", "sonnet", "prose", "cascade", "chatbot")
 HIGH_DISSONANCE = 0.99
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,19 @@ class Replies:
     copied: int
     form: dict[str, float] = field(default_factory=dict)
     spreads: dict[str, Spread | None] = field(default_factory=dict)
+    planted: tuple[list[str], list[str]] | None = None
+    """The lines (Sonnet) or sentences (Prose) that open on a lean word, and the organism's other ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planting:
+    """The fluency of what opens on a planted lean word against the organism's other lines or sentences: each
+    read alone by the fluency judge, mean nll with its 95 % interval, and ``gap = planted - others``."""
+
+    planted: Influence
+    others: Influence
+    gap: float
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,7 @@ class OrganismEval:
     form: dict[str, float] = field(default_factory=dict)
     spreads: dict[str, Spread | None] = field(default_factory=dict)
     fluency: Fluency | None = None
+    planting: Planting | None = None
 
 
 REFERENCE_LINES = 3
@@ -163,7 +182,17 @@ def summarize(organism: str, prompts: Sequence[str], replies: Replies, judge: Ju
         form=replies.form,
         spreads=replies.spreads,
         fluency=fluency.fluency(texts) if fluency is not None and any(text.split() for text in texts) else None,
+        planting=planting(fluency, *replies.planted) if fluency is not None and replies.planted else None,
     )
+
+
+def planting(fluency: FluencyJudge, planted: Sequence[str], others: Sequence[str]) -> Planting | None:
+    """:class:`Planting` of the units, ``None`` unless both sides hold one."""
+    planted, others = [u for u in planted if u.split()], [u for u in others if u.split()]
+    if not planted or not others:
+        return None
+    mine, theirs = fluency.fluency(planted).nll, fluency.fluency(others).nll
+    return Planting(planted=mine, others=theirs, gap=mine.mean - theirs.mean, count=len(planted))
 
 
 Reply = TypeVar("Reply")
@@ -216,7 +245,10 @@ async def eval_sonnet(config: Config, prompts: Sequence[str], task: Tracker) -> 
         "phases_seen": float(len({reply.phase for reply in replies})),
     }
     copied = sum(any(copies(line, windows, 8) for line in reply.lines) for reply in replies)
-    return Replies([reply.text for reply in replies], seconds, [reply.dissonance for reply in replies], copied, form)
+    planted = ([line for r in replies for i, line in enumerate(r.lines) if i in r.planted],
+               [line for r in replies for i, line in enumerate(r.lines) if i not in r.planted])
+    return Replies([reply.text for reply in replies], seconds, [reply.dissonance for reply in replies], copied, form,
+                   planted=planted)
 
 
 def meta_talk_attempts(replies: Sequence[Any]) -> float:
@@ -241,8 +273,11 @@ async def eval_prose(config: Config, prompts: Sequence[str], task: Tracker) -> R
             "meta_talk_in_attempts": meta_talk_attempts(replies),
             "memories_per_turn_mean": statistics.mean(reply.memories for reply in replies),
             "tokens_per_s": statistics.median(reply.tokens_per_s for reply in replies)}
+    sentences = [(reply, _SENTENCE_END.split(reply.text)) for reply in replies]
+    planted = ([parts[0] for reply, parts in sentences if reply.first],
+               [part for reply, parts in sentences for part in (parts[1:] if reply.first else parts)])
     return Replies(texts, seconds, [reply.dissonance for reply in replies], sum(copies(t, windows, 8) for t in texts),
-                   form)
+                   form, planted=planted)
 
 
 async def eval_cascade(config: Config, prompts: Sequence[str], task: Tracker) -> Replies:
@@ -367,6 +402,13 @@ def _fluency(results: Sequence[Mapping[str, Any]], references: Mapping[str, Any]
              "(the nll of the words shuffled within each line minus the text's; higher: the order carries more "
              "sense), mean [95 % CI].", "", "| texts | nll | order gain |", "|---|---|---|"]
     lines += [f"| {name} | {_influence(value['nll'])} | {_influence(value['order_gain'])} |" for name, value in rows]
+    planted = [(r["organism"], r["planting"]) for r in results if r.get("planting")]
+    if planted:
+        lines += ["", "Planting: the nll of the lines (sentences) that open on a lean word, each read alone, against "
+                  "the organism's other ones (mean [95 % CI]; gap = planted - others).", "",
+                  "| organism | planted | nll planted | nll others | gap |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {value['count']} | {_influence(value['planted'])} | {_influence(value['others'])} "
+                  f"| {value['gap']:+.3f} |" for name, value in planted]
     return lines
 
 

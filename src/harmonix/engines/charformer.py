@@ -192,6 +192,26 @@ class Charformer:
         hidden = gelu(layer_norm(x, self.w[p + "ln2.w"], self.w[p + "ln2.b"]) @ self.w[p + "fc.w"] + self.w[p + "fc.b"])
         return x + hidden @ self.w[p + "fc2.w"] + self.w[p + "fc2.b"]
 
+    def score(self, context: str, continuations: Sequence[str]) -> list[float]:
+        """The model's log-probability (natural log, temperature 1, no mask; the sum over its characters) of each
+        continuation after ``context``, all in one batch: how likely the model is to write it there. ``context`` is
+        left-cropped so that every row fits a block; an empty continuation scores 0."""
+        ids = [self.encode(text) for text in continuations]
+        longest = max((len(row) for row in ids), default=0)
+        if longest == 0:
+            return [0.0] * len(ids)
+        if longest >= self.config.block_size:
+            raise ValueError("a continuation longer than a block cannot be scored")
+        history = self.encode(context)[-(self.config.block_size - longest):] or [self._index["\n"]]
+        width = len(history) + longest
+        tokens = np.array([history + row + [0] * (longest - len(row)) for row in ids], dtype=np.int64)
+        natural = _log_softmax(self.forward(tokens[:, :width - 1]))
+        scores = []
+        for r, row in enumerate(ids):
+            positions = np.arange(len(history) - 1, len(history) - 1 + len(row))
+            scores.append(float(natural[r, positions, row].sum()) if row else 0.0)
+        return scores
+
     # -- incremental decoding with a KV cache --
 
     def new_cache(self, batch: int, padding: Sequence[int] | None = None) -> KVCache:

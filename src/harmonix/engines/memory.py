@@ -17,6 +17,8 @@ It answers three questions, all by counting:
   Co-occurrence alone calls up little a reader recognises ("heron" → "testament", "iconic"); the lexicon calls up
   "wading", "bird", "neck". The observer's dissonance keeps co-occurrence: it asks how *connected* a prompt is to
   what a field holds, not what it means.
+- **How does a sentence open?** :meth:`Memory.opens`: how many of its sentences begin with a word: the embedded
+  model's own habits, since it wrote them.
 - **Which memories resonate?** :meth:`Memory.resonance` scores any text against a query by BM25 over stems
   (``k1 = 1.2``, ``b = 0.75``, inverse document frequencies from the memory): the query's words weigh 1, what they
   call up :data:`ASSOCIATE_WEIGHT`. :meth:`Memory.resonant` ranks the memory's own paragraphs that way.
@@ -31,6 +33,7 @@ import asyncio
 import gzip
 import json
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -49,6 +52,7 @@ REMEMBERED_QUERIES = 4096
 ASSOCIATE_WEIGHT = 0.5
 CO_OCCURRENCE_WEIGHT = 0.5
 K1, B = 1.2, 0.75
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 
 def stems_of(text: str) -> list[str]:
@@ -66,6 +70,8 @@ class Memory:
     surface: Mapping[str, str]
     lengths: tuple[int, ...]
     keys: tuple[frozenset[str], ...]
+    openers: Mapping[str, int] = field(default_factory=dict)
+    """How many of the memory's sentences open on each word (lower case)."""
     lexicon: Lexicon = field(default_factory=Lexicon.empty, repr=False, compare=False)
     _associated: dict[tuple[str, ...], tuple[tuple[str, float], ...]] = field(
         default_factory=dict, repr=False, compare=False)
@@ -81,7 +87,9 @@ class Memory:
         forms: dict[str, Counter[str]] = {}
         lengths = []
         keys = []
+        openers: Counter[str] = Counter()
         for index, text in enumerate(texts):
+            openers.update(tokens[0] for tokens in map(tokenize, _SENTENCE_BREAK.split(text)) if tokens)
             words = content_words(tokenize(text))
             lengths.append(len(words))
             keys.append(frozenset(stem(word) for word in words))
@@ -93,7 +101,7 @@ class Memory:
                 postings.setdefault(key, []).append(index)
         surface = {key: max(sorted(found), key=found.__getitem__) for key, found in forms.items()}
         return cls(texts, {key: tuple(ids) for key, ids in postings.items()}, dict(counts), surface, tuple(lengths),
-                   tuple(keys), lexicon or Lexicon.empty())
+                   tuple(keys), dict(openers), lexicon or Lexicon.empty())
 
     @classmethod
     def load(cls) -> Memory:
@@ -105,6 +113,11 @@ class Memory:
     def count(self, word: str) -> int:
         """How often the memory holds ``word`` (by stem)."""
         return self.counts.get(stem(word), 0)
+
+    def opens(self, word: str) -> int:
+        """How many of the memory's sentences open on ``word`` (its exact form, any case). The memory was written
+        by the embedded model, so this is how often that model begins a sentence with the word."""
+        return self.openers.get(word.lower(), 0)
 
     @classmethod
     async def shared(cls, engines: SharedEngines) -> Memory:

@@ -23,6 +23,11 @@ The piece keeps its provenance: a tuple of :class:`Span` (source, text), where e
 of its source's output (tested) and the rest is ``"artist"``. A voice that did not arrive (its organism failed or
 timed out) is simply left out; with no voice at all Artist writes from its field alone.
 
+**What it remembers.** As Prose: the last ``RECALL_TURNS`` prompts linger in the lean its first word is drawn from
+and in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`,
+"Remembering what it heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (README,
+"Memory"), docs/experiments/memory.md.
+
 **One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, listen (dissonance ``d`` with
 Artist's field, temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``), choose the quotations, generate (up to
 ``ATTEMPTS`` times, rejecting fewer than ``MIN_OWN_LINES`` usable lines), ingest the piece with its provenance,
@@ -55,7 +60,7 @@ from harmonix.organisms.base import (
     text_listener,
     without_debris,
 )
-from harmonix.organisms.listening import Listening, listen, lookup
+from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup
 from harmonix.text import content_words, ngrams, tokenize, validate_text
 
 NAME = SYNTHESIS
@@ -108,7 +113,8 @@ def quotes(voices: Mapping[str, str], resonance: Callable[[str], float] = lambda
 def snapshot_spec(prompt: str, memory: Memory) -> SnapshotSpec:
     """What Artist reads of its field for a turn: its last ``OWN_POOL`` texts (the lines it may continue) and the
     counts listening needs."""
-    return SnapshotSpec(recent=OWN_POOL, random=0, trigrams=0, words=0, disturbances=0, lookup=lookup(prompt, memory))
+    return SnapshotSpec(recent=OWN_POOL, random=0, trigrams=0, words=0, disturbances=HEARD_TURNS,
+                        lookup=lookup(prompt, memory))
 
 
 def remembered_lines(texts: Sequence[TextRow], listening: Listening) -> list[str]:

@@ -14,6 +14,20 @@ Every organism listens the same way at the start of its turn, after the prompt h
    and what they call up at a half (:meth:`~harmonix.engines.memory.Memory.query`). It only ever *chooses among*
    texts the organism already holds: which of its memories surface.
 
+**Remembering what it heard.** The field keeps what the organism was told (its disturbances); listening reads the
+``RECALL_TURNS`` prompts before this one (:func:`heard_before`) and lets them linger, fading by ``AFTERGLOW`` a turn.
+With ``c_k(w)`` the score with which the prompt heard ``k`` turns ago calls up ``w`` (``k = 0``: this prompt)::
+
+    lean(w) ∝ sum_k AFTERGLOW**k * c_k(w)        (k = 0 … RECALL_TURNS; the strongest weighs 1)
+
+and the query gains each earlier prompt's stems at ``AFTERGLOW**k`` (the newest where a stem recurs; never lowering
+a weight the present prompt gives), below the present prompt's own stems (1). Raw scores,
+not each prompt's normalised list: a prompt of many content words calls up more than "Continue." does, so a
+neutral prompt after three about a harbour leans towards the harbour, while an ordinary prompt still leads (the
+earlier ones together weigh at most ``AFTERGLOW + AFTERGLOW**2 + … < 1`` of an equal one). Six turns on, a prompt
+weighs ``0.5**6 ≈ 0.016``: it has faded. What the earlier prompts called up is still never one of the present
+prompt's words.
+
 **Choosing is not speaking.** What an organism *generates from* (a model's context, a priming line) holds the lean at
 most, never the prompt's words. What it *chooses among* its own candidates with (:meth:`Listening.choosing`) may also
 count the prompt's words the organism itself can say (``PROMPT_WORD_WEIGHT``, once): when the sea is asked about,
@@ -37,11 +51,22 @@ ASSOCIATES_PER_WORD = 8
 LEAN_WORDS = 24
 PROMPT_WORD_WEIGHT = 1.0
 FIRST_WORD_CHOICES = 3
+FIRST_WORD_OPENINGS = 3
+RECALL_TURNS = 6
+AFTERGLOW = 0.5
+HEARD_TURNS = RECALL_TURNS + 1
+"""The disturbances a snapshot must carry for listening: this turn's prompt and the ``RECALL_TURNS`` before it."""
 
 
 def prompt_words(prompt: str) -> tuple[str, ...]:
     """The prompt's distinct content words, in order of first appearance."""
     return tuple(dict.fromkeys(content_words(tokenize(prompt))))
+
+
+def heard_before(snapshot: FieldSnapshot) -> tuple[str, ...]:
+    """The prompts the organism heard before this turn's, newest first (at most ``RECALL_TURNS``): a snapshot
+    taken after the turn's wrinkle holds that prompt as its newest disturbance, so the ones after it."""
+    return tuple(disturbance.body for disturbance in snapshot.disturbances[1:HEARD_TURNS])
 
 
 def lookup(prompt: str, memory: Memory) -> tuple[str, ...]:
@@ -60,6 +85,8 @@ class Listening:
     dissonance: float
     lean: Mapping[str, float]
     query: Mapping[str, float]
+    recalled: Mapping[str, float]
+    """The earlier prompts' stems with their fading weights (module docstring), already part of :attr:`query`."""
     memory: Memory = field(repr=False, compare=False)
 
     def resonance(self, text: str) -> float:
@@ -80,10 +107,13 @@ class Listening:
         return sorted(self.lean, key=lambda word: (-self.lean[word], word))[:count]
 
     def first_word(self, rng: random.Random, choices: int = FIRST_WORD_CHOICES) -> str:
-        """A word for a model's text to open on: one of the lean's ``choices`` strongest, drawn, capitalised; empty
-        when the prompt calls up nothing. Prose's paragraph and Artist's lines open on it (their modules say why)."""
-        words = self.strongest(choices)
-        return rng.choice(words).capitalize() if words else ""
+        """A word for a model's text to open on: one of the ``choices`` strongest words of the lean that the
+        embedded model itself opens sentences on (:meth:`~harmonix.engines.memory.Memory.opens` at least
+        ``FIRST_WORD_OPENINGS`` times in the memory it wrote), drawn, capitalised; empty when there is none. Prose's
+        paragraph and Artist's lines open on it (their modules say why). A word the model never begins with
+        ("Category", "Descriptor") made it continue as a heading: "Category: Art & Design …"."""
+        words = [word for word in self.strongest(LEAN_WORDS) if self.memory.opens(word) >= FIRST_WORD_OPENINGS]
+        return rng.choice(words[:choices]).capitalize() if words else ""
 
     def choosing(self, words: Sequence[str]) -> float:
         """How far a candidate's ``words`` answer the prompt, for choosing among the organism's own candidates
@@ -105,9 +135,10 @@ def resonance_with(prompt: str, memory: Memory) -> Callable[[str], float]:
 
 
 def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
-           can_say: Callable[[str], bool] = lambda word: True) -> Listening:
+           can_say: Callable[[str], bool] = lambda word: True, recall: bool = True) -> Listening:
     """Listen to ``prompt`` with the field as ``snapshot`` holds it (taken after the prompt's wrinkle, with
-    :func:`lookup`'s words) and the shared ``memory`` (module docstring)."""
+    :func:`lookup`'s words and ``HEARD_TURNS`` disturbances) and the shared ``memory`` (module docstring); with
+    ``recall=False`` to this prompt alone (an organism whose field remembers in its own way)."""
     words = prompt_words(prompt)
     in_prompt = Counter(tokenize(prompt))
     associates = {word: dict(memory.associates([word], ASSOCIATES_PER_WORD)) for word in words}
@@ -117,8 +148,22 @@ def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
         own, heard = (counts.own, counts.heard) if counts is not None else (0, 0)
         known[word] = Acquaintance(own=own, heard=max(0, heard - in_prompt[word]), memory=memory.count(word))
     d = field_dissonance(words, known, associates)
-    called_up = [(word, weight) for word, weight in memory.called_up(words, LEAN_WORDS * 2)
-                 if word not in in_prompt and can_say(word)][:LEAN_WORDS]
+    earlier = [prompt_words(text) for text in heard_before(snapshot)] if recall else []
+    scores: dict[str, float] = {}
+    for k, heard_words in enumerate([words, *earlier]):
+        for word, score in memory.called_up(heard_words, LEAN_WORDS * 2):
+            if word not in in_prompt and can_say(word):
+                scores[word] = scores.get(word, 0.0) + AFTERGLOW ** k * score
+    called_up = sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:LEAN_WORDS]
     top = called_up[0][1] if called_up else 1.0
+    recalled: dict[str, float] = {}
+    for k, heard_words in enumerate(earlier, start=1):
+        for key in memory.query(heard_words, associates=0):
+            recalled[key] = max(recalled.get(key, 0.0), AFTERGLOW ** k)
     return Listening(words=words, dissonance=d, lean={word: weight / top for word, weight in called_up},
-                     query=memory.query(words), memory=memory)
+                     query=with_recalled(memory.query(words), recalled), recalled=recalled, memory=memory)
+
+
+def with_recalled(query: Mapping[str, float], recalled: Mapping[str, float]) -> dict[str, float]:
+    """``query`` with the earlier prompts' stems added, never lowering a weight ``query`` gives."""
+    return {**recalled, **{key: max(weight, recalled.get(key, 0.0)) for key, weight in query.items()}}

@@ -23,10 +23,13 @@ paragraphs to a chat model as "fragments of your memory" under :data:`PERSONA`. 
 (``harmonix experiment prose-modes``, README) the chat mode talked about its task or persona far more often.
 
 **Its first word.** The paragraph opens on a word the prompt calls up
-(:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest, drawn), written after
-the opening for the model to go on from: "Ocean waves …" for a prompt about the sea at night. Without it, the small
-model's paragraph wandered wherever the last paragraph it read had not gone, and the judge of :mod:`harmonix.judge`
-measured Prose's prompt influence at 0.03-0.04. The word is from the lean, so never one of the prompt's own words.
+(:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest among those the model
+itself opens sentences on, drawn), written after the opening for the model to go on from: "Ocean waves …" for a
+prompt about the sea at night. Without a first word, the small model's paragraph wandered wherever the last
+paragraph it read had not gone, and the judge of :mod:`harmonix.judge` measured Prose's prompt influence at
+0.03-0.04. But a lean word the model never begins a sentence with is not planted: "Category" made it write a
+heading ("Category: Art & Design …"); with no such word the model opens the paragraph itself. The word is from the
+lean, so never one of the prompt's own words.
 Chat mode has no first word.
 
 **Guarding the crystal.** A first sentence that talks about the task ("Here is a paragraph about …") is dropped when
@@ -36,6 +39,12 @@ with a fresh opening and sampling seed (``ATTEMPTS`` in all) when it is empty or
 ``COPY_WINDOW`` consecutive words of its opening, or talks about its task or persona
 (:func:`harmonix.metatalk.meta_talk`). If every attempt is rejected the
 turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
+
+**What it remembers.** Besides its newest paragraph, listening lets the last ``RECALL_TURNS`` prompts linger
+(:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its first
+word is drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present
+prompt's in choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded.
+Measured by ``harmonix experiment memory`` (README, "Memory"), docs/experiments/memory.md.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
 field first receives its *genesis*, a few paragraphs we wrote, ``data/prose/genesis.txt``); listen: dissonance ``d``,
@@ -69,7 +78,7 @@ from harmonix.organisms.base import (
     text_listener,
     without_debris,
 )
-from harmonix.organisms.listening import Listening, listen, lookup
+from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup, with_recalled
 from harmonix.text import content_words, ngrams, tokenize, validate_text
 
 NAME = "prose"
@@ -102,7 +111,7 @@ def genesis() -> list[str]:
 def snapshot_spec(listening_words: Sequence[str]) -> SnapshotSpec:
     """What Prose reads of its field for a turn: its last ``OWN_POOL`` texts, two drawn at random, and the counts
     listening needs."""
-    return SnapshotSpec(recent=OWN_POOL, random=2, trigrams=0, words=0, disturbances=0,
+    return SnapshotSpec(recent=OWN_POOL, random=2, trigrams=0, words=0, disturbances=HEARD_TURNS,
                         lookup=tuple(listening_words))
 
 
@@ -114,8 +123,8 @@ def opening(snapshot: FieldSnapshot, listening: Listening, rng: random.Random) -
     if resonant and resonant[0] not in paragraphs:
         paragraphs.append(resonant[0])
     memory = listening.memory
-    found = (memory.resonant(memory.query(listening.words, associates=0), MEMORY_CHOICES)
-             or memory.resonant(listening.query, MEMORY_CHOICES))
+    stems = with_recalled(memory.query(listening.words, associates=0), listening.recalled)
+    found = memory.resonant(stems, MEMORY_CHOICES) or memory.resonant(listening.query, MEMORY_CHOICES)
     if found:
         chosen = sorted(rng.sample(found, min(MEMORIES, len(found))), key=found.index, reverse=True)
         paragraphs += [memory.texts[index] for index in chosen]
@@ -205,6 +214,8 @@ class ProseReply:
     attempts: int
     rejected: tuple[str, ...]
     seed: int
+    first: str = ""
+    """The word the paragraph was given to open on (empty: the model opened it itself)."""
 
     def details(self) -> dict[str, Any]:
         return reply_details(self)
@@ -257,7 +268,7 @@ class Prose(LLMOrganism):
         return ProseReply(text=text, mode=self._mode, given=given, memories=memories,
                           dissonance=listening.dissonance, temperature=t, tokens=generation.tokens,
                           tokens_per_s=generation.tokens_per_s, backend=generation.backend,
-                          attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed)
+                          attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed, first=first)
 
     async def _speak(self, paragraphs: Sequence[str], first: str, sampling: Sampling,
                      on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:

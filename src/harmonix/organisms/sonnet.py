@@ -46,12 +46,16 @@ liquid 0.6, vapour 0.7, plasma 0.8: the more the user disturbs Sonnet, the hotte
 resonate most with the turn (BM25 against the prompt's words and their associates; the most recent lines when none
 resonates), then "Of a, b and c," naming the ``CONTEXT_WORDS`` strongest words of the lean.
 
-**Openings** (:func:`opening_words`): the first line of each quatrain and the couplet (``OPENING_LINES``) opens on
-one of the lean's strongest words, the guide spelling it before the model writes on ("Ocean their service stands …"
-for a prompt about the sea at night). The model alone barely follows its priming: over the standard prompts the
-judge of :mod:`harmonix.judge` put Sonnet's prompt influence between 0.00 and 0.01 in every run without openings.
-The opening words are what the prompt calls up in Sonnet, never the prompt's words; those can only win a choice
-among candidates (:meth:`~harmonix.organisms.listening.Listening.choosing`).
+**Openings** (:func:`opening_word`): the first line of each quatrain and the couplet (``OPENING_LINES``) may open on
+one of the lean's ``OPENING_CHOICES`` strongest words, the guide spelling it before the model writes on ("Ocean
+their service stands …" for a prompt about the sea at night). Which one is the model's choice: the word it finds
+likeliest to begin the line there (its log-probability of ``"Word "`` after the priming and the lines so far),
+and none at all when even that one scores below ``OPENING_FLOOR``: a word the model would
+never write there ("Descriptor thee that bade before their prayers") is not planted. The model alone barely
+follows its priming: over the standard prompts the judge of :mod:`harmonix.judge` put Sonnet's prompt influence
+between 0.00 and 0.01 in every run without openings. The opening words are what the prompt calls up in Sonnet,
+never the prompt's words; those can only win a choice among candidates
+(:meth:`~harmonix.organisms.listening.Listening.choosing`).
 
 **Habituation** (:func:`stale_grams`): a phrase Sonnet has used lately wears off. The word 4-grams of its own
 sonnets among its last ``HABITUATION_TEXTS`` texts (about 24 sonnets in a cascade, where each breath also brings the
@@ -59,6 +63,13 @@ hub's meta sentence), and of the lines chosen so far, are *stale*; a candidate l
 stale 4-gram it holds (counting the three words before it), within its tier. Without it, over 100 cascades in one
 colony ``harmonix experiment long-conversation`` found "the time of the" in 9 % of the sonnets: Shakespeare's
 turn of phrase, which the model returns to whenever it can.
+
+**What it remembers.** Its field keeps what it was told; listening reads the last ``RECALL_TURNS`` prompts before
+this one and lets what they called up linger in the lean, halving a turn
+(:mod:`harmonix.organisms.listening`, "Remembering what it heard"), and lets their stems join the query its own
+lines are ranked by. So the openings, the priming's "Of a, b and c," and the lines of its earlier sonnets that
+surface carry the last few prompts, the present one strongest; six turns on, a prompt has faded. Measured by
+``harmonix experiment memory`` (README, "Memory"), docs/experiments/memory.md.
 
 **One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, listen (dissonance, lean) and
 phase, compose off the event loop, ingest the sonnet, store the phase, record the turn.
@@ -88,7 +99,7 @@ from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, ModelMissing
 from harmonix.field import SELF_SOURCE, Field, SnapshotSpec
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
-from harmonix.organisms.listening import Listening, listen, lookup
+from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup
 from harmonix.text import (
     STOPWORDS,
     is_known,
@@ -118,6 +129,11 @@ CONTEXT_WORDS = 6
 RESONANT_POOL = 12
 PRIMING_LINES = 3
 OPENING_LINES = (0, 4, 8, 12)
+OPENING_CHOICES = 6
+OPENING_FLOOR = -15.0
+"""In nats, for the word and the space after it. After a quatrain of Shakespeare's and "Of ocean, waves and salt,":
+"Salt" -8.8, "Shore" -10.0, "Waves" -12.3, "Harbour" -14.3 pass; "Kitchen" -16.6, "Ocean" -17.8, "Descriptor"
+-19.0, "Category" -28.9 do not (the model's own "And" is -2.4)."""
 LEAN_BONUS = 0.75
 HABITUATION_TEXTS = 48
 STALE_PENALTY = 1.0
@@ -379,7 +395,7 @@ def priming_text(own_texts: Sequence[str], listening: Listening) -> str:
 def snapshot_spec(heard: str, memory: Memory) -> SnapshotSpec:
     """What Sonnet reads of its field for a turn: its last ``HABITUATION_TEXTS`` texts (the newest
     ``RESONANT_POOL`` are the priming pool) and the counts listening needs for what it heard."""
-    return SnapshotSpec(recent=max(RESONANT_POOL, HABITUATION_TEXTS), random=0, trigrams=0, disturbances=0,
+    return SnapshotSpec(recent=max(RESONANT_POOL, HABITUATION_TEXTS), random=0, trigrams=0, disturbances=HEARD_TURNS,
                         lookup=lookup(heard, memory))
 
 
@@ -389,6 +405,8 @@ class Composition:
     scheme: str
     syllables: tuple[int, ...]
     batches: int
+    planted: tuple[int, ...] = ()
+    """The lines that open on a word of the lean (:func:`opening_word`), by index."""
 
 
 def stale_grams(own_texts: Sequence[str]) -> set[tuple[str, ...]]:
@@ -414,11 +432,18 @@ def rank_candidate(line: VerseLine, partner: VerseLine | None, lean: Listening |
     return tier, line.quality + LEAN_BONUS * leaning - STALE_PENALTY * staleness(line.words, before, stale)
 
 
-def opening_words(listening: Listening) -> dict[int, str]:
-    """The words the lines of ``OPENING_LINES`` open on: the strongest words of the lean, one each, capitalised
-    (module docstring); fewer lines open so when the lean is short."""
-    return {line: word.capitalize()
-            for line, word in zip(OPENING_LINES, listening.strongest(len(OPENING_LINES)), strict=False)}
+def opening_word(model: Charformer, context: str, listening: Listening, used: Collection[str]) -> str | None:
+    """The word a quatrain's (or the couplet's) first line opens on (module docstring): of the lean's
+    ``OPENING_CHOICES`` strongest words not yet opened on, capitalised, the one the model finds likeliest to begin
+    a line after ``context`` (:meth:`~harmonix.engines.charformer.Charformer.score` of ``"Word "``), if its
+    log-probability is at least ``OPENING_FLOOR``; ``None`` (the model opens the line itself) otherwise."""
+    words = [word.capitalize() for word in listening.strongest(OPENING_CHOICES + len(used))
+             if word.capitalize() not in used][:OPENING_CHOICES]
+    if not words:
+        return None
+    scores = model.score(context, [word + " " for word in words])
+    best = max(range(len(words)), key=lambda i: (scores[i], -i))
+    return words[best] if scores[best] >= OPENING_FLOOR else None
 
 
 def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,
@@ -429,12 +454,18 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
     chosen: list[VerseLine] = []
     stale = stale_grams(habit)
     batches = 0
-    openings = opening_words(listening) if listening is not None else {}
+    openings: list[str] = []
+    planted: list[int] = []
     for index, letter in enumerate(SCHEME):
         partner = next((chosen[i] for i in range(index) if SCHEME[i] == letter), None)
-        guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
-                          partner.end_word if partner else None, openings.get(index))
         context = prime + "".join(line.text + "\n" for line in chosen)
+        opening = (opening_word(model, context, listening, openings)
+                   if listening is not None and index in OPENING_LINES else None)
+        if opening:
+            openings.append(opening)
+            planted.append(index)
+        guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
+                          partner.end_word if partner else None, opening)
         before = [word for line in chosen for word in line.words]
         rank = functools.partial(rank_candidate, partner=partner, lean=listening, stale=stale, before=before)
         best: VerseLine | None = None
@@ -455,7 +486,7 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
         stale.update(ngrams([*before[-3:], *best.words], 4))
     lines = punctuate([line.text for line in chosen])
     return Composition(lines=tuple(lines), scheme=scheme_of(lines),
-                       syllables=tuple(line.syllables for line in chosen), batches=batches)
+                       syllables=tuple(line.syllables for line in chosen), batches=batches, planted=tuple(planted))
 
 
 # --- the organism --------------------------------------------------------------------------------------------------
@@ -473,6 +504,8 @@ class SonnetReply:
     seed: int
     batches: int
     compose_ms: float
+    planted: tuple[int, ...] = ()
+    """The lines that open on a word the prompt called up, by index (``harmonix eval`` reads their fluency)."""
 
     def details(self) -> dict[str, Any]:
         return reply_details(self)
@@ -535,5 +568,6 @@ class Sonnet(FieldOrganism):
                               compose_ms=round(compose_ms, 3))
         return SonnetReply(text=text, lines=composition.lines, rhyme_scheme=composition.scheme,
                            syllables=composition.syllables, dissonance=d, temperature=phase.temperature,
-                           phase=phase.name, seed=seed, batches=composition.batches, compose_ms=compose_ms)
+                           phase=phase.name, seed=seed, batches=composition.batches, compose_ms=compose_ms,
+                           planted=composition.planted)
 
