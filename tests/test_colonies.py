@@ -10,6 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -135,13 +136,21 @@ async def test_reading_a_field_that_does_not_exist_never_creates_it(store: Store
     assert await store.remove_field("default", "ghost") is False
 
 
-async def test_engines_are_loaded_once_and_shared_by_every_colony(tmp_path: Path) -> None:
+async def test_engines_are_loaded_once_and_shared_by_every_colony(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Observed from outside: each loader runs once however many colonies open (no private attribute read)."""
+    import harmonix.organisms.haiku as haiku_module
+    import harmonix.organisms.sonnet as sonnet_module
+
+    loads: Counter[str] = Counter()
+    for module, loader in ((haiku_module, "load_bootstrap"), (sonnet_module, "load_engine")):
+        real = getattr(module, loader)
+        monkeypatch.setattr(module, loader, lambda real=real, loader=loader: (loads.update([loader]), real())[1])
     config = Config.load(tmp_path / "home")
     async with Harmonix.open(config, cascades=False) as harmonix:
         async with harmonix.colony("a", organisms=("haiku", "sonnet")) as a, \
                 harmonix.colony("b", organisms=("haiku", "sonnet")) as b:
-            assert a.organisms["haiku"]._bootstrap is b.organisms["haiku"]._bootstrap  # type: ignore[attr-defined]
-            assert a.organisms["sonnet"]._engine is b.organisms["sonnet"]._engine  # type: ignore[attr-defined]
+            assert loads == {"load_bootstrap": 1, "load_engine": 1}
             assert a.fields["haiku"] is not b.fields["haiku"]
             assert a.hub is None, "a colony opened with some organisms has no hub"
             reply = await a.organisms["haiku"].respond(Stimulus("what is a colony", 1))
