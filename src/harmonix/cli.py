@@ -113,6 +113,16 @@ def write_report(path: Path | None, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def show_report(report: Path | None, text: str, as_json: bool, document: Any) -> None:
+    """How every lab command ends: the markdown report to ``report`` if asked, then ``document`` as the one JSON
+    object (``--json``) or the report on stdout."""
+    write_report(report, text)
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(text)
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
@@ -760,11 +770,8 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
     references = ({name: reader.fluency(texts) for name, texts in reference_texts(count or len(prompts)).items()}
                   if reader is not None else None)
     text = markdown_report(results, reproducing_command("harmonix eval", sys.argv[2:]), earlier, references)
-    write_report(report, text)
-    if as_json:
-        emit_json({"label": label, "prompts": len(prompts), "results": results, "fluency_references": references})
-    else:
-        click.echo(text)
+    show_report(report, text, as_json, {"label": label, "prompts": len(prompts), "results": results,
+                                        "fluency_references": references})
 
 
 # --- harmonix experiment -------------------------------------------------------------------------------------------
@@ -795,11 +802,7 @@ def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | N
     prompts = [prompts[i % len(prompts)] for i in range(count or len(prompts))]
     results = run(run_prose_modes(prompts, chosen, config, Judge.load(), progress=terminal_progress(stderr)))
     text = markdown(results, reproducing_command("harmonix experiment prose-modes", sys.argv[3:]))
-    write_report(report, text)
-    if as_json:
-        emit_json({"arms": results})
-    else:
-        click.echo(text)
+    show_report(report, text, as_json, {"arms": results})
 
 
 @experiment_group.command("associations")
@@ -816,11 +819,7 @@ def associations_command(config: Config, as_json: bool, report: Path | None) -> 
     prompts = standard_prompts()
     arms = run_associations(prompts, Memory.load(), Judge.load())
     text = markdown(arms, prompts, reproducing_command("harmonix experiment associations", sys.argv[3:]))
-    write_report(report, text)
-    if as_json:
-        emit_json({"arms": [plain(arm) for arm in arms]})
-    else:
-        click.echo(text)
+    show_report(report, text, as_json, {"arms": [plain(arm) for arm in arms]})
 
 
 @experiment_group.command("long-conversation")
@@ -834,11 +833,7 @@ def long_conversation_command(config: Config, as_json: bool, cascades: int, repo
 
     result = run(run_long_conversation(cascades, config, progress=terminal_progress(stderr)))
     text = markdown(result, reproducing_command("harmonix experiment long-conversation", sys.argv[3:]))
-    write_report(report, text)
-    if as_json:
-        emit_json(plain(result))
-    else:
-        click.echo(text)
+    show_report(report, text, as_json, plain(result))
 
 
 @experiment_group.command("memory")
@@ -867,11 +862,7 @@ def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: in
     result = run(run_memory(config, Judge.load(), themes, pairs=pairs, gaps=chosen,
                             progress=terminal_progress(stderr)))
     text = memory_markdown(result, reproducing_command("harmonix experiment memory", sys.argv[3:]))
-    write_report(report, text)
-    if as_json:
-        emit_json(plain(result))
-    else:
-        click.echo(text)
+    show_report(report, text, as_json, plain(result))
 
 
 @experiment_group.command("lock-isolation")
