@@ -14,6 +14,7 @@ from harmonix.organisms.listening import (
     listen,
     lookup,
     prompt_words,
+    subject_of,
 )
 
 MEMORY = Memory.build([
@@ -123,6 +124,26 @@ def test_the_present_prompt_leads_and_the_past_fades() -> None:
     assert "shore" not in faded.recalled and "salt" not in faded.recalled
     one_on = listen("continue", snapshot({}, after("continue", [*SEA, "a train at the station"])), MEMORY)
     assert one_on.recalled["salt"] == AFTERGLOW ** 2
+
+
+def test_a_request_to_go_on_names_no_subject() -> None:
+    assert subject_of("Tell me more.") == ()
+    assert subject_of("Continue, please. What else do you think?") == ()
+    assert subject_of("Tell me more about the harbour.") == ("harbour",)
+    assert prompt_words("Tell me more.") == ("tell",), "still a content word for echo and dissonance"
+
+
+def test_a_request_to_go_on_leans_on_what_was_heard_before_it() -> None:
+    """"Tell me more." after the sea is about the sea: its own words call nothing up, and even an organism that
+    listens to the present prompt alone (``recall=False``) hears it through the prompts before it."""
+    heard = snapshot({}, after("Tell me more.", SEA))
+    for recall in (True, False):
+        told = listen("Tell me more.", heard, MEMORY, recall=recall)
+        assert told.words == ()
+        assert {"sea"} <= set(told.lean) and max(told.lean.values()) == 1.0
+        assert told.recalled["salt"] == AFTERGLOW
+    named = listen("bread in the kitchen", snapshot({}, after("bread in the kitchen", SEA)), MEMORY, recall=False)
+    assert not named.recalled and "sea" not in named.lean, "a prompt that names a subject is heard alone"
 
 
 def test_only_the_prompts_before_this_one_are_recalled() -> None:

@@ -38,6 +38,8 @@ reflection opens candidates of the next turn. HAiKU listens to the present promp
 (:func:`~harmonix.organisms.listening.listen` with ``recall=False``): letting earlier prompts linger in its lean too,
 as Sonnet, Prose and Artist do, lowered the share of images in its chosen haiku from 0.269 to 0.237 over 60
 standard turns (its choice then chased what earlier prompts called up) and distinct-2 over 500 from 0.583 to 0.576.
+A prompt that names no subject ("Tell me more.") is the exception: listening then leans on the prompts heard before
+it, for HAiKU as for the others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances).
 How much its field carries is measured by ``harmonix experiment memory`` (README, "Memory"): one probe after three
 prompts of a theme, +0.024 [-0.001, +0.052] on our themes (-0.015 at ``5bb0ffe``).
 
@@ -92,7 +94,7 @@ from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
 from harmonix.metrics import echo
 from harmonix.observer import Pulse, pulse, temperature
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
-from harmonix.organisms.listening import Listening, listen, lookup
+from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup, subject_of
 from harmonix.text import STOPWORDS, content_words, is_known, syllables, tokenize, trigrams, validate_text
 
 if TYPE_CHECKING:
@@ -401,7 +403,8 @@ def snapshot_spec(prompt: str, memory: Memory) -> SnapshotSpec:
     trigrams, the words it has met often enough to admit, and the words listening needs (the prompt's and their
     associates')."""
     return SnapshotSpec(recent=HABIT_MEMORY, random=0, trigrams=FIELD_TRIGRAMS, words=4096, word_floor=ADMIT_AFTER,
-                        disturbances=0, lookup=lookup(prompt, memory))
+                        disturbances=0 if subject_of(prompt) else HEARD_TURNS,
+                        lookup=lookup(prompt, memory))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,17 @@ With ``c_k(w)`` the score with which the prompt heard ``k`` turns ago calls up `
 
 and the query gains each earlier prompt's stems at ``AFTERGLOW**k`` (the newest where a stem recurs; never lowering
 a weight the present prompt gives), below the present prompt's own stems (1). Raw scores,
-not each prompt's normalised list: a prompt of many content words calls up more than "Continue." does, so a
-neutral prompt after three about a harbour leans towards the harbour, while an ordinary prompt still leads (the
-earlier ones together weigh at most ``AFTERGLOW + AFTERGLOW**2 + … < 1`` of an equal one). Six turns on, a prompt
-weighs ``0.5**6 ≈ 0.016``: it has faded. What the earlier prompts called up is still never one of the present
-prompt's words.
+not each prompt's normalised list: a prompt of many content words calls up more than one of few, while an ordinary
+prompt still leads (the earlier ones together weigh at most ``AFTERGLOW + AFTERGLOW**2 + … < 1`` of an equal one).
+Six turns on, a prompt weighs ``0.5**6 ≈ 0.016``: it has faded. What the earlier prompts called up is still never
+one of the present prompt's words.
+
+**A request to go on names no subject.** The lean and the query are made from a prompt's *subject*
+(:func:`subject_of`): its content words less the conversational ones that steer a talk without saying what it is
+about (:data:`harmonix.text.CONVERSATIONAL`: "tell", "continue", "explain", "else" …). "Tell me more." after three
+prompts about a harbour therefore leans on the harbour alone, as a person hears it; before this rule its own words
+called up "continued", "proceed" and "keep", which outweighed the harbour, and the openings read "Continued …".
+Dissonance still counts every content word (the observer's metric is unchanged).
 
 **Choosing is not speaking.** What an organism *generates from* (a model's context, a priming line) holds the lean at
 most, never the prompt's words. What it *chooses among* its own candidates with (:meth:`Listening.choosing`) may also
@@ -45,7 +51,7 @@ from dataclasses import dataclass, field
 from harmonix.engines.memory import Memory
 from harmonix.field import FieldSnapshot
 from harmonix.observer import Acquaintance, field_dissonance
-from harmonix.text import content_words, tokenize
+from harmonix.text import content_words, subject_words, tokenize
 
 ASSOCIATES_PER_WORD = 8
 LEAN_WORDS = 24
@@ -61,6 +67,12 @@ HEARD_TURNS = RECALL_TURNS + 1
 def prompt_words(prompt: str) -> tuple[str, ...]:
     """The prompt's distinct content words, in order of first appearance."""
     return tuple(dict.fromkeys(content_words(tokenize(prompt))))
+
+
+def subject_of(prompt: str) -> tuple[str, ...]:
+    """The prompt's distinct words that name a subject (:func:`harmonix.text.subject_words`): "Tell me more about
+    the harbour." names the harbour; "Tell me more." names nothing."""
+    return tuple(dict.fromkeys(subject_words(tokenize(prompt))))
 
 
 def heard_before(snapshot: FieldSnapshot) -> tuple[str, ...]:
@@ -82,6 +94,7 @@ class Listening:
     """What a prompt means to one organism this turn (module docstring)."""
 
     words: tuple[str, ...]
+    """The prompt's subject (:func:`subject_of`): what the lean and the query are made from."""
     dissonance: float
     lean: Mapping[str, float]
     query: Mapping[str, float]
@@ -138,17 +151,19 @@ def listen(prompt: str, snapshot: FieldSnapshot, memory: Memory, *,
            can_say: Callable[[str], bool] = lambda word: True, recall: bool = True) -> Listening:
     """Listen to ``prompt`` with the field as ``snapshot`` holds it (taken after the prompt's wrinkle, with
     :func:`lookup`'s words and ``HEARD_TURNS`` disturbances) and the shared ``memory`` (module docstring); with
-    ``recall=False`` to this prompt alone (an organism whose field remembers in its own way)."""
-    words = prompt_words(prompt)
+    ``recall=False`` to this prompt alone (an organism whose field remembers in its own way) unless the prompt names
+    no subject: then it is heard as being about what was heard before, whatever ``recall`` says."""
+    content = prompt_words(prompt)
+    words = subject_of(prompt)
     in_prompt = Counter(tokenize(prompt))
-    associates = {word: dict(memory.associates([word], ASSOCIATES_PER_WORD)) for word in words}
+    associates = {word: dict(memory.associates([word], ASSOCIATES_PER_WORD)) for word in content}
     known = {}
-    for word in {*words, *(a for found in associates.values() for a in found)}:
+    for word in {*content, *(a for found in associates.values() for a in found)}:
         counts = snapshot.lookup.get(word)
         own, heard = (counts.own, counts.heard) if counts is not None else (0, 0)
         known[word] = Acquaintance(own=own, heard=max(0, heard - in_prompt[word]), memory=memory.count(word))
-    d = field_dissonance(words, known, associates)
-    earlier = [prompt_words(text) for text in heard_before(snapshot)] if recall else []
+    d = field_dissonance(content, known, associates)
+    earlier = [subject_of(text) for text in heard_before(snapshot)] if recall or not words else []
     scores: dict[str, float] = {}
     for k, heard_words in enumerate([words, *earlier]):
         for word, score in memory.called_up(heard_words, LEAN_WORDS * 2):

@@ -9,11 +9,12 @@ from harmonix.text.phonetics import (
     stress_pattern,
     syllables,
 )
-from harmonix.text.stopwords import STOPWORDS, content_words, is_content_word
+from harmonix.text.stopwords import CONVERSATIONAL, STOPWORDS, content_words, is_content_word, subject_words
 from harmonix.text.tokens import Trigram, ngrams, normalize, stem, tokenize, trigrams
 from harmonix.text.validate import MAX_TEXT_CHARS, TEXT_SCHEMA, validate_text, visible
 
 __all__ = [
+    "CONVERSATIONAL",
     "MAX_TEXT_CHARS",
     "STOPWORDS",
     "TEXT_SCHEMA",
@@ -29,6 +30,7 @@ __all__ = [
     "rhyme_key",
     "stem",
     "stress_pattern",
+    "subject_words",
     "syllables",
     "tokenize",
     "trigrams",

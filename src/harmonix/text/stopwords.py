@@ -48,6 +48,17 @@ tis twas o'er e'er ne'er ere nay yea whilst unto thereof wherefore whither thith
 
 STOPWORDS: frozenset[str] = frozenset((_MODERN + _ARCHAIC).split())
 
+_CONVERSATIONAL = """
+tell say speak talk explain elaborate expand describe share continue proceed carry keep going goes
+further else next please thanks thank okay sure really know want think mean
+"""
+
+CONVERSATIONAL: frozenset[str] = frozenset(_CONVERSATIONAL.split())
+"""Content words that steer a conversation without naming what it is about: "Tell me more.", "Continue.", "Keep
+going, please.", "What else do you think?". They count as content everywhere else (echo, the pulse, dissonance);
+:func:`subject_words` drops them, so that a request to go on is heard as one about the subject already being
+talked about, the way a person hears it, not as one about telling or continuing."""
+
 MIN_CONTENT_LETTERS = 3
 
 
@@ -62,3 +73,8 @@ def is_content_word(token: str) -> bool:
 def content_words(tokens: Iterable[str]) -> list[str]:
     """The content tokens of ``tokens``, in order, repeats kept."""
     return [token for token in tokens if is_content_word(token)]
+
+
+def subject_words(tokens: Iterable[str]) -> list[str]:
+    """The content tokens of ``tokens`` that name a subject: :func:`content_words` less :data:`CONVERSATIONAL`."""
+    return [token for token in content_words(tokens) if token not in CONVERSATIONAL]
