@@ -50,10 +50,15 @@ class Stall:
 
         monkeypatch.setattr(module, name, stalled)
 
+    async def entered(self) -> None:
+        """Wait until a call is inside the stalled function (the readiness signal, not a sleep)."""
+        if not await asyncio.to_thread(self._entered.wait, 30):
+            raise TimeoutError(f"nothing called {self._name} within 30 s")
+
     async def cancel_inside(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run ``coroutine`` as a task, cancel it once it is inside the stalled call, and see the cancellation."""
         task = asyncio.create_task(coroutine)
-        await asyncio.to_thread(self._entered.wait, 30)
+        await self.entered()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -289,14 +289,17 @@ async def test_same_seed_same_sonnet(tmp_path: Path) -> None:
     assert texts[0] == texts[1]
 
 
-async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config) -> None:
-    """Generation runs off the event loop: HAiKU answers several times while one sonnet is being written."""
+async def test_sonnet_does_not_block_a_concurrent_haiku_turn(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generation runs off the event loop: HAiKU answers several times while one sonnet is inside its composition
+    (held there until they have; composed on the event loop, the hold would stop HAiKU too)."""
     async with opened(config, Sonnet) as (sonnet, _), opened(config, Haiku) as (haiku, _):
+        stall = Stall(monkeypatch, sonnet_module, "compose")
         writing = asyncio.create_task(sonnet.answer("the long night", seed=2))
-        await asyncio.sleep(0.2)
+        await stall.entered()
         for i in range(3):
             await haiku.answer(f"a quick question {i}", seed=i)
         assert not writing.done(), "three haiku while the sonnet is still being written"
+        stall.release()
         await writing
 
 

@@ -573,22 +573,21 @@ def colony_export(config: Config, as_json: bool, name: str, output: Path | None,
     """Write colony NAME as a JSON Lines file (harmonix.field.transfer documents the format), or its cascades as
     training pairs for Artist (harmonix.finetune)."""
     from harmonix.engines.memory import Memory
-    from harmonix.field.transfer import colony_lines, read_colony, summary
-    from harmonix.finetune import cascades, pair_lines
+    from harmonix.finetune import pair_lines
 
     check_colony_name(name, "NAME")
     if output is None and as_json:
         raise InvalidArgument("--json reports on stdout, so the export needs --output FILE")
 
     async def read() -> tuple[list[str], dict[str, Any]]:
-        async with open_config_store(config) as store:
+        async with Harmonix.open(config) as harmonix:
             if file_format == "finetune":
                 memory = await asyncio.to_thread(Memory.load)
-                lines = list(pair_lines(await cascades(store, name), memory, config.llm_mode))
+                breaths = (await harmonix.history(name))[::-1]
+                lines = list(pair_lines(breaths, memory, config.llm_mode))
                 return lines, {"colony": name, "format": "finetune", "pairs": len(lines)}
-            info, dumps = await read_colony(store, name)
-            return list(colony_lines(info, dumps)), move_document(ColonyMove(info, "exported",
-                                                                             tuple(summary(d) for d in dumps)))
+            lines, move = await harmonix.export_colony(name)
+            return lines, move_document(move)
 
     lines, report = run(read())
     if output is None:

@@ -25,33 +25,20 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harmonix.engines.memory import Memory
-from harmonix.field import Field, Store, TurnView
+from harmonix.meta import CascadeRecord
 from harmonix.organisms.artist import MIN_OWN_LINES, VOICES, chat_messages, completion_prompt, quotes
-from harmonix.organisms.base import HUB, SYNTHESIS
+from harmonix.organisms.base import SYNTHESIS
 from harmonix.organisms.listening import resonance_with
 
-PAGE = 500
 
-
-async def cascades(store: Store, colony: str) -> list[TurnView]:
-    """Every breath the colony's hub recorded, oldest first (read page by page, each page one transaction)."""
-    found: list[TurnView] = []
-    async with Field.open(store, HUB, colony=colony, create=False) as hub:
-        before: int | None = None
-        while page := await hub.turns(PAGE, before):
-            found.extend(page)
-            before = page[-1].id
-    return found[::-1]
-
-
-def artist_pair(turn: TurnView, memory: Memory, mode: str) -> dict[str, Any] | None:
+def artist_pair(breath: CascadeRecord, memory: Memory, mode: str) -> dict[str, Any] | None:
     """The training record of one breath in ``mode`` (module docstring), or ``None`` when Artist wrote nothing to
     learn from."""
-    piece = turn.texts.get(SYNTHESIS)
-    voices = {voice: turn.texts[voice] for voice in VOICES if voice in turn.texts}
+    piece = breath.texts.get(SYNTHESIS)
+    voices = {voice: breath.texts[voice] for voice in VOICES if voice in breath.texts}
     if not piece or not voices:
         return None
-    chosen = quotes(voices, resonance_with(turn.disturbance or "", memory))
+    chosen = quotes(voices, resonance_with(breath.prompt or "", memory))
     own = [line.strip() for line in piece.splitlines()
            if line.strip() and not any(line.strip() in text for text in voices.values())]
     if len(own) < MIN_OWN_LINES:
@@ -61,9 +48,9 @@ def artist_pair(turn: TurnView, memory: Memory, mode: str) -> dict[str, Any] | N
     return {"messages": [*chat_messages(chosen, []), {"role": "assistant", "content": "\n".join(own)}]}
 
 
-def pair_lines(turns: Sequence[TurnView], memory: Memory, mode: str) -> Iterator[str]:
-    """One JSON line per usable breath."""
-    for turn in turns:
-        pair = artist_pair(turn, memory, mode)
+def pair_lines(breaths: Sequence[CascadeRecord], memory: Memory, mode: str) -> Iterator[str]:
+    """One JSON line per usable breath, in the order of ``breaths`` (a colony's history, oldest first)."""
+    for breath in breaths:
+        pair = artist_pair(breath, memory, mode)
         if pair is not None:
             yield json.dumps(pair, ensure_ascii=False) + "\n"

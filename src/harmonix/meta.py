@@ -36,11 +36,12 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from harmonix.engines.markov import MarkovChain, Walker
-from harmonix.field import Field
+from harmonix.field import Field, TurnView
 from harmonix.observer import normalized_entropy
 from harmonix.organisms.base import INHALE, SYNTHESIS, Organism, Reply, Stimulus
 from harmonix.text import content_words, tokenize, trigrams, validate_text
@@ -112,6 +113,40 @@ class CascadeResult:
     @property
     def stages(self) -> tuple[StageResult, ...]:
         return (self.haiku, self.sonnet, self.prose, self.artist)
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeRecord:
+    """One past breath as the hub's field keeps it (:meth:`MetaHarmonix.cascade` writes it, :meth:`of` reads it
+    back, here beside each other so the two never drift apart): what was asked, what each organism said
+    (``texts``: organism name -> text, and ``meta`` for the meta sentence), the metrics, the timings and any
+    stage's error."""
+
+    id: int
+    created: float
+    prompt: str | None
+    seed: int | None
+    texts: dict[str, str]
+    dissonance: dict[str, float | None]
+    global_resonance: float | None
+    field_entropy: float | None
+    timings: dict[str, float]
+    errors: dict[str, Any]
+
+    @classmethod
+    def of(cls, turn: TurnView) -> CascadeRecord:
+        """The record of one of the hub field's turns (the metrics :meth:`MetaHarmonix._exhale_breath` writes)."""
+        metrics = dict(turn.metrics)
+        recorded = metrics.get("stages")
+        stages: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        return cls(
+            id=turn.id, created=turn.created, prompt=turn.disturbance, seed=metrics.get("seed"),
+            texts=dict(turn.texts),
+            dissonance={name: (stages.get(name) or {}).get("dissonance") for name in (*INHALE, SYNTHESIS)},
+            global_resonance=metrics.get("global_resonance"), field_entropy=metrics.get("field_entropy"),
+            timings=dict(metrics.get("timings") or {}),
+            errors={name: stage["error"] for name, stage in stages.items()
+                    if isinstance(stage, dict) and stage.get("error")})
 
 
 def sentences_of(text: str) -> list[list[str]]:
@@ -186,7 +221,8 @@ class MetaHarmonix:
     **What the hub remembers.** Its own field records every breath as one turn: the prompt as its disturbance, each
     stage's text as a text whose source is the organism's name, the meta sentence as its own text, and in the
     turn's metrics the seed, the timings, each stage's seconds, dissonance and error, and the ids of those texts
-    (``texts``). The turn's id is the cascade's id; a colony's history is read back from these turns."""
+    (``texts``). The turn's id is the cascade's id; a colony's history is read back from these turns
+    (:meth:`CascadeRecord.of`)."""
 
     def __init__(self, organisms: Mapping[str, Organism], hub_field: Field,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:

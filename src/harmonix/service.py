@@ -33,7 +33,6 @@ import collections
 import contextlib
 import logging
 import math
-import secrets
 import statistics
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -41,11 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harmonix.colony import Colony, Harmonix
-from harmonix.config import Config, check_colony_name
+from harmonix.config import Config
 from harmonix.errors import (
     ColonyBusy,
-    ColonyExists,
-    ColonyNotFound,
     DeadlineExceeded,
     FieldNotFound,
     InvalidArgument,
@@ -54,8 +51,8 @@ from harmonix.errors import (
     ServiceBusy,
 )
 from harmonix.field import ColonyInfo, FieldStats, TurnView
-from harmonix.meta import BreathListener, CascadeResult, StageResult
-from harmonix.organisms.base import FIELDS, HUB, INHALE, ORGANISMS, SYNTHESIS
+from harmonix.meta import BreathListener, CascadeRecord, CascadeResult, StageResult
+from harmonix.organisms.base import FIELDS, HUB, ORGANISMS
 from harmonix.text import validate_text
 
 log = logging.getLogger(__name__)
@@ -78,23 +75,6 @@ class ServiceLimits:
             raise InvalidArgument(f"service limits must be positive: {self}")
         if not (self.idle_close_s > 0 and self.deadline_s > 0):
             raise InvalidArgument(f"service timeouts must be positive: {self}")
-
-
-@dataclass(frozen=True, slots=True)
-class CascadeRecord:
-    """One past breath, read back from the hub's field: what was asked, what each organism said (``texts``: organism
-    name -> text, and ``meta`` for the meta sentence), the metrics, the timings and any stage's error."""
-
-    id: int
-    created: float
-    prompt: str | None
-    seed: int | None
-    texts: dict[str, str]
-    dissonance: dict[str, float | None]
-    global_resonance: float | None
-    field_entropy: float | None
-    timings: dict[str, float]
-    errors: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,35 +218,22 @@ class ColonyService:
 
     async def colony_info(self, name: str, owner: str | None) -> ColonyInfo:
         """The colony, if ``owner`` may see it, else :class:`ColonyNotFound`."""
-        check_colony_name(name, "colony id")
-        info = await self._harmonix.store.colony(name)
-        if owner is not None and info.owner != owner:
-            raise ColonyNotFound(f"no colony {name!r}")
-        return info
+        return await self._harmonix.colony_info(name, owner)
 
     async def colonies(self, owner: str | None) -> list[ColonyInfo]:
-        return [info for info in await self._harmonix.store.colonies() if owner is None or info.owner == owner]
+        return await self._harmonix.colonies(owner)
 
     async def create(self, name: str | None, owner: str | None) -> ColonyInfo:
         """A new colony, named ``name`` or ``c-`` and twelve random hex digits."""
-        name = check_colony_name(name, "colony name") if name is not None else f"c-{secrets.token_hex(6)}"
-        return await self._harmonix.store.create_colony(name, owner=owner)
+        return await self._harmonix.create_colony(name, owner)
 
     async def ensure(self, name: str, owner: str | None) -> ColonyInfo:
         """Colony ``name`` for ``owner``, created for it if there is none yet (an OpenAI client names its colony
         by its ``user``)."""
-        try:
-            return await self.colony_info(name, owner)
-        except ColonyNotFound:
-            try:
-                return await self._harmonix.store.create_colony(check_colony_name(name, "colony"), owner=owner)
-            except ColonyExists:
-                return await self.colony_info(name, owner)
+        return await self._harmonix.ensure_colony(name, owner)
 
     async def fork(self, name: str, new: str | None, owner: str | None) -> ColonyInfo:
-        await self.colony_info(name, owner)
-        new = check_colony_name(new, "colony name") if new is not None else f"c-{secrets.token_hex(6)}"
-        return await self._harmonix.store.fork_colony(name, new, owner=owner)
+        return await self._harmonix.fork_colony(name, new, owner)
 
     async def remove(self, name: str, owner: str | None) -> None:
         await self.colony_info(name, owner)
@@ -277,7 +244,7 @@ class ColonyService:
                     raise ColonyBusy(f"colony {name} has {opened.users} requests in flight; try again when they end")
                 del self._open[name]
                 await opened.stack.aclose()
-        await self._harmonix.store.remove_colony(name)
+        await self._harmonix.remove_colony(name, owner)
 
     # --- colonies in use -------------------------------------------------------------------------------------------
 
@@ -389,7 +356,7 @@ class ColonyService:
         await self.colony_info(name, owner)
         async with self._lease(name) as colony:
             turns = await colony.fields[HUB].turns(limit, before)
-        return [_cascade_record(turn) for turn in turns]
+        return [CascadeRecord.of(turn) for turn in turns]
 
     async def field_view(self, name: str, owner: str | None, organism: str, *, limit: int = 50) -> FieldView:
         """One field's stats and its latest ``limit`` turns."""
@@ -408,20 +375,6 @@ def _check_page(limit: int, before: int | None) -> None:
         raise InvalidArgument(f"limit must be between 1 and {HISTORY_LIMIT}, got {limit}")
     if before is not None and before < 1:
         raise InvalidArgument(f"before must be a positive cascade id, got {before}")
-
-
-def _cascade_record(turn: TurnView) -> CascadeRecord:
-    metrics = dict(turn.metrics)
-    recorded = metrics.get("stages")
-    stages: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
-    return CascadeRecord(
-        id=turn.id, created=turn.created, prompt=turn.disturbance, seed=metrics.get("seed"),
-        texts=dict(turn.texts),
-        dissonance={name: (stages.get(name) or {}).get("dissonance") for name in (*INHALE, SYNTHESIS)},
-        global_resonance=metrics.get("global_resonance"), field_entropy=metrics.get("field_entropy"),
-        timings=dict(metrics.get("timings") or {}),
-        errors={name: stage["error"] for name, stage in stages.items()
-                if isinstance(stage, dict) and stage.get("error")})
 
 
 def _turn_point(turn: TurnView) -> TurnPoint:

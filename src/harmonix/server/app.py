@@ -27,8 +27,7 @@ import contextlib
 import json
 import logging
 import math
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -52,9 +51,10 @@ from harmonix.documents import (
     stage_document,
 )
 from harmonix.errors import HarmonixError, ServiceBusy, Unauthorized
-from harmonix.meta import BreathEvent, BreathListener, StageError, StageEvent
+from harmonix.meta import BreathListener, StageError
 from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
+from harmonix.server.breath import AdmittedBreath, Work
 from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
 from harmonix.server.openai import install_openai_routes
 from harmonix.server.page import install_page
@@ -66,7 +66,6 @@ from harmonix.server.shared import (
     Owner,
     metrics_of,
     service_of,
-    until_done_or_gone,
 )
 from harmonix.server.streams import PING_S, breath_stream
 from harmonix.service import ColonyService
@@ -274,8 +273,7 @@ def _install_routes(app: FastAPI) -> None:
     @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, **BREATHED})
     async def cascade(request: Request, colony: ColonyId, body: Breath, who: Owner) -> Response:
         """One breath: HAiKU, Sonnet and Prose in parallel, then Artist, then the exhale."""
-        return await _breath(request, "cascade", colony, who, body.prompt, ORGANISMS,
-                             lambda opened: _run_cascade(opened, body))
+        return await _breath(request, "cascade", colony, who, body.prompt, ORGANISMS, _cascade(body))
 
     @app.post("/v1/colonies/{colony}/organisms/{organism}/turns", response_model=StageDocument,
               responses={**ERRORS, **BREATHED, 502: {"model": ErrorDocument}})
@@ -283,8 +281,7 @@ def _install_routes(app: FastAPI) -> None:
         """One organism's turn alone (no exhale). If the organism could not answer, the status says why (503 LLM
         busy, 504 timed out, 502 the LLM server failed, 500 no reply it could keep) and the body carries the error
         and the stage."""
-        return await _breath(request, "turn", colony, who, body.prompt, (organism,),
-                             lambda opened: _run_turn(opened, organism, body))
+        return await _breath(request, "turn", colony, who, body.prompt, (organism,), _turn(organism, body))
 
     @app.get("/v1/colonies/{colony}/history", response_model=History, responses=ERRORS)
     async def history(request: Request, colony: ColonyId, who: Owner,
@@ -306,19 +303,17 @@ def _install_routes(app: FastAPI) -> None:
     del history, field_view
 
 
-Run = Callable[[BreathListener], Awaitable[dict[str, Any]]]
-"""Does the breath with a listener; returns ``{"document": …, "done": …}`` (the JSON answer, the ``done`` event)."""
-
-
-def _run_cascade(colony: Colony, body: Breath) -> Run:
-    async def run(listener: BreathListener) -> dict[str, Any]:
+def _cascade(body: Breath) -> Work[dict[str, Any]]:
+    """The cascade's work: ``{"document": …, "done": …}`` (the JSON answer, the ``done`` event)."""
+    async def run(colony: Colony, listener: BreathListener) -> dict[str, Any]:
         result = await colony.cascade(body.prompt, seed=body.seed, listener=listener)
         return {"document": cascade_document(result), "done": done_document(result)}
     return run
 
 
-def _run_turn(colony: Colony, organism: str, body: Breath) -> Run:
-    async def run(listener: BreathListener) -> dict[str, Any]:
+def _turn(organism: str, body: Breath) -> Work[dict[str, Any]]:
+    """One organism's turn as work, answered as :func:`_cascade`'s."""
+    async def run(colony: Colony, listener: BreathListener) -> dict[str, Any]:
         stage = await colony.turn(organism, body.prompt, seed=body.seed, listener=listener)
         return {"document": stage_document(stage),
                 "done": {"organism": organism, "seconds": stage.seconds, "error": plain(stage.error)}}
@@ -326,58 +321,18 @@ def _run_turn(colony: Colony, organism: str, body: Breath) -> Run:
 
 
 async def _breath(request: Request, kind: str, colony: str, who: str | None, prompt: str,
-                  organisms: Sequence[str], runner: Callable[[Colony], Run]) -> Response:
+                  organisms: Sequence[str], work: Work[dict[str, Any]]) -> Response:
     """Admit the breath (errors become a status before anything streams), then stream it or answer with its
-    document; a client that disconnects cancels it. What admission holds is released when the breath has ended."""
-    service, metrics = service_of(request), metrics_of(request)
-    admitted = service.admitted(kind, colony, who, prompt, organisms)
-    started = time.monotonic()
-    try:
-        opened = await admitted.__aenter__()
-    except ServiceBusy:
-        metrics.rejections.labels("busy").inc()
-        metrics.requests.labels(kind, "rejected").inc()
-        raise
-    run = runner(opened)
-
-    def observe(listener: BreathListener) -> BreathListener:
-        def hear(event: BreathEvent) -> None:
-            if isinstance(event, StageEvent):
-                metrics.stage(event.stage)
-            listener(event)
-        return hear
-
-    async def work(listener: BreathListener) -> dict[str, Any]:
-        outcome = "error"
-        try:
-            async with service.deadline():
-                result = await run(observe(listener))
-            outcome = "ok"
-            return result
-        except asyncio.CancelledError:
-            outcome = "cancelled"
-            raise
-        except HarmonixError as error:
-            outcome = "deadline" if http_status(error) == 504 else "error"
-            raise
-        finally:
-            metrics.requests.labels(kind, outcome).inc()
-            metrics.request_seconds.labels(kind).observe(time.monotonic() - started)
-
-    async def release() -> None:
-        await admitted.__aexit__(None, None, None)
-
+    document (:mod:`harmonix.server.breath`); a client that disconnects cancels it."""
+    breath = await AdmittedBreath.admit(request, kind, colony, who, prompt, organisms)
     if wants_stream(request):
         async def streamed(listener: BreathListener) -> dict[str, Any]:
-            return (await work(listener))["done"]
+            return (await breath.run(work, listener))["done"]
 
-        return breath_stream(streamed, cascade=kind == "cascade", release=release,
+        return breath_stream(streamed, cascade=kind == "cascade", release=breath.release,
                              ping_s=request.app.state.settings.ping_s,
-                             on_first_stage=metrics.first_event_seconds.observe)
-    try:
-        finished = await until_done_or_gone(request, work(lambda event: None))
-    finally:
-        await release()
+                             on_first_stage=metrics_of(request).first_event_seconds.observe)
+    finished = await breath.answer(work)
     if finished is None:
         return Response(status_code=499)  # nobody is there to read it
     document = plain(finished["document"])

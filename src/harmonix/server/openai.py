@@ -25,11 +25,13 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from harmonix.colony import Colony
 from harmonix.config import COLONY_NAME, DEFAULT_COLONY
 from harmonix.errors import CompositionFailed, InvalidArgument, OrganismNotFound
-from harmonix.meta import StageResult
+from harmonix.meta import BreathListener, StageResult
 from harmonix.organisms.base import ORGANISMS
-from harmonix.server.shared import ERRORS, JsonInt, Owner, service_of, until_done_or_gone
+from harmonix.server.breath import AdmittedBreath
+from harmonix.server.shared import ERRORS, JsonInt, Owner, service_of
 from harmonix.server.streams import Failed, Finished, Outcome, WorkStream
 
 CASCADE_MODEL = "harmonix"
@@ -108,33 +110,23 @@ def install_openai_routes(app: FastAPI) -> None:
         """A chat completion answered by a colony (module docstring)."""
         if body.model != CASCADE_MODEL and body.model not in ORGANISM_MODELS:
             raise OrganismNotFound(f"no model {body.model!r}; the models are {', '.join(MODELS)}")
-        service = service_of(request)
         prompt = prompt_of(body.messages)
         colony = colony_for(x_harmonix_colony, body.user)
-        await service.ensure(colony, who)
+        await service_of(request).ensure(colony, who)
         organism = ORGANISM_MODELS.get(body.model)
-        admitted = service.admitted("cascade" if organism is None else "turn", colony, who, prompt,
-                                    ORGANISMS if organism is None else (organism,))
-        opened = await admitted.__aenter__()
+        breath = await AdmittedBreath.admit(request, "cascade" if organism is None else "turn", colony, who, prompt,
+                                            ORGANISMS if organism is None else (organism,))
         completion_id = f"chatcmpl-{colony}-{time.time_ns()}"
 
-        async def answer(_: Any) -> str:
-            async with service.deadline():
-                if organism is None:
-                    result = await opened.cascade(prompt, seed=body.seed)
-                    return _text(result.artist)
-                return _text(await opened.turn(organism, prompt, seed=body.seed))
-
-        async def release() -> None:
-            await admitted.__aexit__(None, None, None)
+        async def answer(opened: Colony, listener: BreathListener) -> str:
+            if organism is None:
+                return _text((await opened.cascade(prompt, seed=body.seed, listener=listener)).artist)
+            return _text(await opened.turn(organism, prompt, seed=body.seed, listener=listener))
 
         if body.stream:
-            return WorkStream(answer, lambda outcome: _chunks(outcome, completion_id, body.model), release=release,
-                              ping_s=request.app.state.settings.ping_s)
-        try:
-            text = await until_done_or_gone(request, answer(None))
-        finally:
-            await release()
+            return WorkStream(lambda _: breath.run(answer), lambda outcome: _chunks(outcome, completion_id, body.model),
+                              release=breath.release, ping_s=request.app.state.settings.ping_s)
+        text = await breath.answer(answer)
         if text is None:
             return Response(status_code=499)
         return JSONResponse(_completion(completion_id, body.model, text, prompt))
