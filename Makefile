@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test browser postgresql bench clean lock
+.PHONY: run test docs docs-build browser postgresql bench clean lock
 
 # Every install comes from the lock (requirements/dev.txt: every direct and transitive dependency of the dev extras,
 # pip and the build backend included, each pinned with its hashes), so two clones on two days install the same
@@ -42,13 +42,26 @@ lock:
 run: $(STAMP)
 	$(BIN)/harmonix ask "What is resonance, and where does it live?"
 
-# Lint and types first (seconds), then the whole suite. The page's tests need the browser, so a missing one fails
+# Lint, types and the documentation's strict build first (seconds), then the whole suite. The page's tests need the browser, so a missing one fails
 # them instead of skipping them. The PostgreSQL half of the suite starts a throwaway cluster of its own
 # (tests/throwaway_postgres.py); HARMONIX_TEST_NO_POSTGRES=1 skips it, and skips installing PostgreSQL.
 test: $(STAMP) browser postgresql
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	$(DOCS_BUILD)
 	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+
+# The documentation site (mkdocs.yml; pages under docs/, the API reference read from the docstrings): `make docs`
+# serves it at http://127.0.0.1:8000/ and rebuilds it on every save; `make docs-build` builds it into site/ (ignored by
+# git) with --strict, so a broken link or anchor, or a docstring the reference cannot read, fails the build.
+# Material for MkDocs prints a notice of its end of life (May 2027) on every build; NO_MKDOCS_2_WARNING=1 keeps it out
+# of the test log (it is no warning of ours, and --strict does not count it).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+DOCS_BUILD := $(MKDOCS) build --strict --site-dir site
+docs: $(STAMP)
+	$(MKDOCS) serve
+docs-build: $(STAMP)
+	$(DOCS_BUILD)
 
 # Debian's Chromium and its driver for the page's tests (tests/browser.py), installed only when missing (CI starts
 # from a fresh Debian machine as root; elsewhere through sudo).
@@ -70,4 +83,4 @@ bench: $(STAMP)
 	$(BIN)/harmonix bench field
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) build site src/*.egg-info .pytest_cache
