@@ -40,7 +40,7 @@ as Sonnet, Prose and Artist do, lowered the share of images in its chosen haiku 
 standard turns (its choice then chased what earlier prompts called up) and distinct-2 over 500 from 0.583 to 0.576.
 A prompt that names no subject ("Tell me more.") is the exception: listening then leans on the prompts heard before
 it, for HAiKU as for the others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances).
-How much its field carries is measured by ``harmonix experiment memory`` (README, "Memory"): one probe after three
+How much its field carries is measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three
 prompts of a theme, +0.024 [-0.001, +0.052] on our themes (-0.015 at ``5bb0ffe``).
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):

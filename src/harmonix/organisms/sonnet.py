@@ -68,7 +68,7 @@ turn of phrase, which the model returns to whenever it can.
 this one and lets what they called up linger in the lean, halving a turn (:mod:`harmonix.organisms.listening`,
 "Remembering what it heard"), and lets their stems join the query its own lines are ranked by. So the openings, the
 priming's "Of a, b and c," and the lines of its earlier sonnets that surface carry the last few prompts, the present
-one strongest; six turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (README, "Memory"): one
+one strongest; six turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
 probe after three prompts of a theme, -0.011 [-0.032, +0.008] (before: +0.010), so the effect is not shown yet;
 docs/experiments/memory.md.
 
