@@ -23,10 +23,10 @@ The piece keeps its provenance: a tuple of :class:`Span` (source, text), where e
 of its source's output (tested) and the rest is ``"artist"``. A voice that did not arrive (its organism failed or
 timed out) is simply left out; with no voice at all Artist writes from its field alone.
 
-**What it remembers.** As Prose: the last ``RECALL_TURNS`` prompts linger in the lean its first word is drawn from
-and in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`, "Remembering
-what it heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe
-after three prompts of a theme, +0.005 [-0.019, +0.030] (before: -0.006), so the effect is not shown yet;
+**What it remembers.** As Prose: the last ``RECALL_TURNS`` prompts linger in the lean its first word is drawn from and
+in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`, "Remembering what it
+heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
+probe after three prompts of a theme, +0.005 [-0.019, +0.030] (before: -0.006), so the effect is not shown yet;
 docs/experiments/memory.md.
 
 **One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, listen (dissonance ``d`` with

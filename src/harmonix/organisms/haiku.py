@@ -33,15 +33,15 @@ The walk leans towards them (each word's transition weight times ``exp(LEAN_STRE
 towards the choice, and the echo penalty keeps the prompt's words few: over the standard prompts the mean echo is
 about 0.08 (docs/eval.md).
 
-**What it remembers.** Its field: every prompt's trigrams count as heard and weigh into the walk, and its
-reflection opens candidates of the next turn. HAiKU listens to the present prompt alone
-(:func:`~harmonix.organisms.listening.listen` with ``recall=False``): letting earlier prompts linger in its lean too,
-as Sonnet, Prose and Artist do, lowered the share of images in its chosen haiku from 0.269 to 0.237 over 60
-standard turns (its choice then chased what earlier prompts called up) and distinct-2 over 500 from 0.583 to 0.576.
-A prompt that names no subject ("Tell me more.") is the exception: listening then leans on the prompts heard before
-it, for HAiKU as for the others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances).
-How much its field carries is measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three
-prompts of a theme, +0.024 [-0.001, +0.052] on our themes (-0.015 at ``5bb0ffe``).
+**What it remembers.** Its field: every prompt's trigrams count as heard and weigh into the walk, and its reflection
+opens candidates of the next turn. HAiKU listens to the present prompt alone
+(:func:`~harmonix.organisms.listening.listen` with ``recall=False``): letting earlier prompts linger in its lean too, as
+Sonnet, Prose and Artist do, lowered the share of images in its chosen haiku from 0.269 to 0.237 over 60 standard turns
+(its choice then chased what earlier prompts called up) and distinct-2 over 500 from 0.583 to 0.576. A prompt that names
+no subject ("Tell me more.") is the exception: listening then leans on the prompts heard before it, for HAiKU as for the
+others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances). How much its field carries is measured
+by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme,
++0.024 [-0.001, +0.052] on our themes (-0.015 at ``5bb0ffe``).
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 

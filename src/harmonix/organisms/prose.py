@@ -17,10 +17,10 @@ is nothing about a task for it to talk about. The opening is, one paragraph each
    their associates too only when the stems alone find nothing: associates widen the net and blur the subject),
    the most resonant last (nearest to what is written).
 
-When nothing of the memory resonates (a prompt of unknown or no words), two of Prose's own texts drawn at random
-from its field take their place. ``mode="chat"`` (the first version's way, kept for comparison) gives the same
-paragraphs to a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts
-(``harmonix experiment prose-modes``, docs/results/experiments.md) the chat mode talked about its task or persona far more often.
+When nothing of the memory resonates (a prompt of unknown or no words), two of Prose's own texts drawn at random from
+its field take their place. ``mode="chat"`` (the first version's way, kept for comparison) gives the same paragraphs to
+a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts (``harmonix
+experiment prose-modes``, docs/results/experiments.md) the chat mode talked about its task or persona far more often.
 
 **Its first word.** The paragraph opens on a word the prompt calls up
 (:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest among those the model
@@ -41,10 +41,10 @@ with a fresh opening and sampling seed (``ATTEMPTS`` in all) when it is empty or
 turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
 
 **What it remembers.** Besides its newest paragraph, listening lets the last ``RECALL_TURNS`` prompts linger
-(:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its first
-word is drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present
-prompt's in choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded.
-Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, -0.014
+(:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its first word is
+drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present prompt's in
+choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded. Measured by
+``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, -0.014
 [-0.045, +0.019] (before: -0.001), so the effect is not shown yet; docs/experiments/memory.md.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty

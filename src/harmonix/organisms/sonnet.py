@@ -64,11 +64,11 @@ stale 4-gram it holds (counting the three words before it), within its tier. Wit
 colony ``harmonix experiment long-conversation`` found "the time of the" in 9 % of the sonnets: Shakespeare's
 turn of phrase, which the model returns to whenever it can.
 
-**What it remembers.** Its field keeps what it was told; listening reads the last ``RECALL_TURNS`` prompts before
-this one and lets what they called up linger in the lean, halving a turn (:mod:`harmonix.organisms.listening`,
-"Remembering what it heard"), and lets their stems join the query its own lines are ranked by. So the openings, the
-priming's "Of a, b and c," and the lines of its earlier sonnets that surface carry the last few prompts, the present
-one strongest; six turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
+**What it remembers.** Its field keeps what it was told; listening reads the last ``RECALL_TURNS`` prompts before this
+one and lets what they called up linger in the lean, halving a turn (:mod:`harmonix.organisms.listening`, "Remembering
+what it heard"), and lets their stems join the query its own lines are ranked by. So the openings, the priming's "Of a,
+b and c," and the lines of its earlier sonnets that surface carry the last few prompts, the present one strongest; six
+turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
 probe after three prompts of a theme, -0.011 [-0.032, +0.008] (before: +0.010), so the effect is not shown yet;
 docs/experiments/memory.md.
 
