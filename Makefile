@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test docs docs-build browser postgresql bench clean lock
+.PHONY: run test check docs docs-build browser postgresql bench clean lock
 
 # Every install comes from the lock (requirements/dev.txt: every direct and transitive dependency of the dev extras,
 # pip and the build backend included, each pinned with its hashes), so two clones on two days install the same
@@ -62,6 +62,13 @@ docs: $(STAMP)
 	$(MKDOCS) serve
 docs-build: $(STAMP)
 	$(DOCS_BUILD)
+
+# The fast tier, for the edit-test loop: lint, types and every test not marked slow (tests/conftest.py says which
+# are), in a few minutes; `make test` runs the whole suite.
+check: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider
 
 # Debian's Chromium and its driver for the page's tests (tests/browser.py), installed only when missing (CI starts
 # from a fresh Debian machine as root; elsewhere through sudo).

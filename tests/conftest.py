@@ -32,6 +32,22 @@ NO_POSTGRES_VARIABLE = "HARMONIX_TEST_NO_POSTGRES"
 _databases = itertools.count()
 
 
+SLOW_MODULES = frozenset({
+    "test_artist", "test_chat", "test_cli", "test_experiments", "test_failing_parts", "test_field_processes",
+    "test_fluency", "test_front_door", "test_haiku", "test_hostile", "test_judge", "test_lock_isolation", "test_meta",
+    "test_page", "test_prose", "test_reliability", "test_scaling", "test_server", "test_sonnet", "test_wheel",
+})
+"""The modules whose tests meet the real parts at length: the embedded LLM, real servers, a browser, killed
+processes, judges, a wheel built and installed. They carry the ``slow`` mark: ``make check`` runs the rest (lint,
+types and these fast tests, in a few minutes), ``make test`` runs everything."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--no-postgres", action="store_true",
                      help=f"skip the PostgreSQL half of the suite (also: {NO_POSTGRES_VARIABLE}=1)")
