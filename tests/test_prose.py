@@ -22,11 +22,11 @@ from harmonix.config import Config
 from harmonix.engines.llm import Generation, LLMEngine, Message, Sampling, TextListener
 from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, InvalidText, LLMUnavailable
-from harmonix.field import Field, SnapshotSpec, Store, ensure_colony
+from harmonix.field import Disturbance, Field, FieldCounts, FieldSnapshot, SnapshotSpec, Store, TextRow, ensure_colony
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
 from harmonix.organisms.base import LLM_MODES
-from harmonix.organisms.listening import prompt_words
+from harmonix.organisms.listening import listen, prompt_words
 from harmonix.organisms.prose import (
     ATTEMPTS,
     GENESIS_SOURCE,
@@ -36,6 +36,7 @@ from harmonix.organisms.prose import (
     ProseReply,
     clean,
     genesis,
+    opening,
     without_preamble,
 )
 from harmonix.prompts import standard_prompts
@@ -344,3 +345,27 @@ def test_a_leading_run_of_digits_and_marks_is_cleaned_away() -> None:
     assert clean("k The harbour wall is cold at dusk.") == "The harbour wall is cold at dusk."
     assert clean("The 1984 winter was long and the harbour froze twice.") == \
         "The 1984 winter was long and the harbour froze twice."
+
+
+def test_asked_to_go_on_prose_goes_on_from_what_it_said_last() -> None:
+    """After prompts about a harbour, "Tell me more." puts Prose's newest paragraph last in its opening, nearest to
+    what the model writes, after the memories the harbour calls up; a prompt with a subject keeps it first."""
+    memory = Memory.build(["Fishing boats leave the harbour before the waves rise on the sea.",
+                           "The harbour lights shine on the boats at night.",
+                           "Bread from the oven cools on the kitchen table by the window."])
+    newest = TextRow(id=2, source="self", body="The last thing Prose said, about the quay.", created=0.0)
+    older = TextRow(id=1, source="self", body="An older paragraph of its own.", created=0.0)
+    heard = ("boats in the harbour", "the harbour at night")
+
+    def opened_on(prompt: str) -> tuple[str, ...]:
+        disturbances = tuple(Disturbance(id=9 - i, source="user", body=body, created=0.0)
+                             for i, body in enumerate((prompt, *heard)))
+        snapshot = FieldSnapshot(name="prose", recent=(newest, older), random=(), trigrams=(), words=(),
+                                 disturbances=disturbances, last_spoken=None,
+                                 counts=FieldCounts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), state={}, lookup={})
+        return opening(snapshot, listen(prompt, snapshot, memory), random.Random(0))
+
+    going_on = opened_on("Tell me more.")
+    assert going_on[-1] == newest.body and going_on.count(newest.body) == 1
+    assert any("harbour" in paragraph for paragraph in going_on[:-1]), "the earlier prompts chose the memories"
+    assert opened_on("bread in the kitchen")[0] == newest.body

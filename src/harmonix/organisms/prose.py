@@ -17,6 +17,10 @@ is nothing about a task for it to talk about. The opening is, one paragraph each
    their associates too only when the stems alone find nothing: associates widen the net and blur the subject),
    the most resonant last (nearest to what is written).
 
+**Asked to go on.** A prompt that names no subject ("Tell me more.", "Continue.":
+:func:`~harmonix.organisms.listening.subject_of`) asks Prose to go on from what it said, so its newest paragraph moves
+to the end of the opening, nearest to what the model writes, after the memories the earlier prompts call up.
+
 When nothing of the memory resonates (a prompt of unknown or no words), two of Prose's own texts drawn at random from
 its field take their place. ``mode="chat"`` (the first version's way, kept for comparison) gives the same paragraphs to
 a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts (``harmonix
@@ -131,6 +135,8 @@ def opening(snapshot: FieldSnapshot, listening: Listening, rng: random.Random) -
         paragraphs += [memory.texts[index] for index in chosen]
     else:
         paragraphs += [text.body for text in snapshot.random if text.body not in paragraphs]
+    if own and not listening.words:  # asked to go on (module docstring): its newest paragraph comes last
+        paragraphs = [*paragraphs[1:], paragraphs[0]]
     return tuple(paragraphs)
 
 
