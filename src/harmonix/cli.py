@@ -750,9 +750,9 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
     """The standing quality report: echo, prompt influence, dissonance, meta-talk, form, distinct-2, copy rate,
     latency, per organism, on fresh fields."""
     from harmonix.corpora import cache_dir
-    from harmonix.eval import EVALUATORS, markdown_report, reference_texts, run_eval
-    from harmonix.fluency import FluencyJudge
-    from harmonix.judge import Judge
+    from harmonix.lab.eval import EVALUATORS, markdown_report, reference_texts, run_eval
+    from harmonix.lab.fluency import FluencyJudge
+    from harmonix.lab.judge import Judge
     from harmonix.prompts import read_prompts
 
     chosen = [name.strip() for name in organisms.split(",") if name.strip()]
@@ -790,9 +790,9 @@ def experiment_group() -> None:
               help="Also write the report as markdown to this file.")
 @harmonix_command()
 def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | None, report: Path | None) -> None:
-    """How should Prose speak? Chat and completion, SmolLM2 and Gemma, side by side (harmonix.experiments)."""
-    from harmonix.experiments.prose_modes import ARMS, markdown, run_prose_modes
-    from harmonix.judge import Judge
+    """How should Prose speak? Chat and completion, SmolLM2 and Gemma, side by side (harmonix.lab.experiments)."""
+    from harmonix.lab.experiments.prose_modes import ARMS, markdown, run_prose_modes
+    from harmonix.lab.judge import Judge
     from harmonix.prompts import standard_prompts
 
     chosen = [arm.strip() for arm in arms.split(",") if arm.strip()]
@@ -810,10 +810,10 @@ def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | N
               help="Also write the report as markdown to this file.")
 @harmonix_command()
 def associations_command(config: Config, as_json: bool, report: Path | None) -> None:
-    """Which source of what a prompt calls up carries its meaning? Their ceilings, judged (harmonix.experiments)."""
+    """Which source of what a prompt calls up carries its meaning? Their ceilings, judged (harmonix.lab.experiments)."""
     from harmonix.engines.memory import Memory
-    from harmonix.experiments.associations import markdown, run_associations
-    from harmonix.judge import Judge
+    from harmonix.lab.experiments.associations import markdown, run_associations
+    from harmonix.lab.judge import Judge
     from harmonix.prompts import standard_prompts
 
     prompts = standard_prompts()
@@ -829,7 +829,7 @@ def associations_command(config: Config, as_json: bool, report: Path | None) -> 
 @harmonix_command(llm=True)
 def long_conversation_command(config: Config, as_json: bool, cascades: int, report: Path | None) -> None:
     """Does a colony stay alive over a long conversation? Distinct-2 early and late, recurring 4-grams."""
-    from harmonix.experiments.long_conversation import markdown, run_long_conversation
+    from harmonix.lab.experiments.long_conversation import markdown, run_long_conversation
 
     result = run(run_long_conversation(cascades, config, progress=terminal_progress(stderr)))
     text = markdown(result, reproducing_command("harmonix experiment long-conversation", sys.argv[3:]))
@@ -849,9 +849,9 @@ def long_conversation_command(config: Config, as_json: bool, cascades: int, repo
 def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: int | None, gaps: str,
                    report: Path | None) -> None:
     """Does what a colony heard shape what it says later? The history effect per organism, and how it fades."""
-    from harmonix.experiments.memory import markdown as memory_markdown
-    from harmonix.experiments.memory import run_memory
-    from harmonix.judge import Judge
+    from harmonix.lab.experiments.memory import markdown as memory_markdown
+    from harmonix.lab.experiments.memory import run_memory
+    from harmonix.lab.judge import Judge
 
     try:
         chosen = tuple(sorted({int(part) for part in gaps.split(",") if part.strip()}))
@@ -875,8 +875,8 @@ def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: in
 @harmonix_command()
 def lock_isolation_command(config: Config, as_json: bool, runs: int, turns: int, sessions: str, quick: bool,
                            report_dir: Path | None) -> None:
-    """Does the lock matter? Four arms (sync/async x lock/no lock), 1 and 4 sessions (harmonix.experiments)."""
-    from harmonix.experiments.lock_isolation import chart, markdown, run_lock_isolation
+    """Does the lock matter? Four arms (sync/async x lock/no lock), 1 and 4 sessions (harmonix.lab.experiments)."""
+    from harmonix.lab.experiments.lock_isolation import chart, markdown, run_lock_isolation
 
     try:
         counts = tuple(int(part) for part in sessions.split(",") if part.strip())
@@ -910,8 +910,8 @@ def train_group() -> None:
 @train_group.command("haiku", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def train_haiku(arguments: tuple[str, ...]) -> None:
-    """Build HAiKU's bootstrap field (harmonix.training.haiku_bootstrap; --help for its options)."""
-    from harmonix.training.haiku_bootstrap import main as build_bootstrap
+    """Build HAiKU's bootstrap field (harmonix.lab.training.haiku_bootstrap; --help for its options)."""
+    from harmonix.lab.training.haiku_bootstrap import main as build_bootstrap
 
     build_bootstrap(list(arguments))
 
@@ -919,9 +919,9 @@ def train_haiku(arguments: tuple[str, ...]) -> None:
 @train_group.command("lexicon", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def train_lexicon(arguments: tuple[str, ...]) -> None:
-    """Write the lexicon of what each word calls up, from WordNet (harmonix.training.lexicon; --help for its
+    """Write the lexicon of what each word calls up, from WordNet (harmonix.lab.training.lexicon; --help for its
     options)."""
-    from harmonix.training.lexicon import main as build_lexicon
+    from harmonix.lab.training.lexicon import main as build_lexicon
 
     build_lexicon(list(arguments))
 
@@ -929,8 +929,8 @@ def train_lexicon(arguments: tuple[str, ...]) -> None:
 @train_group.command("memory", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def train_memory(arguments: tuple[str, ...]) -> None:
-    """Write the long-term memory the organisms start from (harmonix.training.memory; --help for its options)."""
-    from harmonix.training.memory import main as build_memory
+    """Write the long-term memory the organisms start from (harmonix.lab.training.memory; --help for its options)."""
+    from harmonix.lab.training.memory import main as build_memory
 
     build_memory(list(arguments), progress=terminal_progress(stderr))
 
@@ -938,8 +938,8 @@ def train_memory(arguments: tuple[str, ...]) -> None:
 @train_group.command("sonnet", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def train_sonnet(arguments: tuple[str, ...]) -> None:
-    """Train Sonnet's char-transformer, or --eval-only (harmonix.training.sonnet; --help for its options)."""
-    from harmonix.training.sonnet import main as train
+    """Train Sonnet's char-transformer, or --eval-only (harmonix.lab.training.sonnet; --help for its options)."""
+    from harmonix.lab.training.sonnet import main as train
 
     train(list(arguments), progress=terminal_progress(stderr))
 
@@ -976,11 +976,11 @@ def refuse_llm_with_io(config: Config, io: bool) -> None:
 @click.option("--ingests", type=click.IntRange(min=1), default=40, show_default=True, help="Ingests per repeat.")
 @harmonix_command()
 def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> None:
-    """What the field discipline costs against plain sqlite3 (see harmonix.bench.field), or with --database
-    postgresql://… against the plain driver on that database (see harmonix.bench.field_postgres)."""
-    from harmonix.bench.field import run_field_bench
-    from harmonix.bench.field_postgres import run_postgres_field_bench
+    """What the field discipline costs against plain sqlite3 (see harmonix.lab.bench.field), or with --database
+    postgresql://… against the plain driver on that database (see harmonix.lab.bench.field_postgres)."""
     from harmonix.field.store import POSTGRES_SCHEMES
+    from harmonix.lab.bench.field import run_field_bench
+    from harmonix.lab.bench.field_postgres import run_postgres_field_bench
 
     url = config.store_url
     result: Any
@@ -1001,8 +1001,8 @@ def bench_field(config: Config, as_json: bool, repeats: int, ingests: int) -> No
               help="markovify sentences to time.")
 @harmonix_command()
 def bench_haiku(config: Config, as_json: bool, turns: int, sentences: int) -> None:
-    """HAiKU's compose time next to markovify's on the same text (see harmonix.bench.haiku)."""
-    from harmonix.bench.haiku import run_haiku_bench
+    """HAiKU's compose time next to markovify's on the same text (see harmonix.lab.bench.haiku)."""
+    from harmonix.lab.bench.haiku import run_haiku_bench
 
     result = run_haiku_bench(turns=turns, sentences=sentences, progress=terminal_progress(stderr))
     report = {**plain(result), "target_met": result.target_met}
@@ -1017,8 +1017,8 @@ def bench_haiku(config: Config, as_json: bool, turns: int, sentences: int) -> No
 @click.option("--sonnets", type=click.IntRange(min=1), default=5, show_default=True)
 @harmonix_command()
 def bench_sonnet(config: Config, as_json: bool, repeats: int, sonnets: int) -> None:
-    """NumPy vs torch on the same weights, batched sampling, seconds per sonnet (see harmonix.bench.sonnet)."""
-    from harmonix.bench.sonnet import run_sonnet_bench
+    """NumPy vs torch on the same weights, batched sampling, seconds per sonnet (see harmonix.lab.bench.sonnet)."""
+    from harmonix.lab.bench.sonnet import run_sonnet_bench
 
     result = plain(run_sonnet_bench(repeats=repeats, sonnets=sonnets, progress=terminal_progress(stderr)))
     if as_json:
@@ -1034,8 +1034,8 @@ def bench_sonnet(config: Config, as_json: bool, repeats: int, sonnets: int) -> N
 @harmonix_command(llm=True)
 def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, parallel: int) -> None:
     """A GGUF model in-process (the embedded one, or --model): tokens/s, batching speedup, engine overhead (see
-    harmonix.bench.llm)."""
-    from harmonix.bench.llm import run_llm_bench
+    harmonix.lab.bench.llm)."""
+    from harmonix.lab.bench.llm import run_llm_bench
 
     llm = config.llm("prose")
     if llm.url is not None:
@@ -1059,8 +1059,8 @@ def bench_llm(config: Config, as_json: bool, repeats: int, threads: int, paralle
 @harmonix_command(llm=True)
 def bench_threads(config: Config, as_json: bool, repeats: int, calls: int, contenders: int, tokens: int) -> None:
     """What asyncio.to_thread costs per call of NumPy and llama.cpp work, alone and under contention, against
-    calling directly (see harmonix.bench.threads)."""
-    from harmonix.bench.threads import run_threads_bench
+    calling directly (see harmonix.lab.bench.threads)."""
+    from harmonix.lab.bench.threads import run_threads_bench
 
     llm = config.llm("prose")
     if llm.url is not None:
@@ -1093,8 +1093,9 @@ def bench_threads(config: Config, as_json: bool, repeats: int, calls: int, conte
 @io_options(delay_s=1.5)
 @harmonix_command(llm=True)
 def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_delay: float) -> None:
-    """Parallel against sequential cascades, and against the best any schedule could do (see harmonix.bench.cascade)."""
-    from harmonix.bench.cascade import run_cascade_bench
+    """Parallel against sequential cascades, and against the best any schedule could do (see
+    harmonix.lab.bench.cascade)."""
+    from harmonix.lab.bench.cascade import run_cascade_bench
 
     refuse_llm_with_io(config, io)
     result = plain(run_cascade_bench(repeats=repeats, io=io, io_delay_s=io_delay, config=config,
@@ -1119,8 +1120,8 @@ def bench_cascade(config: Config, as_json: bool, repeats: int, io: bool, io_dela
 @harmonix_command(llm=True)
 def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colonies: int, processes: int) -> None:
     """A real server under load: HTTP+SSE overhead, first event, throughput at 1 and 4 clients against the
-    machine's limit, memory per colony, integrity after the run (see harmonix.bench.serve)."""
-    from harmonix.bench.serve import run_serve_bench
+    machine's limit, memory per colony, integrity after the run (see harmonix.lab.bench.serve)."""
+    from harmonix.lab.bench.serve import run_serve_bench
 
     result = plain(run_serve_bench(config, repeats=repeats, cascades=cascades, colonies=colonies,
                                    processes=processes, progress=terminal_progress(stderr)))
@@ -1145,8 +1146,8 @@ def bench_serve(config: Config, as_json: bool, repeats: int, cascades: int, colo
 def bench_soak(config: Config, as_json: bool, cascades: int | None, clients: int, colonies: int, window: int | None,
                quick: bool, io: bool, io_delay: float, keep_turns: int | None) -> None:
     """A long run against a real server: memory, file descriptors, tasks, latency and field sizes per window, and
-    every field whole at the end (see harmonix.bench.soak)."""
-    from harmonix.bench.soak import run_soak_bench
+    every field whole at the end (see harmonix.lab.bench.soak)."""
+    from harmonix.lab.bench.soak import run_soak_bench
 
     refuse_llm_with_io(config, io)
     cascades = cascades or (40 if quick else 1000)
@@ -1187,8 +1188,8 @@ def bench_soak(config: Config, as_json: bool, cascades: int | None, clients: int
 def bench_crash(config: Config, as_json: bool, kills: int, clients: int, colonies: int, max_events: int, seed: int,
                 io: bool, io_delay: float) -> None:
     """SIGKILL a real server at random moments under load, restarting it each time: no acknowledged cascade lost,
-    every field whole, nothing locked (see harmonix.bench.crash)."""
-    from harmonix.bench.crash import run_crash_bench
+    every field whole, nothing locked (see harmonix.lab.bench.crash)."""
+    from harmonix.lab.bench.crash import run_crash_bench
 
     refuse_llm_with_io(config, io)
     result = plain(run_crash_bench(config, kills=kills, clients=clients, colonies=colonies, io=io, io_delay_s=io_delay,
@@ -1213,8 +1214,8 @@ def bench_crash(config: Config, as_json: bool, kills: int, clients: int, colonie
 @harmonix_command()
 def bench_growth(config: Config, as_json: bool, cascades: int, every: int, keep_turns: int, samples: int) -> None:
     """A colony's size and turn time over a long simulated life, with and without retention (see
-    harmonix.bench.growth)."""
-    from harmonix.bench.growth import run_growth_bench
+    harmonix.lab.bench.growth)."""
+    from harmonix.lab.bench.growth import run_growth_bench
 
     result = plain(run_growth_bench(cascades=cascades, every=every, keep_turns=keep_turns, samples=samples,
                                     progress=terminal_progress(stderr)))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from harmonix.colony import Harmonix
 from harmonix.config import Config
-from harmonix.eval import meta_talk_attempts
+from harmonix.lab.eval import meta_talk_attempts
 from harmonix.meta import CascadeResult
 from harmonix.metatalk import meta_talk_rate
 from harmonix.metrics import distinct_n, echo

@@ -16,13 +16,13 @@ desert. The experiment isolates that:
 
 The **history effect** of one organism for one pair and probe, with ``r_A``, ``r_B`` its replies to the probe in
 the colony that heard A and in the one that heard B, ``A``, ``B`` the themes' three prompts read as one text, and
-``cos`` the judge's cosine similarity (:mod:`harmonix.judge`, a model no organism runs):
+``cos`` the judge's cosine similarity (:mod:`harmonix.lab.judge`, a model no organism runs):
 
     effect = ½ [(cos(r_A, A) − cos(r_B, A)) + (cos(r_B, B) − cos(r_A, B))]
 
 positive when each reply leans to the theme its colony heard; 0 when the replies are interchangeable. An organism's
 effect at a gap is the mean over pairs and probes with a 95 % percentile bootstrap interval
-(:func:`harmonix.judge.summarize`). The gap series shows whether memory fades: the effect after 6 unrelated prompts
+(:func:`harmonix.lab.judge.summarize`). The gap series shows whether memory fades: the effect after 6 unrelated prompts
 should be smaller than after 1. The Artist is scored on its whole piece, as ``harmonix eval`` scores the cascade.
 """
 
@@ -39,7 +39,7 @@ import numpy as np
 from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidArgument
-from harmonix.judge import Influence, Judge, summarize
+from harmonix.lab.judge import Influence, Judge, summarize
 from harmonix.meta import CascadeResult
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import Prompt, read_prompts
@@ -193,8 +193,8 @@ def markdown(result: MemoryExperiment, command: str) -> str:
     counted = f"{len(result.pairs)} {'pair' if len(result.pairs) == 1 else 'pairs'}"
     lines = ["# Memory: does what a colony heard shape what it says later?", "", f"Reproduce with: `{command}`", "",
              f"{counted} of themes ({pairs}); probes {', '.join(repr(p) for p in result.probes)}; "
-             f"{result.cascades} cascades. History effect (module docstring of `harmonix.experiments.memory`) after "
-             f"0..{max(result.gaps)} unrelated prompts, mean [95 % interval over pairs and probes]:", "",
+             f"{result.cascades} cascades. History effect (module docstring of `harmonix.lab.experiments.memory`) "
+             f"after 0..{max(result.gaps)} unrelated prompts, mean [95 % interval over pairs and probes]:", "",
              "| organism | " + " | ".join(f"after {gap} between" for gap in result.gaps) + " |",
              "|---|" + "---|" * len(result.gaps)]
     found = {(e.organism, e.gap): e.effect for e in result.effects}

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.engines.llm import LlamaCppEngine, LlamaCppSettings, Sampling, embedded_model_path
+from harmonix.lab.bench.timing import median, paired_ratios, span
 from harmonix.progress import NO_PROGRESS, Progress
 
 TOKENS = 128

@@ -3,7 +3,7 @@ plain driver on the same database in the same run.
 
 Ingesting one turn (a text of about 300 words: the text row, its trigram and word upserts, all computed beforehand
 except in ``field``) into a fresh field, per ingest, medians of ``repeats`` interleaved repeats
-(:mod:`harmonix.bench.timing`):
+(:mod:`harmonix.lab.bench.timing`):
 
 - ``driver``: the same rows written with plain psycopg on one connection in one transaction per ingest (``BEGIN``,
   the same three statements the store runs, ``COMMIT``), in pipeline mode: one round trip, the least the driver
@@ -32,12 +32,12 @@ from typing import Any
 
 import psycopg
 
-from harmonix.bench.field import CONCURRENT_TURNS, PROMPT_WORDS, TURN_WORDS, _Rows, _rows, turn_texts
-from harmonix.bench.timing import Stopwatch, interleaved, median, paired_ratios, span
 from harmonix.field import Field, SnapshotSpec
 from harmonix.field.postgres import PostgresFieldStore, PostgresStore
 from harmonix.field.postgres_steps import INSERT_TEXT, UPSERTS
 from harmonix.field.steps import AddText, Begin, Commit, Step
+from harmonix.lab.bench.field import CONCURRENT_TURNS, PROMPT_WORDS, TURN_WORDS, _Rows, _rows, turn_texts
+from harmonix.lab.bench.timing import Stopwatch, interleaved, median, paired_ratios, span
 from harmonix.progress import NO_PROGRESS, Progress
 
 BENCH_COLONY = "bench"

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from harmonix.bench.timing import median
 from harmonix.colony import open_organism
 from harmonix.config import Config
 from harmonix.engines.charformer import Charformer
+from harmonix.lab.bench.timing import median
 from harmonix.organisms.sonnet import Sonnet, load_model, packaged_model_dir
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
@@ -48,13 +48,13 @@ class SonnetBench:
 
 
 class TorchCachedDecoder:
-    """The torch model from :func:`harmonix.training.sonnet.build_model` decoding with a KV cache, step for step the
+    """The torch model from :func:`harmonix.lab.training.sonnet.build_model` decoding with a KV cache, step for step the
     same computation as :meth:`Charformer.extend`."""
 
     def __init__(self, directory: Path) -> None:
         import torch
 
-        from harmonix.training.sonnet import build_model, load_weights
+        from harmonix.lab.training.sonnet import build_model, load_weights
 
         self.torch = torch
         self.engine = Charformer.load(directory)

@@ -3,7 +3,7 @@
 An organism can only lean towards the words a prompt calls up in it; if those words do not carry the prompt's
 meaning, no organism built on them can answer it. This experiment measures the ceiling of each source without any
 organism: for every standard prompt, the ``WORDS`` strongest words a source calls up (never the prompt's own
-words) are read as one text, and the judge (:mod:`harmonix.judge`) scores their prompt influence, as if that text
+words) are read as one text, and the judge (:mod:`harmonix.lab.judge`) scores their prompt influence, as if that text
 were the reply.
 
 **Sources**: ``co-occurrence`` (the long-term memory's paragraphs, :meth:`~harmonix.engines.memory.Memory.associates`),
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harmonix.engines.memory import Memory
-from harmonix.judge import Influence, Judge
+from harmonix.lab.judge import Influence, Judge
 from harmonix.organisms.haiku import load_bootstrap
 from harmonix.organisms.listening import prompt_words
 

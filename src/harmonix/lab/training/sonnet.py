@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 HELD_OUT = 0.10
 COPY_WINDOW = 8
 RHYME_MIN_COUNT = 3
-PACKAGED = Path(__file__).resolve().parent.parent / "data" / "sonnet"
+PACKAGED = Path(__file__).resolve().parents[2] / "data" / "sonnet"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ the median over repeats (ratios of medians would mix prompts of different length
   (target >= 0.9), reported with its range over the repeats.
 
 ``--io``: Prose and Artist use the ``openai`` backend against a loopback server of ours that answers after
-``io_delay_s`` (:mod:`harmonix.bench.delay_server`), standing in for a remote GPU server: their stages cost waiting,
+``io_delay_s`` (:mod:`harmonix.lab.bench.delay_server`), standing in for a remote GPU server: their stages cost waiting,
 not local CPU.
 """
 
@@ -26,9 +26,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.colony import Harmonix
 from harmonix.config import Config, cores
+from harmonix.lab.bench.timing import median, paired_ratios, span
 from harmonix.meta import ARTIST, INHALE, CascadeResult
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import standard_prompts
@@ -52,7 +52,7 @@ class CascadeBench:
 
 
 async def _run(repeats: int, io: bool, io_delay_s: float, config: Config | None, progress: Progress) -> CascadeBench:
-    from harmonix.bench.delay_server import delayed_server
+    from harmonix.lab.bench.delay_server import delayed_server
 
     prompts = standard_prompts()
     sequential: list[CascadeResult] = []

@@ -48,7 +48,7 @@ from pathlib import Path
 from harmonix.engines.memory import Memory
 from harmonix.field import SELF_SOURCE, Field, Guards, audit_field
 from harmonix.field.sqlite import SqliteStore
-from harmonix.field.sync import SyncField
+from harmonix.lab.sync_field import SyncField
 from harmonix.metrics import echo, is_optimal
 from harmonix.organisms.haiku import Bootstrap, Haiku, load_bootstrap, snapshot_spec, think
 from harmonix.progress import NO_PROGRESS, Progress
@@ -307,7 +307,7 @@ def markdown(result: LockIsolation, command: str) -> str:
         f"Reproduce with: `{command}`", "",
         f"{result.runs} runs × {result.turns} turns per session, per arm and condition; HAiKU, the standard prompt "
         "script, every RNG seeded, each run from a fresh copy of the same starting field. Definitions: "
-        "`harmonix/experiments/lock_isolation.py`.", "",
+        "`harmonix/lab/experiments/lock_isolation.py`.", "",
         *rows, "",
         "**Findings**", "",
         *[f"- {line}" for line in findings(result)], "",

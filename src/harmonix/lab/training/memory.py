@@ -39,7 +39,7 @@ from harmonix.metatalk import meta_talk
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import STOPWORDS, is_known, tokenize
 
-MEMORY_FILE = Path(__file__).resolve().parent.parent / "data" / "memory" / "memory.jsonl.gz"
+MEMORY_FILE = Path(__file__).resolve().parents[2] / "data" / "memory" / "memory.jsonl.gz"
 REQUEST = "Write a short paragraph about {topic}: what it looks like, sounds like, and what people do with it."
 TOPICS = 3000
 VERBS = frozenset((

@@ -3,7 +3,7 @@ Is every breath a client saw finish still there, is every field whole, and is no
 
 A real ``harmonix serve`` runs in a subprocess with a home of its own; ``clients`` clients in this process breathe
 through it (streamed), client ``k`` on colony ``k mod colonies``, the standard prompts. ``--io`` puts Prose and Artist
-on a loopback server that answers after a delay (:mod:`harmonix.bench.delay_server`).
+on a loopback server that answers after a delay (:mod:`harmonix.lab.bench.delay_server`).
 
 **A random moment, without sleeping.** Each round draws ``n`` uniformly from ``1..max_events`` and kills the server
 the moment the clients have received their ``n``-th event of that round (any event: a stage, a token, artist, meta,
@@ -17,7 +17,7 @@ the same home and the next round begins; a round whose clients finish no event b
 - *acknowledged*: every cascade whose ``done`` a client received (its colony, its id, its prompt) must be in the
   colony's history, with the same prompt: ``lost`` counts those that are not;
 - *whole*: every field of every colony passes the audit (counts recomputed, SQLite's ``integrity_check`` and
-  ``foreign_key_check``) and each organism's turns follow one another (:mod:`harmonix.bench.integrity`);
+  ``foreign_key_check``) and each organism's turns follow one another (:mod:`harmonix.lab.bench.integrity`);
 - *unlocked*: a write transaction can begin on every field within ``UNLOCKED_S`` (a lock a dead process kept would
   make it wait; SQLite's locks die with their process, and so must every store's).
 
@@ -42,12 +42,12 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from harmonix.bench.integrity import violations_in
-from harmonix.bench.serve import server_args
 from harmonix.config import Config
 from harmonix.errors import FieldBusy
 from harmonix.field import Field, Store, open_store, sqlite_url
 from harmonix.field.steps import Begin, Rollback
+from harmonix.lab.bench.integrity import violations_in
+from harmonix.lab.bench.serve import server_args
 from harmonix.organisms.base import HUB
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.prompts import standard_prompts
@@ -223,7 +223,7 @@ async def check(url: str, acks: list[Ack]) -> Checked:
 
 async def _run(config: Config, kills: int, clients: int, colonies: int, io: bool, io_delay_s: float,
                max_events: int, seed: int, progress: Progress) -> CrashBench:
-    from harmonix.bench.delay_server import delayed_server_thread
+    from harmonix.lab.bench.delay_server import delayed_server_thread
 
     names = [f"crash-{k}" for k in range(colonies)]
     problems: list[str] = []

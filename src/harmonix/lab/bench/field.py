@@ -1,6 +1,6 @@
 """``harmonix bench field``: what the field discipline costs, measured against plain sqlite3 in the same run.
 
-Three questions, each answered with medians of ``repeats`` interleaved repeats (see :mod:`harmonix.bench.timing`):
+Three questions, each answered with medians of ``repeats`` interleaved repeats (see :mod:`harmonix.lab.bench.timing`):
 
 (a) **Ingesting one turn** (a text of about 300 words) into a fresh field, per ingest, four arms:
 
@@ -33,10 +33,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harmonix.bench.timing import Stopwatch, interleaved, median
 from harmonix.field import Field, Guards, SnapshotSpec, open_store, sqlite_url
 from harmonix.field.sqlite import MIGRATIONS, SqliteFieldStore, connect
 from harmonix.field.steps import AddText, Begin, Commit
+from harmonix.lab.bench.timing import Stopwatch, interleaved, median
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import tokenize, trigrams
 from harmonix.text.phonetics import lexicon

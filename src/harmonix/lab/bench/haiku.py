@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harmonix.bench.timing import median
 from harmonix.colony import open_organism
 from harmonix.config import Config
+from harmonix.lab.bench.timing import median
 from harmonix.organisms.haiku import Haiku
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
@@ -60,7 +60,7 @@ async def _haiku_times(turns: int, warmup: int, task: Tracker) -> tuple[list[flo
 def _markovify_times(sentences: int, seed: int) -> tuple[list[float], int]:
     import markovify
 
-    from harmonix.training.haiku_bootstrap import bootstrap_layers, core_vocabulary, runs
+    from harmonix.lab.training.haiku_bootstrap import bootstrap_layers, core_vocabulary, runs
 
     vocabulary = core_vocabulary()
     parsed = [run for works in bootstrap_layers().values() for run in runs(works, vocabulary)]

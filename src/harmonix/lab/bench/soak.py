@@ -4,7 +4,7 @@ field stay whole?
 A real ``harmonix serve`` runs in a subprocess on a loopback port with a fresh home; ``clients`` clients in this
 process breathe ``cascades`` cascades through it over HTTP with Server-Sent Events, client ``k`` on colony
 ``k mod colonies``, the standard prompts with seed ``i`` for cascade ``i``. ``--io`` puts Prose and Artist on a
-loopback OpenAI-compatible server that answers after ``io_delay_s`` (:mod:`harmonix.bench.delay_server`): the
+loopback OpenAI-compatible server that answers after ``io_delay_s`` (:mod:`harmonix.lab.bench.delay_server`): the
 server's own code, fields and streams are then what the run loads, not the LLM.
 
 **Phases.** A warm-up of one window of cascades; every client then finishes its cascade and closes its
@@ -27,7 +27,7 @@ from ``GET /v1/colonies/{id}`` (each field's size).
   first window after the warm-up (the warm-up's own window holds the cold start);
 - ``server_errors``: answers with a 5xx status or an ``error`` event of one, and requests that got no answer;
 - ``violations``: after the server stopped, audit problems plus organism turns that overlapped
-  (:mod:`harmonix.bench.integrity`);
+  (:mod:`harmonix.lab.bench.integrity`);
 - ``field_growth_per_cascade``: what each field gains per cascade of its colony in bytes, texts and distinct
   trigrams, from the end of the warm-up to the last window: ``(size[last] - size[warm-up])`` summed over the
   colonies, divided by the cascades in between (of all colonies).
@@ -45,10 +45,10 @@ from pathlib import Path
 
 import httpx
 
-from harmonix.bench.integrity import violations_in
-from harmonix.bench.serve import Timed, running_server, streamed_cascade
 from harmonix.config import Config
 from harmonix.field import sqlite_url
+from harmonix.lab.bench.integrity import violations_in
+from harmonix.lab.bench.serve import Timed, running_server, streamed_cascade
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
 from harmonix.prompts import standard_prompts
 
@@ -222,7 +222,7 @@ def _growth(first: Window, last: Window) -> dict[str, dict[str, float]]:
 
 async def _run(config: Config, cascades: int, clients: int, colonies: int, window: int, io: bool,
                io_delay_s: float, keep_turns: int | None, progress: Progress) -> SoakBench:
-    from harmonix.bench.delay_server import delayed_server_thread
+    from harmonix.lab.bench.delay_server import delayed_server_thread
 
     names = [f"soak-{k}" for k in range(colonies)]
     env = {} if keep_turns is None else {"HARMONIX_KEEP_TURNS": str(keep_turns)}

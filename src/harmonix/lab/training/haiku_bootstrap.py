@@ -47,7 +47,7 @@ from harmonix.corpora import (
 from harmonix.organisms.haiku import read_vocabulary
 from harmonix.text import tokenize, trigrams
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "haiku"
+DATA = Path(__file__).resolve().parents[2] / "data" / "haiku"
 VOCABULARY_FILE = DATA / "core_vocabulary.txt"
 BOOTSTRAP_FILE = DATA / "bootstrap.json.gz"
 COPY_WINDOW = 6

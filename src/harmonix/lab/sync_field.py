@@ -1,6 +1,6 @@
 """A field driven synchronously from threads: the same schema, steps and transactions as :class:`Field`.
 
-It exists for the sync arms of the lock-isolation experiment (:mod:`harmonix.experiments.lock_isolation`), so
+It exists for the sync arms of the lock-isolation experiment (:mod:`harmonix.lab.experiments.lock_isolation`), so
 that the only differences between its four arms are the execution model (threads or asyncio tasks) and the guard
 (a ``threading.Lock`` here, an ``asyncio.Lock`` in :class:`Field`). With ``lock=True`` each turn holds the lock from
 its first step to its commit, exactly as :meth:`Field.turn` does; with ``lock=False`` threads share the one

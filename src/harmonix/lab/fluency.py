@@ -14,7 +14,7 @@ vocabulary; the **order gain** isolates the order:
     order_gain(text) = mean over SHUFFLES seeded shuffles of nll(text with each line's words shuffled) - nll(text)
 
 Word salad keeps its words but gains little from their order; Shakespeare gains much. An organism's figures are
-the means over its texts with 95 % percentile bootstrap intervals (:func:`harmonix.judge.summarize`).
+the means over its texts with 95 % percentile bootstrap intervals (:func:`harmonix.lab.judge.summarize`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harmonix.errors import InvalidConfiguration
-from harmonix.judge import Influence, summarize
+from harmonix.lab.judge import Influence, summarize
 
 log = logging.getLogger(__name__)
 

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harmonix.bench.timing import median, paired_ratios, span
 from harmonix.engines.llm import LlamaCppEngine, LlamaCppSettings, Sampling, embedded_model_path
+from harmonix.lab.bench.timing import median, paired_ratios, span
 from harmonix.organisms.sonnet import LINE_BATCH, compose, load_engine, load_model, packaged_model_dir
 from harmonix.progress import NO_PROGRESS, Progress
 

@@ -49,7 +49,7 @@ from harmonix.engines.lexicon import pack
 from harmonix.text import content_words, is_known, stem, tokenize
 
 WORDNET_DIR = Path("/usr/share/wordnet")
-LEXICON_FILE = Path(__file__).resolve().parent.parent / "data" / "lexicon" / "lexicon.json.gz"
+LEXICON_FILE = Path(__file__).resolve().parents[2] / "data" / "lexicon" / "lexicon.json.gz"
 PARTS_OF_SPEECH = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
 POS_WEIGHT = {"n": 1.0, "v": 0.8, "a": 0.8, "r": 0.8}
 SENSES = 3

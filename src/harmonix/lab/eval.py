@@ -6,7 +6,7 @@ and a run is reproducible. Per organism:
 
 - **echo** (:func:`harmonix.metrics.echo`): mean over valid replies, the share of *optimal* turns (a valid reply with
   echo < 0.2, among all replies), and the number of *invalid* replies (no content word; reported apart, never as 0);
-- **prompt influence** (:mod:`harmonix.judge`, the ``eval`` extra): how much closer each reply is to its own prompt
+- **prompt influence** (:mod:`harmonix.lab.judge`, the ``eval`` extra): how much closer each reply is to its own prompt
   than to the others, by an embedding model the organisms never use, with its 95 % interval; and the *lagged
   influence* at k = 0..3, how much of the prompt k turns back a reply still carries (the run is one conversation);
 - **dissonance**: its mean and standard deviation over the turns, and the share of turns at 0.99 or more (an
@@ -19,7 +19,7 @@ and a run is reproducible. Per organism:
   words of its bootstrap corpus, Sonnet 8 words of Shakespeare's works, Prose 8 words of its genesis and of the
   long-term memory), checked against the corpus itself;
 - **latency**: the median seconds of a whole turn;
-- **fluency** (:mod:`harmonix.fluency`, with ``--fluency``): the mean nll per token of the replies and their order
+- **fluency** (:mod:`harmonix.lab.fluency`, with ``--fluency``): the mean nll per token of the replies and their order
   gain, by Gemma-3-270M base, a second judge no organism runs by default; beside them the same figures for
   references read by the same judge in the same run (:func:`reference_texts`): Shakespeare's sonnets for Sonnet,
   three-line excerpts of the bootstrap's poems for HAiKU, and the chatbot (below) for Prose and Artist;
@@ -47,8 +47,8 @@ from typing import Any, TypeVar
 
 from harmonix.colony import Harmonix, open_organism
 from harmonix.config import Config
-from harmonix.fluency import Fluency, FluencyJudge
-from harmonix.judge import FAR, LAGS, Influence, Judge
+from harmonix.lab.fluency import Fluency, FluencyJudge
+from harmonix.lab.judge import FAR, LAGS, Influence, Judge
 from harmonix.metatalk import meta_talk, meta_talk_rate
 from harmonix.metrics import distinct_n, echo, is_optimal
 from harmonix.organisms.base import plain
@@ -130,7 +130,7 @@ def reference_texts(count: int, seed: int = 0) -> dict[str, list[str]]:
     Shakespeare's, and runs of :data:`REFERENCE_LINES` consecutive lines of the poems HAiKU's bootstrap was counted
     from (the length of a haiku)."""
     from harmonix.corpora import shakespeare_works
-    from harmonix.training.haiku_bootstrap import bootstrap_layers
+    from harmonix.lab.training.haiku_bootstrap import bootstrap_layers
 
     rng = random.Random(seed)
     sonnets = [block for work in shakespeare_works() if work.name == "sonnets"
@@ -210,8 +210,8 @@ async def _answers(answer: Callable[[str, int], Awaitable[Reply]], prompts: Sequ
 
 
 async def eval_haiku(config: Config, prompts: Sequence[str], task: Tracker) -> Replies:
+    from harmonix.lab.training.haiku_bootstrap import bootstrap_layers
     from harmonix.organisms.haiku import BUDGETS, Haiku
-    from harmonix.training.haiku_bootstrap import bootstrap_layers
 
     async with open_organism(config, "haiku") as organism:
         assert isinstance(organism, Haiku)
@@ -398,8 +398,8 @@ def _fluency(results: Sequence[Mapping[str, Any]], references: Mapping[str, Any]
     rows += [(f"*{name}* (reference)", value) for name, value in (references or {}).items()]
     if not rows:
         return []
-    lines = ["", "Fluency by Gemma-3-270M base (`harmonix.fluency`): nll per token (lower: likelier) and order gain "
-             "(the nll of the words shuffled within each line minus the text's; higher: the order carries more "
+    lines = ["", "Fluency by Gemma-3-270M base (`harmonix.lab.fluency`): nll per token (lower: likelier) and order "
+             "gain (the nll of the words shuffled within each line minus the text's; higher: the order carries more "
              "sense), mean [95 % CI].", "", "| texts | nll | order gain |", "|---|---|---|"]
     lines += [f"| {name} | {_influence(value['nll'])} | {_influence(value['order_gain'])} |" for name, value in rows]
     planted = [(r["organism"], r["planting"]) for r in results if r.get("planting")]

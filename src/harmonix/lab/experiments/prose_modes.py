@@ -14,7 +14,7 @@ fresh field per arm, answering the same prompts (the standard set, prompt ``i`` 
 **Measures** per arm: *meta-talk in attempts*, the share of everything the model wrote (kept or rejected) that
 talks about its task or persona (:func:`harmonix.metatalk.meta_talk`), i.e. what the model does before Prose's guard
 rejects it; *retried turns*; *failed turns* (every attempt rejected); *distinct-2* of the kept replies; *prompt
-influence* with its 95 % interval (:mod:`harmonix.judge`); mean *echo*; median *tokens/s*.
+influence* with its 95 % interval (:mod:`harmonix.lab.judge`); mean *echo*; median *tokens/s*.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from harmonix.config import Config, LLMSettings
 from harmonix.corpora import cache_dir
 from harmonix.engines.llm import gemma_model_path
 from harmonix.errors import CompositionFailed
-from harmonix.eval import meta_talk_attempts
-from harmonix.judge import Influence, Judge
+from harmonix.lab.eval import meta_talk_attempts
+from harmonix.lab.judge import Influence, Judge
 from harmonix.metrics import distinct_n, echo
 from harmonix.organisms.prose import Prose, ProseReply
 from harmonix.progress import NO_PROGRESS, Progress
