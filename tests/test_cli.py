@@ -144,7 +144,7 @@ def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: P
 
 
 def test_a_report_names_its_command_without_home_or_json() -> None:
-    from harmonix.cli import reproducing_command
+    from harmonix.lab.reports import reproducing_command
 
     arguments = ["--organisms", "sonnet", "--home", "/somewhere/else", "--json", "--home=/x", "--report", "r.md"]
     assert reproducing_command("harmonix eval", arguments) == "harmonix eval --organisms sonnet --report r.md"
