@@ -1,5 +1,5 @@
 """An OpenAI-compatible stand-in for a remote LLM, in its own process: every chat answer comes after ``DELAY``
-seconds with no local compute (:mod:`harmonix.bench.delay_server`); a GET (an engine's probe) after ``PROBE``
+seconds with no local compute (:mod:`harmonix.lab.bench.delay_server`); a GET (an engine's probe) after ``PROBE``
 seconds. Prints its URL, then serves until killed.
 
     python llm_standin.py DELAY [PROBE]
@@ -19,7 +19,7 @@ import asyncio
 import json
 import sys
 
-from harmonix.bench.delay_server import ANSWER, delayed_server
+from harmonix.lab.bench.delay_server import ANSWER, delayed_server
 
 HALF = ANSWER.split(" ")[:6]
 HOSTILE_MESSAGE = "\x1b[2J\x1b]0;owned\x07\x9b31mthe model refuses\x1b[0m"

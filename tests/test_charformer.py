@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch", reason="the parity test needs torch (the tr
 def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model with random weights (biases and norms perturbed too), exported the way training exports."""
     from harmonix.corpora import ALPHABET
-    from harmonix.training.sonnet import build_model, export_weights
+    from harmonix.lab.training.sonnet import build_model, export_weights
 
     torch.manual_seed(0)
     config = CharformerConfig(vocab=ALPHABET, block_size=64, n_layer=2, n_head=4, n_embd=64)
@@ -31,7 +31,7 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def torch_logits(directory: Path, tokens: np.ndarray) -> np.ndarray:
-    from harmonix.training.sonnet import build_model, load_weights
+    from harmonix.lab.training.sonnet import build_model, load_weights
 
     config = CharformerConfig.load(directory / "sonnet.json")
     model = build_model(config)

@@ -144,7 +144,7 @@ def test_haiku_json_has_the_documented_keys_and_a_seed_reproduces_it(tmp_path: P
 
 
 def test_a_report_names_its_command_without_home_or_json() -> None:
-    from harmonix.cli import reproducing_command
+    from harmonix.lab.reports import reproducing_command
 
     arguments = ["--organisms", "sonnet", "--home", "/somewhere/else", "--json", "--home=/x", "--report", "r.md"]
     assert reproducing_command("harmonix eval", arguments) == "harmonix eval --organisms sonnet --report r.md"
@@ -187,7 +187,7 @@ def test_bench_llm_says_why_it_cannot_measure_a_server(tmp_path: Path, workdir: 
 
 async def test_artist_on_its_own_server_while_prose_runs_the_embedded_model(tmp_path: Path, workdir: Path) -> None:
     """The seeds' split: Artist on an OpenAI-compatible server (here our loopback stand-in), Prose in-process."""
-    from harmonix.bench.delay_server import delayed_server
+    from harmonix.lab.bench.delay_server import delayed_server
 
     async with delayed_server(0.01) as url:
         process = await asyncio.create_subprocess_exec(

@@ -12,10 +12,10 @@ import pytest
 from harmonix.engines.lexicon import Lexicon
 from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidArgument
-from harmonix.experiments.associations import sources
-from harmonix.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
-from harmonix.experiments.memory import Probed, Theme, history_effects, themes_of
-from harmonix.judge import Judge
+from harmonix.lab.experiments.associations import sources
+from harmonix.lab.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
+from harmonix.lab.experiments.memory import Probed, Theme, history_effects, themes_of
+from harmonix.lab.judge import Judge
 from harmonix.prompts import parse_prompts, read_prompts
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from harmonix.corpora import cache_dir
-from harmonix.eval import reference_texts
-from harmonix.fluency import FluencyJudge, shuffled_lines
+from harmonix.lab.eval import reference_texts
+from harmonix.lab.fluency import FluencyJudge, shuffled_lines
 
 SONNET_LINES = ("Shall I compare thee to a summer's day?\n"
                 "Thou art more lovely and more temperate:\n"
@@ -49,7 +49,7 @@ def test_the_judge_hears_the_order_of_shakespeares_words(judge: FluencyJudge) ->
 def test_planting_compares_what_opens_on_a_lean_word_with_the_rest(judge: FluencyJudge) -> None:
     """A line that opens on a word no sentence would put there reads as less likely than the organism's other
     lines: the gap the planting figure reports (``harmonix eval --fluency``)."""
-    from harmonix.eval import planting
+    from harmonix.lab.eval import planting
 
     natural = ["The sea comes in and leaves the shore to salt.", "The night is long and the light is low."]
     forced = ["Descriptor thee that bade before their prayers.", "Category and grave state to the post."]

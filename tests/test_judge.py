@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harmonix.judge import FAR, Judge, influences, lagged_influences, summarize
+from harmonix.lab.judge import FAR, Judge, influences, lagged_influences, summarize
 
 
 def test_influence_is_own_similarity_minus_the_mean_of_the_others() -> None:

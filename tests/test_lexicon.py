@@ -8,7 +8,7 @@ import pytest
 
 from harmonix.engines.lexicon import Lexicon
 from harmonix.engines.memory import Memory
-from harmonix.training.lexicon import ASSOCIATES, build, main, save
+from harmonix.lab.training.lexicon import ASSOCIATES, build, main, save
 
 # A miniature WordNet in the database's own format: "offset lex_filenum ss_type w_cnt word lex_id … p_cnt
 # [pointer offset pos source/target] … | definition", and index lines "lemma pos synset_cnt p_cnt [ptr] sense_cnt

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from harmonix.engines.memory import Memory
-from harmonix.experiments.lock_isolation import (
+from harmonix.field.sqlite import SqliteStore
+from harmonix.lab.experiments.lock_isolation import (
     WARMUP,
     bootstrap_interval,
     integrity,
     run_lock_isolation,
     starting_field,
 )
-from harmonix.field.sqlite import SqliteStore
 from harmonix.organisms.haiku import load_bootstrap
 from harmonix.prompts import standard_prompts
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from harmonix.bench.crash import locked_fields
-from harmonix.bench.integrity import violations_in
 from harmonix.field import Field, TurnRecord, open_store, sqlite_url
+from harmonix.lab.bench.crash import locked_fields
+from harmonix.lab.bench.integrity import violations_in
 from serving import llm_standin
 
 

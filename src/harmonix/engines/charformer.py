@@ -1,6 +1,6 @@
 """Sonnet's character transformer in pure NumPy: the model's shape, its weights, and fast batched sampling.
 
-**The model** (trained by :mod:`harmonix.training.sonnet` with the same maths) is a nanoGPT-style decoder::
+**The model** (trained by :mod:`harmonix.lab.training.sonnet` with the same maths) is a nanoGPT-style decoder::
 
     x      = wte[token] + wpe[position]
     block  : x = x + proj(attention(LN1(x)));  x = x + fc2(gelu(fc(LN2(x))))     (n_layer times)

@@ -1,6 +1,6 @@
 """The lexicon: what a word calls up, by what it means. Weightless.
 
-A table written once from WordNet by :mod:`harmonix.training.lexicon` (``data/lexicon/lexicon.json.gz``): for each
+A table written once from WordNet by :mod:`harmonix.lab.training.lexicon` (``data/lexicon/lexicon.json.gz``): for each
 of 30 736 English words, up to 24 words its senses are defined by and linked to, each weighted in (0, 1] (the
 strongest 1). "heron" calls up "wading", "bird", "neck", "legs", "egret". Every process loads it once with the
 memory (:meth:`harmonix.engines.memory.Memory.load`), and every colony's organisms share it.

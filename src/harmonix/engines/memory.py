@@ -1,6 +1,6 @@
 """The long-term memory: what a prompt can resonate with, and what "associated" means. Weightless.
 
-Every process loads one immutable :class:`Memory` (:mod:`harmonix.training.memory` writes it: short paragraphs about
+Every process loads one immutable :class:`Memory` (:mod:`harmonix.lab.training.memory` writes it: short paragraphs about
 the everyday words of English) and every colony's organisms share it, the way they share HAiKU's bootstrap poetry.
 It answers three questions, all by counting:
 

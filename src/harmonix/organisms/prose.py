@@ -30,7 +30,7 @@ experiment prose-modes``, docs/results/experiments.md) the chat mode talked abou
 (:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest among those the model
 itself opens sentences on, drawn), written after the opening for the model to go on from: "Ocean waves …" for a
 prompt about the sea at night. Without a first word, the small model's paragraph wandered wherever the last
-paragraph it read had not gone, and the judge of :mod:`harmonix.judge` measured Prose's prompt influence at
+paragraph it read had not gone, and the judge of :mod:`harmonix.lab.judge` measured Prose's prompt influence at
 0.03-0.04. But a lean word the model never begins a sentence with is not planted: "Category" made it write a
 heading ("Category: Art & Design …"); with no such word the model opens the paragraph itself. The word is from the
 lean, so never one of the prompt's own words.

@@ -1,7 +1,7 @@
 """Sonnet: our own character transformer, composing Shakespearean sonnets (14 lines, ABAB CDCD EFEF GG).
 
 The second step of the constraint gradient. The model is a 1.8M-parameter character transformer trained by us on
-Shakespeare's complete works (:mod:`harmonix.training.sonnet`), run in NumPy (:mod:`harmonix.engines.charformer`).
+Shakespeare's complete works (:mod:`harmonix.lab.training.sonnet`), run in NumPy (:mod:`harmonix.engines.charformer`).
 The text it continues is built from its own field: the lines of its earlier sonnets that resonate most with the
 turn (the prompt, plus whatever the caller passes as ``context``), and a line naming the words the shared memory
 associates with it (:mod:`harmonix.organisms.listening`); never the user's own words.
@@ -52,7 +52,7 @@ their service stands …" for a prompt about the sea at night). Which one is the
 likeliest to begin the line there (its log-probability of ``"Word "`` after the priming and the lines so far),
 and none at all when even that one scores below ``OPENING_FLOOR``: a word the model would
 never write there ("Descriptor thee that bade before their prayers") is not planted. The model alone barely
-follows its priming: over the standard prompts the judge of :mod:`harmonix.judge` put Sonnet's prompt influence
+follows its priming: over the standard prompts the judge of :mod:`harmonix.lab.judge` put Sonnet's prompt influence
 between 0.00 and 0.01 in every run without openings. The opening words are what the prompt calls up in Sonnet,
 never the prompt's words; those can only win a choice among candidates
 (:meth:`~harmonix.organisms.listening.Listening.choosing`).
