@@ -18,7 +18,7 @@ or three texts per turn (its reply, the meta sentence it heard, HAiKU's reflecti
 than its turns. What is forgotten is gone: the history of a colony shows its newest 1000 cascades.
 
 **What a store must do** for :class:`~harmonix.field.steps.Forget` (SQLite: :mod:`harmonix.field.sqlite`;
-PostgreSQL: :mod:`harmonix.field.postgres_steps`, one round trip to find what overflowed, the rest sent with the
+PostgreSQL: :mod:`harmonix.field.postgres.steps`, one round trip to find what overflowed, the rest sent with the
 commit), inside the open write transaction, for each of the three tables with its cap ``keep``:
 
 1. ``m`` = the highest id in the table (nothing to do when the table is empty or ``m <= keep``); the rows with

@@ -140,7 +140,7 @@ async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int =
             yield store
         return
     if url.startswith(POSTGRES_SCHEMES):
-        from harmonix.field.postgres import PostgresStore
+        from harmonix.field.postgres.store import PostgresStore
 
         async with PostgresStore.open(url, lock_timeout_s=lock_timeout_s, pool_size=pool_size,
                                       idle_in_transaction_s=idle_in_transaction_s,
