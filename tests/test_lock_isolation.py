@@ -22,7 +22,7 @@ from harmonix.experiments.lock_isolation import (
     run_lock_isolation,
     starting_field,
 )
-from harmonix.field.sqlite import SqliteStore
+from harmonix.field.sqlite.store import SqliteStore
 from harmonix.organisms.haiku import load_bootstrap
 from harmonix.prompts import standard_prompts
 

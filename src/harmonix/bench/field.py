@@ -35,7 +35,8 @@ from pathlib import Path
 
 from harmonix.bench.timing import Stopwatch, interleaved, median
 from harmonix.field import Field, Guards, SnapshotSpec, open_store, sqlite_url
-from harmonix.field.sqlite import MIGRATIONS, SqliteFieldStore, connect
+from harmonix.field.sqlite.connection import SqliteFieldStore
+from harmonix.field.sqlite.schema import MIGRATIONS, connect
 from harmonix.field.steps import AddText, Begin, Commit
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import tokenize, trigrams

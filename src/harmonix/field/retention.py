@@ -17,7 +17,7 @@ stages and the meta sentence), so its history keeps every text of its newest 100
 or three texts per turn (its reply, the meta sentence it heard, HAiKU's reflection), so its texts reach back further
 than its turns. What is forgotten is gone: the history of a colony shows its newest 1000 cascades.
 
-**What a store must do** for :class:`~harmonix.field.steps.Forget` (SQLite: :mod:`harmonix.field.sqlite`;
+**What a store must do** for :class:`~harmonix.field.steps.Forget` (SQLite: :mod:`harmonix.field.sqlite.steps`;
 PostgreSQL: :mod:`harmonix.field.postgres.steps`, one round trip to find what overflowed, the rest sent with the
 commit), inside the open write transaction, for each of the three tables with its cap ``keep``:
 

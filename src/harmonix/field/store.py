@@ -131,7 +131,7 @@ async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int =
     ``ensure_default`` is false: a listing opens the store that way, so that reading a new home writes nothing
     into it."""
     if url.startswith(SQLITE_SCHEME):
-        from harmonix.field.sqlite import SqliteStore
+        from harmonix.field.sqlite.store import SqliteStore
 
         path = url[len(SQLITE_SCHEME):]
         path = path[2:] if path.startswith("///") else path
