@@ -2,6 +2,7 @@
 hold colonies of fields."""
 
 from harmonix.field.audit import FieldAudit, audit_field
+from harmonix.field.backends import open_store
 from harmonix.field.field import Field, Guards, Turn, check_field_name
 from harmonix.field.model import (
     SELF_SOURCE,
@@ -24,7 +25,7 @@ from harmonix.field.model import (
 )
 from harmonix.field.retention import Retention
 from harmonix.field.seed import Seed, build_seed
-from harmonix.field.store import Store, ensure_colony, open_store, public_location, sqlite_url
+from harmonix.field.store import Store, ensure_colony, public_location, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
