@@ -23,7 +23,6 @@ from harmonix.field.model import (
     WordCount,
     WrinkleReceipt,
 )
-from harmonix.field.retention import Retention
 from harmonix.field.seed import Seed, build_seed
 from harmonix.field.store import Store, ensure_colony, public_location, sqlite_url
 
@@ -41,7 +40,6 @@ __all__ = [
     "Forgotten",
     "Guards",
     "IngestReceipt",
-    "Retention",
     "Seed",
     "SnapshotSpec",
     "Store",
