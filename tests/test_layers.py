@@ -157,10 +157,12 @@ def imports_in(source: str, module: str, *, is_package: bool, modules: Iterable[
 
     found = []
     for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             base = node.module or ""
             if node.level:
                 parts = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
