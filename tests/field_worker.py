@@ -18,8 +18,9 @@ import asyncio
 import random
 import sys
 
+from harmonix.config import Retention
 from harmonix.errors import FieldBusy
-from harmonix.field import Field, Guards, Retention, open_store
+from harmonix.field import Field, Guards, open_store
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "sa", "tu", "vel", "no", "ri", "sha", "ot", "em"]
 VOCABULARY = sorted({a + b for a in SYLLABLES for b in SYLLABLES})

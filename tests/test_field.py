@@ -23,7 +23,8 @@ from harmonix.errors import (
     InvalidText,
 )
 from harmonix.field import Field, SnapshotSpec, Store, TurnRecord
-from harmonix.field.sqlite import SCHEMA_VERSION, SqliteStore
+from harmonix.field.sqlite.schema import SCHEMA_VERSION
+from harmonix.field.sqlite.store import SqliteStore
 
 
 @pytest.fixture

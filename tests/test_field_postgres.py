@@ -18,8 +18,8 @@ import pytest
 from fieldtools import audit, fingerprint
 from harmonix.errors import FieldBusy, FieldVersionError, StoreUnavailable
 from harmonix.field import Field, SnapshotSpec, open_store, sqlite_url
-from harmonix.field.postgres import PostgresStore
-from harmonix.field.postgres_schema import SCHEMA, SCHEMA_VERSION, field_lock_key
+from harmonix.field.postgres.schema import SCHEMA, SCHEMA_VERSION, field_lock_key
+from harmonix.field.postgres.store import PostgresStore
 
 
 async def test_settings_of_a_field_connection(postgres_url: str) -> None:

@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldtools import audit
+from harmonix.config import Retention
 from harmonix.errors import InvalidText
-from harmonix.field import Field, Retention, open_store, sqlite_url
+from harmonix.field import Field, open_store, sqlite_url
 from harmonix.text import MAX_TEXT_CHARS, tokenize, validate_text
 from llm_standin import HOSTILE_MESSAGE
 from serving import llm_standin, llm_standin_process, serve_args, served

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from harmonix.config import LLMChoice
 from harmonix.engines.llm import (
     EnginePool,
     LlamaCppEngine,
     LlamaCppSettings,
-    LLMChoice,
     OpenAIEngine,
     OpenAISettings,
     Sampling,
@@ -97,7 +97,7 @@ class TestEmbedded:
     async def test_pool_shares_one_engine_per_model(self) -> None:
         choice = LLMChoice(threads=1, parallel=1)
         async with EnginePool.open() as pool:
-            assert await choice.engine(pool) is await choice.engine(pool)
+            assert await pool.engine(choice) is await pool.engine(choice)
 
 
 class TestOpenAIAgainstARealServer:

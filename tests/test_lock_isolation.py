@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harmonix.engines.memory import Memory
-from harmonix.field.sqlite import SqliteStore
+from harmonix.field.sqlite.store import SqliteStore
 from harmonix.lab.experiments.lock_isolation import (
     WARMUP,
     bootstrap_interval,

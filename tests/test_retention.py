@@ -17,9 +17,9 @@ import pytest
 
 from fieldtools import audit, fingerprint
 from harmonix.colony import Harmonix
-from harmonix.config import Config
+from harmonix.config import Config, Retention
 from harmonix.errors import InvalidArgument
-from harmonix.field import Field, Retention, SnapshotSpec, Store, TurnRecord, open_store, sqlite_url
+from harmonix.field import Field, SnapshotSpec, Store, TurnRecord, open_store, sqlite_url
 from harmonix.field.transfer import load_colony, read_colony
 from harmonix.organisms.base import Stimulus
 

@@ -26,7 +26,7 @@ from httpx_sse import aconnect_sse
 
 from fieldtools import audit
 from harmonix.field import Field, open_store
-from harmonix.field.postgres_schema import field_lock_key
+from harmonix.field.postgres.schema import field_lock_key
 from harmonix.organisms.base import FIELDS
 from serving import Served, llm_standin, serve_args, served
 

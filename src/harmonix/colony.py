@@ -51,7 +51,7 @@ HISTORY_PAGE = 500
 
 def open_config_store(config: Config, *, ensure_default: bool = True) -> contextlib.AbstractAsyncContextManager[Store]:
     """The store ``config`` names (its database, else the SQLite home) with its lock timeout and pool settings;
-    ``ensure_default`` as for :func:`~harmonix.field.store.open_store`."""
+    ``ensure_default`` as for :func:`~harmonix.field.backends.open_store`."""
     return open_store(config.store_url, lock_timeout_s=config.lock_timeout_s, pool_size=config.db_pool_size,
                       idle_in_transaction_s=config.db_idle_in_transaction_s, ensure_default=ensure_default)
 

@@ -42,6 +42,10 @@ Settings (flag; environment variable; default and what is accepted):
 For each LLM a model file and a server are alternatives: a flag beats the environment, and giving both at the same
 level is an error. The artist inherits the prose LLM unless one of its own settings is given, so by default Prose and
 Artist share one engine (one loaded model).
+
+Every layer reads the configuration, so it imports none of them: the values it hands them are plain data defined
+here (:class:`LLMChoice`, which :meth:`harmonix.engines.llm.EnginePool.engine` opens; :class:`Retention`, which a
+field applies as :mod:`harmonix.field.retention` says).
 """
 
 from __future__ import annotations
@@ -57,9 +61,7 @@ from typing import TypeVar
 
 import platformdirs
 
-from harmonix.engines.llm import LLMChoice
-from harmonix.errors import InvalidConfiguration, ModelMissing
-from harmonix.field.retention import DEFAULT_TURNS, Retention
+from harmonix.errors import InvalidArgument, InvalidConfiguration, ModelMissing
 
 HOME_VARIABLE = "HARMONIX_HOME"
 DEFAULT_COLONY = "default"
@@ -67,6 +69,8 @@ COLONY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 LLM_ROLES = ("prose", "artist")
 LLM_MODES = ("completion", "chat")
 Number = TypeVar("Number", int, float)
+DEFAULT_KEEP_TURNS = 1000
+TEXTS_PER_TURN = 5
 
 
 def default_home() -> Path:
@@ -195,6 +199,42 @@ def _llm_settings(model: Setting, url: Setting, key: Setting, name: Setting) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class LLMChoice:
+    """Which LLM to use: a server (``url``, wins when set), else a GGUF ``model``, else the embedded model; what
+    :meth:`Config.llm` gives the engines (:meth:`harmonix.engines.llm.EnginePool.engine` opens it)."""
+
+    model: Path | None = None
+    url: str | None = None
+    api_key: str | None = None
+    server_model: str = "default"
+    threads: int = 2
+    parallel: int = 4
+    replicas: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """The newest rows a field keeps of each table; older ones are forgotten, counts included (the contract is in
+    :mod:`harmonix.field.retention`). Each cap is at least 1: a field never forgets everything, so its ids keep
+    increasing and an organism never mistakes a full field for a new one."""
+
+    texts: int = TEXTS_PER_TURN * DEFAULT_KEEP_TURNS
+    disturbances: int = DEFAULT_KEEP_TURNS
+    turns: int = DEFAULT_KEEP_TURNS
+
+    def __post_init__(self) -> None:
+        for name in ("texts", "disturbances", "turns"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidArgument(f"retention: {name} must be an int of at least 1, got {value!r}")
+
+    @classmethod
+    def keeping(cls, turns: int) -> Retention:
+        """The default shape for ``turns`` turns: as many disturbances, ``TEXTS_PER_TURN`` times as many texts."""
+        return cls(texts=TEXTS_PER_TURN * turns, disturbances=turns, turns=turns)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Where Harmonix keeps its state, which colony a command works on, and which LLMs Prose and Artist use."""
 
@@ -202,7 +242,7 @@ class Config:
     colony: str = DEFAULT_COLONY
     database: str | None = None
     lock_timeout_s: float = 30.0
-    keep_turns: int = DEFAULT_TURNS
+    keep_turns: int = DEFAULT_KEEP_TURNS
     db_pool_size: int = 16
     db_idle_in_transaction_s: float = 900.0
     prose_llm: LLMSettings = LLMSettings()
@@ -274,7 +314,7 @@ class Config:
                    db_pool_size=16 if pool is None else pool,
                    db_idle_in_transaction_s=900.0 if idle is None else idle,
                    lock_timeout_s=30.0 if lock_timeout is None else lock_timeout,
-                   keep_turns=DEFAULT_TURNS if keep_turns is None else keep_turns,
+                   keep_turns=DEFAULT_KEEP_TURNS if keep_turns is None else keep_turns,
                    prose_llm=prose, artist_llm=artist, llm_threads=threads, llm_replicas=replicas,
                    llm_parallel=4 if parallel is None else parallel,
                    llm_timeout_s=120.0 if timeout is None else timeout, llm_mode=mode.value or "completion",
@@ -283,7 +323,7 @@ class Config:
 
     @property
     def retention(self) -> Retention:
-        """What each field keeps (:meth:`~harmonix.field.retention.Retention.keeping` ``keep_turns``)."""
+        """What each field keeps (:meth:`Retention.keeping` ``keep_turns``)."""
         return Retention.keeping(self.keep_turns)
 
     @property

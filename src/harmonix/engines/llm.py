@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harmonix.config import LLMChoice
 from harmonix.errors import (
     LLMBusy,
     LLMRequestError,
@@ -492,6 +493,15 @@ class EnginePool:
         async with contextlib.AsyncExitStack() as stack:
             yield cls(stack)
 
+    async def engine(self, choice: LLMChoice) -> LLMEngine:
+        """The shared engine for ``choice``: its server when it names one, else its model file, else the embedded
+        model."""
+        if choice.url:
+            return await self.openai(OpenAISettings(choice.url, choice.api_key, choice.server_model))
+        model = choice.model or embedded_model_path()
+        return await self.llamacpp(LlamaCppSettings(model, n_parallel=choice.parallel, threads=choice.threads),
+                                   choice.replicas)
+
     async def llamacpp(self, settings: LlamaCppSettings, replicas: int = 1) -> LLMEngine:
         """The model at ``settings.model``, loaded once (``replicas`` > 1: that many single copies, see
         :class:`Replicas`)."""
@@ -514,24 +524,3 @@ class EnginePool:
             if key not in self._engines:
                 self._engines[key] = await self._stack.enter_async_context(opener())
             return self._engines[key]
-
-
-@dataclass(frozen=True, slots=True)
-class LLMChoice:
-    """Which LLM to use: a server (``url``, wins when set), else a GGUF ``model``, else the embedded model."""
-
-    model: Path | None = None
-    url: str | None = None
-    api_key: str | None = None
-    server_model: str = "default"
-    threads: int = 2
-    parallel: int = 4
-    replicas: int = 1
-
-    async def engine(self, pool: EnginePool) -> LLMEngine:
-        """The shared engine for this choice, from ``pool``."""
-        if self.url:
-            return await pool.openai(OpenAISettings(self.url, self.api_key, self.server_model))
-        model = self.model or embedded_model_path()
-        return await pool.llamacpp(LlamaCppSettings(model, n_parallel=self.parallel, threads=self.threads),
-                                   self.replicas)

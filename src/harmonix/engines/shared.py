@@ -14,14 +14,15 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
-from harmonix.engines.llm import EnginePool, LLMChoice, LLMEngine
+from harmonix.config import LLMChoice
+from harmonix.engines.llm import EnginePool, LLMEngine
 
 log = logging.getLogger(__name__)
 
 
 class SharedEngines:
     """Engines shared by every colony of the process. ``async with SharedEngines.open(llms) as engines:``, where
-    ``llms`` maps a role ("prose", "artist") to its :class:`~harmonix.engines.llm.LLMChoice`. Two roles with the
+    ``llms`` maps a role ("prose", "artist") to its :class:`~harmonix.config.LLMChoice`. Two roles with the
     same model (or server) get one engine."""
 
     def __init__(self, pool: EnginePool, llms: Mapping[str, LLMChoice]) -> None:
@@ -50,7 +51,7 @@ class SharedEngines:
         """The shared LLM engine of ``role`` (one engine per model file or server, whatever the role)."""
         if role not in self._llms:
             raise KeyError(f"no LLM configured for {role!r}; configured: {sorted(self._llms)}")
-        return await self._llms[role].engine(self._pool)
+        return await self._pool.engine(self._llms[role])
 
     def llm_choice(self, role: str) -> LLMChoice:
         return self._llms[role]

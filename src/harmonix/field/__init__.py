@@ -2,6 +2,7 @@
 hold colonies of fields."""
 
 from harmonix.field.audit import FieldAudit, audit_field
+from harmonix.field.backends import open_store
 from harmonix.field.field import Field, Guards, Turn, check_field_name
 from harmonix.field.model import (
     SELF_SOURCE,
@@ -22,9 +23,8 @@ from harmonix.field.model import (
     WordCount,
     WrinkleReceipt,
 )
-from harmonix.field.retention import Retention
 from harmonix.field.seed import Seed, build_seed
-from harmonix.field.store import Store, ensure_colony, open_store, public_location, sqlite_url
+from harmonix.field.store import Store, ensure_colony, public_location, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
@@ -40,7 +40,6 @@ __all__ = [
     "Forgotten",
     "Guards",
     "IngestReceipt",
-    "Retention",
     "Seed",
     "SnapshotSpec",
     "Store",

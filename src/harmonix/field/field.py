@@ -25,7 +25,7 @@ Rules (docs/architecture.md, "The field discipline"), and where they live:
 4. **Bad input never reaches storage**: texts are validated (:func:`harmonix.text.validate_text`) and tokenized
    before the lock is taken.
 5. **A field forgets only whole rows, inside the write that overflowed it**: with a
-   :class:`~harmonix.field.retention.Retention` (the default policy unless ``retention=None``), every write
+   :class:`~harmonix.config.Retention` (the default policy unless ``retention=None``), every write
    transaction ends with a :class:`~harmonix.field.steps.Forget` step before its commit, so the field never holds
    more than the policy's newest rows, and never a half-forgotten one.
 
@@ -47,6 +47,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from harmonix.config import Retention
 from harmonix.errors import FieldClosed, FieldReentry, InvalidArgument
 from harmonix.field.model import (
     SELF_SOURCE,
@@ -62,7 +63,6 @@ from harmonix.field.model import (
     TurnView,
     WrinkleReceipt,
 )
-from harmonix.field.retention import Retention
 from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
 from harmonix.field.steps import (
     AddDisturbance,
@@ -177,7 +177,7 @@ class Planned(Generic[Result]):
 class TurnBook:
     """What a turn writes, as steps, and what it remembers of them, independent of how the steps run.
 
-    The async :class:`Turn` and the threaded :class:`harmonix.field.sync.SyncTurn` share it, so the two execution
+    The async :class:`Turn` and the threaded :class:`harmonix.lab.sync_field.SyncTurn` share it, so the two execution
     models of the lock-isolation experiment differ only in how they run the same steps. The book remembers the
     turn's disturbance, its own text and how many turns its snapshot saw, so :meth:`record` links the metrics row to
     them; it opens the transaction with the turn's first step (:meth:`opening`). When the turn took a snapshot,

@@ -1,24 +1,25 @@
-"""How much a field remembers: the retention policy that keeps a field's size, and a turn's cost, bounded.
+"""How much a field remembers: what forgetting means, the rule that keeps a field's size, and a turn's cost, bounded.
 
 **Why.** Every cascade adds rows to every field: a disturbance, a text or two of the organism's own, the meta
 sentence it hears, a turn's metrics row (the hub: the prompt, five texts and a turn). Left alone, a field grows by a
 constant amount per cascade forever, and so does the work of every snapshot (counting rows, ranking trigrams, finding
 random texts by offset). ``harmonix bench growth`` measures both, with and without the policy.
 
-**The policy** (:class:`Retention`): a field keeps its newest ``texts`` texts, ``disturbances`` disturbances and
-``turns`` turns; older rows are *forgotten*, and with them exactly what they had added to the counts. After
-forgetting, the field is what it would be had the forgotten rows never been written: the audit
-(:mod:`harmonix.field.audit`) recomputes the same counts from what remains. Forgetting happens inside the write
-transaction that pushed a table past its cap (:class:`~harmonix.field.steps.Forget`, the last step before the
-commit), so a field is never seen half-forgotten, and a rolled-back turn forgets nothing.
+**The policy** (:class:`harmonix.config.Retention`, a value of the configuration: ``HARMONIX_KEEP_TURNS``): a field
+keeps its newest ``texts`` texts, ``disturbances`` disturbances and ``turns`` turns; older rows are *forgotten*,
+and with them exactly what they had added to the counts. After forgetting, the field is what it would be had the
+forgotten rows never been written: the audit (:mod:`harmonix.field.audit`) recomputes the same counts from what
+remains. Forgetting happens inside the write transaction that pushed a table past its cap
+(:class:`~harmonix.field.steps.Forget`, the last step before the commit), so a field is never seen half-forgotten,
+and a rolled-back turn forgets nothing.
 
 The defaults keep the newest 1000 turns and disturbances and 5000 texts: the hub stores five texts per cascade (four
 stages and the meta sentence), so its history keeps every text of its newest 1000 cascades; an organism stores two
 or three texts per turn (its reply, the meta sentence it heard, HAiKU's reflection), so its texts reach back further
 than its turns. What is forgotten is gone: the history of a colony shows its newest 1000 cascades.
 
-**What a store must do** for :class:`~harmonix.field.steps.Forget` (SQLite: :mod:`harmonix.field.sqlite`;
-PostgreSQL: :mod:`harmonix.field.postgres_steps`, one round trip to find what overflowed, the rest sent with the
+**What a store must do** for :class:`~harmonix.field.steps.Forget` (SQLite: :mod:`harmonix.field.sqlite.steps`;
+PostgreSQL: :mod:`harmonix.field.postgres.steps`, one round trip to find what overflowed, the rest sent with the
 commit), inside the open write transaction, for each of the three tables with its cap ``keep``:
 
 1. ``m`` = the highest id in the table (nothing to do when the table is empty or ``m <= keep``); the rows with
@@ -40,32 +41,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harmonix.errors import InvalidArgument
 from harmonix.text import Trigram, tokenize, trigrams
-
-DEFAULT_TURNS = 1000
-TEXTS_PER_TURN = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    """The newest rows a field keeps of each table (module docstring). Each cap is at least 1: a field never forgets
-    everything, so its ids keep increasing and an organism never mistakes a full field for a new one."""
-
-    texts: int = TEXTS_PER_TURN * DEFAULT_TURNS
-    disturbances: int = DEFAULT_TURNS
-    turns: int = DEFAULT_TURNS
-
-    def __post_init__(self) -> None:
-        for name in ("texts", "disturbances", "turns"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InvalidArgument(f"retention: {name} must be an int of at least 1, got {value!r}")
-
-    @classmethod
-    def keeping(cls, turns: int) -> Retention:
-        """The default shape for ``turns`` turns: as many disturbances, ``TEXTS_PER_TURN`` times as many texts."""
-        return cls(texts=TEXTS_PER_TURN * turns, disturbances=turns, turns=turns)
 
 
 @dataclass(frozen=True, slots=True)

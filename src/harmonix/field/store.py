@@ -1,30 +1,21 @@
-"""Where fields live: the :class:`Store` interface, and choosing a store from a URL.
+"""Where fields live: the :class:`Store` interface, and what every backend shares about store URLs.
 
 A *store* holds colonies; a *colony* is one conversation's memory, an independent set of fields (one per organism
 and one for the hub). Everything Harmonix does to storage beyond a single field's transactions goes through this
 interface: opening a field, listing, creating, forking and removing colonies, removing a field. A field itself is
 driven through the :class:`~harmonix.field.steps.FieldStore` a store opens for it, so a second backend is one new
-module implementing both.
-
-Store URLs:
-
-- ``sqlite:PATH`` (``sqlite:///abs/path`` also works): a home directory; colony ``C``'s field ``F`` is the file
-  ``PATH/colonies/C/F.sqlite3`` (:mod:`harmonix.field.sqlite`).
-- ``postgresql://…`` (or ``postgres://…``): a PostgreSQL database, any libpq URL
-  (``postgresql://user@host:5432/db``, ``postgresql:///db?host=/run/postgresql``); every process and machine that
-  opens the same URL shares the same colonies (:mod:`harmonix.field.postgres`).
+package implementing both (:mod:`harmonix.field.sqlite`, :mod:`harmonix.field.postgres`). This module imports no
+backend; :mod:`harmonix.field.backends` chooses one from a store URL (``sqlite:PATH`` or ``postgresql://…``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from harmonix.errors import ColonyExists, ColonyNotFound, InvalidConfiguration
+from harmonix.errors import ColonyExists, ColonyNotFound
 from harmonix.field.model import ColonyInfo
 from harmonix.field.steps import FieldStore
 
@@ -117,34 +108,3 @@ def public_location(url: str) -> str:
 def sqlite_url(home: Path) -> str:
     """The store URL of a home directory."""
     return f"{SQLITE_SCHEME}{home}"
-
-
-@contextlib.asynccontextmanager
-async def open_store(url: str, *, lock_timeout_s: float = 30.0, pool_size: int = DEFAULT_POOL_SIZE,
-                     idle_in_transaction_s: float = DEFAULT_IDLE_IN_TRANSACTION_S,
-                     ensure_default: bool = True) -> AsyncIterator[Store]:
-    """The store at ``url`` (module docstring) for the duration of the block. ``lock_timeout_s`` bounds how long a
-    write waits for another process's write before :class:`~harmonix.errors.FieldBusy`. For PostgreSQL,
-    ``pool_size`` bounds this process's connections and ``idle_in_transaction_s`` is how long the database lets a
-    connection sit in a transaction with nothing to do before it ends it (freeing the field lock of a client that
-    stopped answering); it must be longer than the longest turn. Opening makes sure colony ``default`` exists unless
-    ``ensure_default`` is false: a listing opens the store that way, so that reading a new home writes nothing
-    into it."""
-    if url.startswith(SQLITE_SCHEME):
-        from harmonix.field.sqlite import SqliteStore
-
-        path = url[len(SQLITE_SCHEME):]
-        path = path[2:] if path.startswith("///") else path
-        async with SqliteStore.open(Path(path).expanduser(), lock_timeout_s=lock_timeout_s,
-                                    ensure_default=ensure_default) as store:
-            yield store
-        return
-    if url.startswith(POSTGRES_SCHEMES):
-        from harmonix.field.postgres import PostgresStore
-
-        async with PostgresStore.open(url, lock_timeout_s=lock_timeout_s, pool_size=pool_size,
-                                      idle_in_transaction_s=idle_in_transaction_s,
-                                      ensure_default=ensure_default) as postgres:
-            yield postgres
-        return
-    raise InvalidConfiguration(f"unknown store URL {url!r}: expected sqlite:PATH or postgresql://…")

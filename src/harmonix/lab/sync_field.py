@@ -25,7 +25,7 @@ from harmonix.field.model import (
     SnapshotSpec,
     WrinkleReceipt,
 )
-from harmonix.field.sqlite import SyncSqliteStore
+from harmonix.field.sqlite.connection import SyncSqliteStore
 from harmonix.field.steps import Commit, Rollback
 
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harmonix.field import Field, Guards, SnapshotSpec, open_store, sqlite_url
-from harmonix.field.sqlite import MIGRATIONS, SqliteFieldStore, connect
+from harmonix.field.sqlite.connection import SqliteFieldStore
+from harmonix.field.sqlite.schema import MIGRATIONS, connect
 from harmonix.field.steps import AddText, Begin, Commit
 from harmonix.lab.bench.timing import Stopwatch, interleaved, median
 from harmonix.progress import NO_PROGRESS, Progress

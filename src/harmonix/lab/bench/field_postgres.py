@@ -33,8 +33,8 @@ from typing import Any
 import psycopg
 
 from harmonix.field import Field, SnapshotSpec
-from harmonix.field.postgres import PostgresFieldStore, PostgresStore
-from harmonix.field.postgres_steps import INSERT_TEXT, UPSERTS
+from harmonix.field.postgres.steps import INSERT_TEXT, UPSERTS
+from harmonix.field.postgres.store import PostgresFieldStore, PostgresStore
 from harmonix.field.steps import AddText, Begin, Commit, Step
 from harmonix.lab.bench.field import CONCURRENT_TURNS, PROMPT_WORDS, TURN_WORDS, _Rows, _rows, turn_texts
 from harmonix.lab.bench.timing import Stopwatch, interleaved, median, paired_ratios, span

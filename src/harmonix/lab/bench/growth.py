@@ -38,8 +38,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harmonix.config import Retention
 from harmonix.engines.memory import Memory
-from harmonix.field import Field, Retention, SnapshotSpec, open_store, sqlite_url
+from harmonix.field import Field, SnapshotSpec, open_store, sqlite_url
 from harmonix.organisms import artist, haiku, prose, sonnet
 from harmonix.organisms.base import FIELDS, HUB, INHALE, SYNTHESIS
 from harmonix.organisms.listening import lookup

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from harmonix.engines.memory import Memory
 from harmonix.field import SELF_SOURCE, Field, Guards, audit_field
-from harmonix.field.sqlite import SqliteStore
+from harmonix.field.sqlite.store import SqliteStore
 from harmonix.lab.sync_field import SyncField
 from harmonix.metrics import echo, is_optimal
 from harmonix.organisms.haiku import Bootstrap, Haiku, load_bootstrap, snapshot_spec, think

@@ -1,9 +1,9 @@
 """The SQL of each field step on PostgreSQL (the vocabulary in :mod:`harmonix.field.steps`; the tables in
-:mod:`harmonix.field.postgres_schema`): what :class:`StepRunner` executes on one connection for one field.
+:mod:`harmonix.field.postgres.schema`): what :class:`StepRunner` executes on one connection for one field.
 
 How the statements are sent (one pipeline per run, transactions, the lock, cancellation) is
-:mod:`harmonix.field.postgres`'s job; every function here only queues statements on the connection it is given and
-reads their results, so it runs the same inside a pipeline and outside one.
+:mod:`harmonix.field.postgres.store`'s job; every function here only queues statements on the connection it is given
+and reads their results, so it runs the same inside a pipeline and outside one.
 
 Reads follow the snapshot contract exactly: ``recent`` and ``disturbances`` by id descending; ``random`` at the
 offsets ``sorted(random.Random(seed).sample(range(n_texts), k))`` of the texts ordered by id, fetched in one
@@ -38,7 +38,7 @@ from harmonix.field.model import (
     WordCount,
     frozen_mapping,
 )
-from harmonix.field.postgres_schema import DATA_COLUMNS, SCHEMA
+from harmonix.field.postgres.schema import DATA_COLUMNS, SCHEMA
 from harmonix.field.retention import counts_of
 from harmonix.field.steps import (
     AddDisturbance,

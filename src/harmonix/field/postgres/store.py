@@ -1,12 +1,12 @@
-"""PostgreSQL backend: colonies of fields in one database, shared by any number of processes on any number of machines.
+"""The PostgreSQL store: colonies of fields in one database, and the field discipline that runs their steps.
 
-The layout (tables, migrations, the lock key) is in :mod:`harmonix.field.postgres_schema`, the SQL of each step in
-:mod:`harmonix.field.postgres_steps`. This module runs the field discipline (docs/architecture.md, "The field
+The layout (tables, migrations, the lock key) is in :mod:`harmonix.field.postgres.schema`, the SQL of each step in
+:mod:`harmonix.field.postgres.steps`. This module runs the field discipline (docs/architecture.md, "The field
 discipline") with them: transactions, the lock, connections, cancellation, and the colonies.
 
 **One operation, one transaction; writes serialised per field across processes.** ``Begin(write=True)`` opens a
 ``READ COMMITTED`` transaction, bounds lock waits with ``SET LOCAL lock_timeout`` (the store's lock timeout) and takes
-``pg_advisory_xact_lock`` on the field's 64-bit key (:func:`~harmonix.field.postgres_schema.field_lock_key`). The lock
+``pg_advisory_xact_lock`` on the field's 64-bit key (:func:`~harmonix.field.postgres.schema.field_lock_key`). The lock
 is released by COMMIT or ROLLBACK, never left behind on a pooled connection, and when a client process dies its
 connection closes and PostgreSQL releases it at once. Under READ COMMITTED every statement after the lock sees what
 the previous holder committed (under REPEATABLE READ the snapshot would be fixed by the lock call itself, before
@@ -90,7 +90,7 @@ from harmonix.errors import (
 from harmonix.field.model import (
     ColonyInfo,
 )
-from harmonix.field.postgres_schema import (
+from harmonix.field.postgres.schema import (
     DATA_COLUMNS,
     DATA_TABLES,
     MIGRATION_LOCK_KEY,
@@ -99,7 +99,7 @@ from harmonix.field.postgres_schema import (
     SCHEMA_VERSION,
     field_lock_key,
 )
-from harmonix.field.postgres_steps import StepRunner, milliseconds
+from harmonix.field.postgres.steps import StepRunner, milliseconds
 from harmonix.field.steps import (
     Begin,
     Commit,
