@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch", reason="the parity test needs torch (the tr
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model with random weights (biases and norms perturbed too), exported the way training exports."""
-    from harmonix.corpora import ALPHABET
+    from harmonix.lab.corpora import ALPHABET
     from harmonix.lab.training.sonnet import build_model, export_weights
 
     torch.manual_seed(0)

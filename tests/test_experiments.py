@@ -16,7 +16,7 @@ from harmonix.lab.experiments.associations import sources
 from harmonix.lab.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
 from harmonix.lab.experiments.memory import Probed, Theme, history_effects, themes_of
 from harmonix.lab.judge import Judge
-from harmonix.prompts import parse_prompts, read_prompts
+from harmonix.lab.prompts import parse_prompts, read_prompts
 
 
 def test_the_most_recurring_ngram_counts_each_text_once() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harmonix.corpora import cache_dir
+from harmonix.lab.corpora import cache_dir
 from harmonix.lab.eval import reference_texts
 from harmonix.lab.fluency import FluencyJudge, shuffled_lines
 

@@ -18,6 +18,7 @@ from harmonix.config import Config
 from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot, WordCount
+from harmonix.lab.prompts import read_prompts, standard_prompts
 from harmonix.lab.training import haiku_bootstrap
 from harmonix.metrics import distinct_n, echo
 from harmonix.organisms.haiku import (
@@ -30,7 +31,6 @@ from harmonix.organisms.haiku import (
     load_bootstrap,
     read_vocabulary,
 )
-from harmonix.prompts import read_prompts, standard_prompts
 from harmonix.text import STOPWORDS, content_words, is_known, syllables, tokenize
 
 

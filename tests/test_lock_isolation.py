@@ -23,8 +23,8 @@ from harmonix.lab.experiments.lock_isolation import (
     run_lock_isolation,
     starting_field,
 )
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.haiku import load_bootstrap
-from harmonix.prompts import standard_prompts
 
 
 @pytest.fixture(scope="module")

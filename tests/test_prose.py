@@ -23,6 +23,7 @@ from harmonix.engines.llm import Generation, LLMEngine, Message, Sampling, TextL
 from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, InvalidText, LLMUnavailable
 from harmonix.field import Disturbance, Field, FieldCounts, FieldSnapshot, SnapshotSpec, Store, TextRow, ensure_colony
+from harmonix.lab.prompts import standard_prompts
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
 from harmonix.organisms.base import LLM_MODES
@@ -39,7 +40,6 @@ from harmonix.organisms.prose import (
     opening,
     without_preamble,
 )
-from harmonix.prompts import standard_prompts
 from harmonix.text import tokenize
 
 

@@ -16,6 +16,7 @@ from harmonix.engines.charformer import Sample
 from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidText
 from harmonix.field import FieldCounts, FieldSnapshot
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.haiku import Haiku
 from harmonix.organisms.listening import Listening, listen
 from harmonix.organisms.sonnet import (
@@ -44,7 +45,6 @@ from harmonix.organisms.sonnet import (
     scheme_of,
     stale_grams,
 )
-from harmonix.prompts import standard_prompts
 from harmonix.text import is_known, ngrams, rhyme_key, syllables, tokenize
 
 MEMORY = Memory.build([

@@ -155,6 +155,21 @@ SQLITE_PREFIX = "sqlite:"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
+def public_location(url: str) -> str:
+    """A store URL for people: without a password (in the user part or as a ``password`` parameter)."""
+    if not url.startswith(POSTGRES_PREFIXES):
+        return url
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = urllib.parse.urlencode([(key, value) for key, value in urllib.parse.parse_qsl(parts.query)
+                                    if key != "password"], safe="/")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+
 def _database_url(setting: Setting) -> str | None:
     """A store URL (module docstring), checked without connecting: a PostgreSQL URL must parse as libpq's."""
     if setting.value is None:

@@ -14,9 +14,9 @@ from rich.table import Table
 
 from harmonix.cli.shared import emit_json, harmonix_command, read_text_argument, run, stdout
 from harmonix.colony import Harmonix
-from harmonix.config import Config, check_colony_name
+from harmonix.config import Config, check_colony_name, public_location
 from harmonix.documents import colony_document, field_stats_document
-from harmonix.field import Field, FieldStats, public_location
+from harmonix.field import Field, FieldStats
 from harmonix.organisms.base import FIELDS, plain
 from harmonix.render import field_table
 from harmonix.text import visible

@@ -12,10 +12,10 @@ import click
 
 from harmonix.cli.shared import emit_json, harmonix_command, run, stderr, stdout
 from harmonix.colony import Harmonix, migrate
-from harmonix.config import Config, check_colony_name
+from harmonix.config import Config, check_colony_name, public_location
 from harmonix.documents import colony_document
 from harmonix.errors import InvalidArgument
-from harmonix.field import ColonyInfo, public_location
+from harmonix.field import ColonyInfo
 from harmonix.field.transfer import ColonyMove
 
 

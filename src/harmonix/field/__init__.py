@@ -24,7 +24,7 @@ from harmonix.field.model import (
     WrinkleReceipt,
 )
 from harmonix.field.seed import Seed, build_seed
-from harmonix.field.store import Store, ensure_colony, public_location, sqlite_url
+from harmonix.field.store import Store, ensure_colony, sqlite_url
 
 __all__ = [
     "SELF_SOURCE",
@@ -55,6 +55,5 @@ __all__ = [
     "check_field_name",
     "ensure_colony",
     "open_store",
-    "public_location",
     "sqlite_url",
 ]

@@ -11,7 +11,6 @@ backend; :mod:`harmonix.field.backends` chooses one from a store URL (``sqlite:P
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from pathlib import Path
 from typing import Protocol
 
@@ -89,20 +88,6 @@ async def ensure_colony(store: Store, name: str) -> ColonyInfo:
             return info
         except ColonyExists:  # another process created it meanwhile
             return await store.colony(name)
-
-
-def public_location(url: str) -> str:
-    """A store URL for people: without a password (in the user part or as a ``password`` parameter)."""
-    if not url.startswith(POSTGRES_SCHEMES):
-        return url
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = urllib.parse.urlencode([(key, value) for key, value in urllib.parse.parse_qsl(parts.query)
-                                    if key != "password"], safe="/")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def sqlite_url(home: Path) -> str:

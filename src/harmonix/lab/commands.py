@@ -44,11 +44,11 @@ def eval_command(config: Config, as_json: bool, prompts_file: Path | None, organ
                  report: Path | None, judge: bool, before: Path | None, label: str | None, fluency: bool) -> None:
     """The standing quality report: echo, prompt influence, dissonance, meta-talk, form, distinct-2, copy rate,
     latency, per organism, on fresh fields."""
-    from harmonix.corpora import cache_dir
+    from harmonix.lab.corpora import cache_dir
     from harmonix.lab.eval import EVALUATORS, markdown_report, reference_texts, run_eval
     from harmonix.lab.fluency import FluencyJudge
     from harmonix.lab.judge import Judge
-    from harmonix.prompts import read_prompts
+    from harmonix.lab.prompts import read_prompts
 
     chosen = [name.strip() for name in organisms.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in EVALUATORS]

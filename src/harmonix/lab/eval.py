@@ -49,11 +49,11 @@ from harmonix.colony import Harmonix, open_organism
 from harmonix.config import Config
 from harmonix.lab.fluency import Fluency, FluencyJudge
 from harmonix.lab.judge import FAR, LAGS, Influence, Judge
+from harmonix.lab.prompts import Prompt
 from harmonix.metatalk import meta_talk, meta_talk_rate
 from harmonix.metrics import distinct_n, echo, is_optimal
 from harmonix.organisms.base import plain
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.prompts import Prompt
 from harmonix.text import is_known, syllables, tokenize
 
 ORGANISMS = ("haiku", "sonnet", "prose", "cascade", "chatbot")
@@ -129,7 +129,7 @@ def reference_texts(count: int, seed: int = 0) -> dict[str, list[str]]:
     """``count`` texts of each fluency reference (module docstring), drawn with ``seed``: whole sonnets of
     Shakespeare's, and runs of :data:`REFERENCE_LINES` consecutive lines of the poems HAiKU's bootstrap was counted
     from (the length of a haiku)."""
-    from harmonix.corpora import shakespeare_works
+    from harmonix.lab.corpora import shakespeare_works
     from harmonix.lab.training.haiku_bootstrap import bootstrap_layers
 
     rng = random.Random(seed)
@@ -226,7 +226,7 @@ async def eval_haiku(config: Config, prompts: Sequence[str], task: Tracker) -> R
 
 
 async def eval_sonnet(config: Config, prompts: Sequence[str], task: Tracker) -> Replies:
-    from harmonix.corpora import shakespeare_works
+    from harmonix.lab.corpora import shakespeare_works
     from harmonix.organisms.sonnet import SCHEME, Sonnet
 
     async with open_organism(config, "sonnet") as organism:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from harmonix.colony import open_config_store
+from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidConfiguration
 from harmonix.logs import HandledDriverErrors, VisibleFormatter
@@ -126,10 +126,11 @@ def quiet_signals() -> Iterator[None]:
 
 
 async def check_store(config: Config) -> None:
-    """Open the configured store once and close it: a home that cannot be written or a database that refuses stops
+    """Open the configured store once (through :class:`~harmonix.colony.Harmonix`, which loads no model until one
+    is used) and close it: a home that cannot be written or a database that refuses stops
     ``serve`` here with its named error (:class:`~harmonix.errors.StoreUnavailable`, exit 2), before a socket is
     bound or a "listening" line is printed, instead of as a traceback from uvicorn's startup."""
-    async with open_config_store(config):
+    async with Harmonix.open(config, cascades=False):
         pass
 
 

@@ -76,6 +76,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
+from harmonix.config import public_location
 from harmonix.errors import (
     ColonyExists,
     ColonyNotFound,
@@ -106,7 +107,7 @@ from harmonix.field.steps import (
     Rollback,
     Step,
 )
-from harmonix.field.store import DEFAULT_IDLE_IN_TRANSACTION_S, DEFAULT_POOL_SIZE, public_location
+from harmonix.field.store import DEFAULT_IDLE_IN_TRANSACTION_S, DEFAULT_POOL_SIZE
 
 log = logging.getLogger(__name__)
 Connection = psycopg.AsyncConnection[Any]

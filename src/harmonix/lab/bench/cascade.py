@@ -29,9 +29,9 @@ from pathlib import Path
 from harmonix.colony import Harmonix
 from harmonix.config import Config, cores
 from harmonix.lab.bench.timing import median, paired_ratios, span
+from harmonix.lab.prompts import standard_prompts
 from harmonix.meta import ARTIST, INHALE, CascadeResult
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import standard_prompts
 
 
 @dataclass(frozen=True, slots=True)

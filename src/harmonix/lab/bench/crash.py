@@ -48,9 +48,9 @@ from harmonix.field import Field, Store, open_store, sqlite_url
 from harmonix.field.steps import Begin, Rollback
 from harmonix.lab.bench.integrity import violations_in
 from harmonix.lab.bench.serve import server_args
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.base import HUB
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import standard_prompts
 from harmonix.server.process import ServerProcess
 
 UNLOCKED_S = 1.0

@@ -41,11 +41,11 @@ from pathlib import Path
 from harmonix.config import Retention
 from harmonix.engines.memory import Memory
 from harmonix.field import Field, SnapshotSpec, open_store, sqlite_url
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms import artist, haiku, prose, sonnet
 from harmonix.organisms.base import FIELDS, HUB, INHALE, SYNTHESIS
 from harmonix.organisms.listening import lookup
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import standard_prompts
 from harmonix.text import STOPWORDS
 from harmonix.text.phonetics import lexicon
 

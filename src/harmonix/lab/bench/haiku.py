@@ -21,9 +21,9 @@ from pathlib import Path
 from harmonix.colony import open_organism
 from harmonix.config import Config
 from harmonix.lab.bench.timing import median
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.haiku import Haiku
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.prompts import standard_prompts
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,14 +53,14 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from harmonix.colony import Harmonix
-from harmonix.config import Config, cores
+from harmonix.config import Config, cores, public_location
 from harmonix.errors import InvalidArgument
-from harmonix.field import public_location, sqlite_url
+from harmonix.field import sqlite_url
 from harmonix.field.store import POSTGRES_SCHEMES
 from harmonix.lab.bench.integrity import violations_in
 from harmonix.lab.bench.timing import median, paired_ratios, span
+from harmonix.lab.prompts import standard_prompts
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.prompts import standard_prompts
 from harmonix.server.process import ServerProcess, running
 
 CLIENTS = 4

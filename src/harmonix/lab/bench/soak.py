@@ -49,8 +49,8 @@ from harmonix.config import Config
 from harmonix.field import sqlite_url
 from harmonix.lab.bench.integrity import violations_in
 from harmonix.lab.bench.serve import Timed, running_server, streamed_cascade
+from harmonix.lab.prompts import standard_prompts
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.prompts import standard_prompts
 
 LOST = 599
 """The status recorded for a request that got no answer at all (the connection failed or the stream ended)."""

@@ -27,9 +27,9 @@ from harmonix.colony import open_organism
 from harmonix.config import Config
 from harmonix.engines.charformer import Charformer
 from harmonix.lab.bench.timing import median
+from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.sonnet import Sonnet, load_model, packaged_model_dir
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.prompts import standard_prompts
 
 PROMPT = "Shall the sea remember what the night\n"
 NEW_TOKENS = 90

@@ -31,7 +31,7 @@ def prose_modes_command(config: Config, as_json: bool, arms: str, count: int | N
     """How should Prose speak? Chat and completion, SmolLM2 and Gemma, side by side (harmonix.lab.experiments)."""
     from harmonix.lab.experiments.prose_modes import ARMS, markdown, run_prose_modes
     from harmonix.lab.judge import Judge
-    from harmonix.prompts import standard_prompts
+    from harmonix.lab.prompts import standard_prompts
 
     chosen = [arm.strip() for arm in arms.split(",") if arm.strip()]
     if not chosen or any(arm not in ARMS for arm in chosen):
@@ -52,7 +52,7 @@ def associations_command(config: Config, as_json: bool, report: Path | None) -> 
     from harmonix.engines.memory import Memory
     from harmonix.lab.experiments.associations import markdown, run_associations
     from harmonix.lab.judge import Judge
-    from harmonix.prompts import standard_prompts
+    from harmonix.lab.prompts import standard_prompts
 
     prompts = standard_prompts()
     arms = run_associations(prompts, Memory.load(), Judge.load())

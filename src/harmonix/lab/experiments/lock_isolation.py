@@ -48,11 +48,11 @@ from pathlib import Path
 from harmonix.engines.memory import Memory
 from harmonix.field import SELF_SOURCE, Field, Guards, audit_field
 from harmonix.field.sqlite.store import SqliteStore
+from harmonix.lab.prompts import standard_prompts
 from harmonix.lab.sync_field import SyncField
 from harmonix.metrics import echo, is_optimal
 from harmonix.organisms.haiku import Bootstrap, Haiku, load_bootstrap, snapshot_spec, think
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import standard_prompts
 
 WARMUP = 10
 START = "start"

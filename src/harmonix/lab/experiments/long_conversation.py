@@ -29,13 +29,13 @@ from pathlib import Path
 from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.lab.eval import meta_talk_attempts
+from harmonix.lab.prompts import standard_prompts
 from harmonix.meta import CascadeResult
 from harmonix.metatalk import meta_talk_rate
 from harmonix.metrics import distinct_n, echo
 from harmonix.organisms.artist import ARTIST, ArtistReply
 from harmonix.organisms.prose import ProseReply
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import standard_prompts
 from harmonix.text import ngrams, tokenize
 
 WINDOW = 20

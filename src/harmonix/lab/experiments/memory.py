@@ -4,7 +4,7 @@ A field organism speaks from its field, and what it heard is in the field; if th
 that heard about the sea should answer a question with no subject differently from one that heard about the
 desert. The experiment isolates that:
 
-- **Themes** come in pairs (A, B) far apart, three prompts each (a prompt file, :mod:`harmonix.prompts`; themes pair
+- **Themes** come in pairs (A, B) far apart, three prompts each (a prompt file, :mod:`harmonix.lab.prompts`; themes pair
   in file order; the shipped set is ``data/prompts/memory.txt``, and any other file can be given).
 - For each pair, two **fresh colonies** in a temporary home hear the three prompts of A and of B, prompt ``j`` with
   seed ``j`` in both: the same seeds, so only what they heard differs.
@@ -40,9 +40,9 @@ from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidArgument
 from harmonix.lab.judge import Influence, Judge, summarize
+from harmonix.lab.prompts import Prompt, read_prompts
 from harmonix.meta import CascadeResult
 from harmonix.progress import NO_PROGRESS, Progress
-from harmonix.prompts import Prompt, read_prompts
 
 ORGANISMS = ("haiku", "sonnet", "prose", "artist")
 PROBES = ("Continue.", "Tell me more.")

