@@ -11,7 +11,7 @@ except in ``field``) into a fresh field, per ingest, medians of ``repeats`` inte
 - ``driver_unpipelined``: the same with one round trip per statement, psycopg's default.
 - ``asyncpg``: the same statements through asyncpg in a transaction (one await per statement), when installed.
 - ``store``: our backend's transport alone: the precomputed rows as ``[Begin(write=True), AddText, Commit]`` through
-  :class:`~harmonix.field.postgres.PostgresFieldStore` (pool, step task, advisory lock, lock timeout, pipeline).
+  :class:`~harmonix.field.postgres.store.PostgresFieldStore` (pool, step task, advisory lock, lock timeout, pipeline).
 - ``field``: the product, ``Field.ingest(text)``: validation, tokenization, counting, the field's lock, the store.
 
 ``ingest_ratio_vs_driver`` is the median over repeats of ``field / driver`` measured back to back in each repeat
