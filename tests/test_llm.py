@@ -69,8 +69,9 @@ class TestEmbedded:
     async def test_cancellation_frees_the_slot(self) -> None:
         settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1)
         async with LlamaCppEngine.open(settings) as single:
-            task = asyncio.create_task(single.chat(SAY, LONG))
-            await asyncio.sleep(0.3)
+            writing = asyncio.Event()
+            task = asyncio.create_task(single.chat(SAY, LONG, on_text=lambda text: writing.set()))
+            await writing.wait()  # the slot is generating: its first piece of text has arrived
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -80,9 +81,10 @@ class TestEmbedded:
     async def test_the_queue_is_bounded(self) -> None:
         settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1, max_queue=1)
         async with LlamaCppEngine.open(settings) as single:
-            running = asyncio.create_task(single.chat(SAY, LONG))
+            writing = asyncio.Event()
+            running = asyncio.create_task(single.chat(SAY, LONG, on_text=lambda text: writing.set()))
             waiting = asyncio.create_task(single.chat(SAY, Sampling(max_tokens=4, seed=2)))
-            await asyncio.sleep(0.2)
+            await writing.wait()  # the one slot is writing, so the second request has taken the queue's one place
             with pytest.raises(LLMBusy):
                 await single.chat(SAY, Sampling(max_tokens=4, seed=3))
             running.cancel()
@@ -131,8 +133,9 @@ class TestOpenAIAgainstARealServer:
             assert server.stdout is not None
             address = server.stdout.readline().strip()
             async with OpenAIEngine.open(OpenAISettings(address, max_retries=0)) as client:
-                answer = asyncio.create_task(client.chat(SAY, LONG))
-                await asyncio.sleep(1.0)
+                streaming = asyncio.Event()
+                answer = asyncio.create_task(client.chat(SAY, LONG, on_text=lambda text: streaming.set()))
+                await streaming.wait()  # mid-answer: the first piece has arrived
                 assert not answer.done()
                 server.send_signal(signal.SIGKILL)
                 with pytest.raises(LLMUnavailable, match="went away"):

@@ -65,7 +65,7 @@ def test_associates_of_the_same_query_are_remembered_and_bounded() -> None:
     assert memory.associates(["seas"]) == first, "the same stems are the same query"
     for i in range(REMEMBERED_QUERIES + 10):
         memory.associates([f"word{i}"])
-    assert len(memory._associated) == REMEMBERED_QUERIES
+    assert memory.remembered_queries == REMEMBERED_QUERIES
 
 
 def test_the_packaged_memory_loads_and_associates() -> None:

@@ -125,6 +125,13 @@ class Memory:
         memory: Memory = await engines.once("memory", lambda: asyncio.to_thread(cls.load))
         return memory
 
+    @property
+    def remembered_queries(self) -> int:
+        """How many queries' associates are held for reuse: at most ``REMEMBERED_QUERIES``, so a process that hears
+        words without end does not grow without end."""
+        with self._guard:
+            return len(self._associated)
+
     def associates(self, words: Collection[str], limit: int = 24) -> list[tuple[str, float]]:
         """The words that go with ``words`` (module docstring), strongest first, as (word, weight)."""
         key = (*sorted({stem(word) for word in words}), f"#{limit}")
