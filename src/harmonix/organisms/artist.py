@@ -26,7 +26,7 @@ timed out) is simply left out; with no voice at all Artist writes from its field
 **What it remembers.** As Prose: the last ``RECALL_TURNS`` prompts linger in the lean its first word is drawn from and
 in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`, "Remembering what it
 heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
-probe after three prompts of a theme, +0.005 [-0.019, +0.030] (before: -0.006), so the effect is not shown yet;
+probe after three prompts of a theme, +0.054 [+0.007, +0.096] at ``bbb984a`` (before issue 24: -0.006);
 docs/experiments/memory.md.
 
 **One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, listen (dissonance ``d`` with

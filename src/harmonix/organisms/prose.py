@@ -48,8 +48,8 @@ turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unc
 (:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its first word is
 drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present prompt's in
 choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded. Measured by
-``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, -0.014
-[-0.045, +0.019] (before: -0.001), so the effect is not shown yet; docs/experiments/memory.md.
+``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, +0.024
+[-0.009, +0.057] at ``bbb984a`` (before issue 24: -0.001), so it is not shown yet; docs/experiments/memory.md.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
 field first receives its *genesis*, a few paragraphs we wrote, ``data/prose/genesis.txt``); listen: dissonance ``d``,

@@ -69,7 +69,7 @@ one and lets what they called up linger in the lean, halving a turn (:mod:`harmo
 what it heard"), and lets their stems join the query its own lines are ranked by. So the openings, the priming's "Of a,
 b and c," and the lines of its earlier sonnets that surface carry the last few prompts, the present one strongest; six
 turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
-probe after three prompts of a theme, -0.011 [-0.032, +0.008] (before: +0.010), so the effect is not shown yet;
+probe after three prompts of a theme, +0.048 [+0.025, +0.072] at ``bbb984a`` (before issue 24: +0.010);
 docs/experiments/memory.md.
 
 **One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, listen (dissonance, lean) and
