@@ -175,19 +175,18 @@ async def test_the_prompt_chooses_which_memories_surface(tmp_path: Path) -> None
 
 
 async def test_what_it_heard_before_chooses_memories_for_a_prompt_that_calls_up_little(tmp_path: Path) -> None:
-    """After a prompt about bread, "Continue." reads a memory about bread, which on a field that heard nothing
-    before it does not: the earlier prompt's stems linger in the query (harmonix.organisms.listening, "Remembering
-    what it heard"), below the present prompt's own word."""
-    read = {}
-    for name, before in (("fresh", []), ("after-bread", [BREAD])):
-        reply = (await conversation(tmp_path / name, [*before, "Continue."]))[-1]
-        assert reply.memories == MEMORIES
-        read[name] = reply.given.split("\n\n")[-1 - MEMORIES:-1]
+    """After a prompt about bread, "Continue." reads memories about bread: the earlier prompt's stems linger in the
+    query (harmonix.organisms.listening, "Remembering what it heard"), and the newest paragraph comes after them (asked
+    to go on). On a field that heard nothing before, "Continue." names nothing, so no memory surfaces and Prose speaks
+    from its own texts."""
+    fresh = (await conversation(tmp_path / "fresh", ["Continue."]))[-1]
+    assert fresh.memories == 0
+    after_bread = (await conversation(tmp_path / "after-bread", [BREAD, "Continue."]))[-1]
+    assert after_bread.memories == MEMORIES
+    read = after_bread.given.split("\n\n")[-2 - MEMORIES:-2]  # before the newest paragraph and the first word
     memory = Memory.load()
     bread = set(memory.query(prompt_words(BREAD), associates=0))
-    about_bread = {name: [text for text in texts if bread & set(memory.query(prompt_words(text), associates=0))]
-                   for name, texts in read.items()}
-    assert about_bread["after-bread"] and not about_bread["fresh"], read
+    assert all(bread & set(memory.query(prompt_words(text), associates=0)) for text in read), read
 
 
 async def test_a_seed_reproduces_the_answer(tmp_path: Path) -> None:
