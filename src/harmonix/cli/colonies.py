@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from harmonix.cli.shared import emit_json, harmonix_command, read_text_argument, run, stdout
+from harmonix.cli.shared import emit_json, harmonix_command, read_text_argument, run, stdout, with_harmonix
 from harmonix.colony import Harmonix
 from harmonix.config import Config, check_colony_name, public_location
 from harmonix.documents import colony_document, field_stats_document
@@ -27,14 +27,6 @@ T = TypeVar("T")
 @click.group("field")
 def field_group() -> None:
     """Look into and write to one field of a colony directly."""
-
-
-async def with_harmonix(config: Config, operation: Callable[[Harmonix], Coroutine[Any, Any, T]], *,
-                        ensure_default: bool = True) -> T:
-    """Run ``operation`` on this process's :class:`~harmonix.colony.Harmonix` (no model loads for administration:
-    the engines load when first used)."""
-    async with Harmonix.open(config, cascades=False, ensure_default=ensure_default) as harmonix:
-        return await operation(harmonix)
 
 
 async def with_field(config: Config, name: str, operation: Callable[[Field], Coroutine[Any, Any, T]], *,

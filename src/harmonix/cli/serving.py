@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from harmonix.cli.shared import emit_json, harmonix_command, run, stderr, stdout
+from harmonix.cli.shared import emit_json, harmonix_command, run, stderr, stdout, with_harmonix
 from harmonix.colony import Harmonix, migrate
 from harmonix.config import Config, check_colony_name, public_location
 from harmonix.documents import colony_document
@@ -43,17 +43,16 @@ def colony_export(config: Config, as_json: bool, name: str, output: Path | None,
     if output is None and as_json:
         raise InvalidArgument("--json reports on stdout, so the export needs --output FILE")
 
-    async def read() -> tuple[list[str], dict[str, Any]]:
-        async with Harmonix.open(config, cascades=False) as harmonix:
-            if file_format == "finetune":
-                memory = await asyncio.to_thread(Memory.load)
-                breaths = (await harmonix.history(name))[::-1]
-                lines = list(pair_lines(breaths, memory, config.llm_mode))
-                return lines, {"colony": name, "format": "finetune", "pairs": len(lines)}
-            lines, move = await harmonix.export_colony(name)
-            return lines, move_document(move)
+    async def read(harmonix: Harmonix) -> tuple[list[str], dict[str, Any]]:
+        if file_format == "finetune":
+            memory = await asyncio.to_thread(Memory.load)
+            breaths = (await harmonix.history(name))[::-1]
+            lines = list(pair_lines(breaths, memory, config.llm_mode))
+            return lines, {"colony": name, "format": "finetune", "pairs": len(lines)}
+        lines, move = await harmonix.export_colony(name)
+        return lines, move_document(move)
 
-    lines, report = run(read())
+    lines, report = run(with_harmonix(config, read))
     if output is None:
         sys.stdout.writelines(lines)
         sys.stdout.flush()
@@ -88,11 +87,7 @@ def colony_import(config: Config, as_json: bool, file: Any, new_name: str | None
     name = check_colony_name(new_name if new_name is not None else info.name, "--as" if new_name else "the colony")
     target = ColonyInfo(name=name, created=info.created, owner=info.owner, forked_from=info.forked_from)
 
-    async def load() -> ColonyMove:
-        async with Harmonix.open(config, cascades=False) as harmonix:
-            return await harmonix.import_colony(target, [dump for dump, _ in fields])
-
-    move = run(load())
+    move = run(with_harmonix(config, lambda harmonix: harmonix.import_colony(target, [dump for dump, _ in fields])))
     if as_json:
         emit_json(move_document(move))
     else:

@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.documents import error_document, exit_status
 from harmonix.errors import HarmonixError
@@ -119,3 +120,11 @@ def harmonix_command(*, llm: bool = False, remote: bool = False) -> Callable[[Ca
         return wrapper
 
     return decorate
+
+
+async def with_harmonix(config: Config, operation: Callable[[Harmonix], Coroutine[Any, Any, T]], *,
+                        ensure_default: bool = True) -> T:
+    """Run ``operation`` on this process's :class:`~harmonix.colony.Harmonix` (no model loads for administration:
+    the engines load when first used)."""
+    async with Harmonix.open(config, cascades=False, ensure_default=ensure_default) as harmonix:
+        return await operation(harmonix)
