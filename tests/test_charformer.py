@@ -59,8 +59,10 @@ def test_numpy_logits_match_torch(which: str, random_weights: Path) -> None:
 def test_left_padding_changes_nothing(random_weights: Path) -> None:
     engine = Charformer.load(random_weights)
     short, long = engine.encode("the sea"), engine.encode("a much longer line about the river and the stone")
-    alone, _ = engine._refill([short])
-    batched, _ = engine._refill([short, long])
+    width = len(long)
+    batched = engine.extend(engine.new_cache(2, padding=[width - len(short), 0]),
+                            np.array([[0] * (width - len(short)) + short, long]))
+    alone = engine.extend(engine.new_cache(1), np.array([short]))
     assert np.abs(alone[0] - batched[0]).max() < 1e-4
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -239,6 +240,13 @@ async def test_inverted_without_transactions_a_cancelled_turn_leaves_debris(stor
     assert await cancelled_turn_violations(store, store_url, NO_TRANSACTIONS)
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Give the event loop to other tasks until ``condition`` holds (a readiness signal; 5 s at most)."""
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0)
+
+
 async def cancelled_operation_violations(store: Store, store_url: str, guards: Guards) -> list[str]:
     """Cancel an ingest while it is inside the backend (blocked on the write lock another connection holds, in a
     turn on a second store handle), then release that lock; list what the cancelled operation left behind."""
@@ -261,8 +269,10 @@ async def cancelled_operation_violations(store: Store, store_url: str, guards: G
 
             blocking = asyncio.create_task(blocker())
             await holding.wait()
+            # The step that waits for the write lock: Begin, or without transactions the write itself.
+            waits_at = field.steps_started + (1 if guards.transactions else 2)
             task = asyncio.create_task(field.ingest("an ingest that is cancelled mid-operation"))
-            await asyncio.sleep(0.2)  # the ingest is now waiting for the write lock inside the backend
+            await until(lambda: field.steps_started == waits_at)  # inside the backend, waiting for the lock
             task.cancel()
             release.set()
             await blocking
@@ -299,7 +309,7 @@ async def test_operation_cancelled_while_waiting_for_the_lock_never_runs(store: 
         holder = asyncio.create_task(long_turn())
         await inside.wait()
         waiter = asyncio.create_task(field.ingest("queued and cancelled"))
-        await asyncio.sleep(0.05)
+        await until(lambda: field.waiting == 1)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter

@@ -118,8 +118,8 @@ class TestOpenAIAgainstARealServer:
     async def test_a_bad_request_is_a_clear_error_not_a_retry(self, engine: LlamaCppEngine) -> None:
         async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
             with pytest.raises(LLMRequestError) as error:
-                await client._call("/v1/chat/completions", {"messages": "not a list"}, None, None)
-        assert error.value.status == 400 and "messages" in str(error.value)
+                await client.chat([{"role": "user"}], Sampling(max_tokens=4, seed=1))  # a message with no content
+        assert error.value.status == 400 and "content" in str(error.value)
 
     async def test_timeout(self, engine: LlamaCppEngine) -> None:
         async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:

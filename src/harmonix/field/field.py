@@ -264,6 +264,7 @@ class Field:
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
         self._open = True
+        self._waiting = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -291,6 +292,18 @@ class Field:
     def location(self) -> str:
         return self._store.location
 
+    @property
+    def waiting(self) -> int:
+        """How many operations (or turns) wait for this field's lock now: contention, for monitoring, and the
+        signal a test waits on before it cancels a queued operation."""
+        return self._waiting
+
+    @property
+    def steps_started(self) -> int:
+        """How many steps the field's backend has begun to execute since it opened
+        (:attr:`~harmonix.field.steps.FieldStore.steps_started`)."""
+        return self._store.steps_started
+
     # --- the discipline ---------------------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -304,12 +317,17 @@ class Field:
         if not self._guards.lock:
             yield
             return
-        async with self._lock:
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             self._holder = task
-            try:
-                yield
-            finally:
-                self._holder = None
+            yield
+        finally:
+            self._holder = None
+            self._lock.release()
 
     async def _transaction(self, steps: Sequence[Step], *, write: bool) -> list[object]:
         """Run ``steps`` as one transaction under the lock (a write ends by forgetting what the retention policy

@@ -187,6 +187,13 @@ class FieldStore(Protocol):
         """The schema version the backend migrated the field to."""
         ...
 
+    @property
+    def steps_started(self) -> int:
+        """How many steps this backend has begun to execute since it opened (a step that waits, say for another
+        process's write lock, has begun): for monitoring, and the signal a test waits on to cancel an operation
+        inside the backend."""
+        ...
+
     async def run(self, steps: Sequence[Step]) -> list[object]:
         """Execute ``steps`` in order, in one round trip, and return one result per step."""
         ...

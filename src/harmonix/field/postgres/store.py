@@ -159,10 +159,15 @@ class PostgresFieldStore:
         self._order = asyncio.Lock()
         self._conn: Connection | None = None
         self._pending: set[asyncio.Task[list[object]]] = set()
+        self._steps_started = 0
 
     @property
     def location(self) -> str:
         return self._location
+
+    @property
+    def steps_started(self) -> int:
+        return self._steps_started
 
     @property
     def field_id(self) -> int:
@@ -203,6 +208,7 @@ class PostgresFieldStore:
                     for step in steps:
                         if abandoned.is_set():
                             raise OperationAbandoned(f"field {runner.name}: cancelled before {type(step).__name__}")
+                        self._steps_started += 1
                         results.append(await self._step(conn, step))
                 if self._conn is not None and runner.transactions:
                     await conn.execute(ARM_IDLE_TIMEOUT)

@@ -73,6 +73,10 @@ class SqliteFieldStore:
     def schema_version(self) -> int:
         return self._schema_version
 
+    @property
+    def steps_started(self) -> int:
+        return self._steps.steps_started
+
     async def run(self, steps: Sequence[Step]) -> list[object]:
         """Execute ``steps`` on the database thread in one hop (contract: :mod:`harmonix.field.steps`)."""
         abandoned = threading.Event()

@@ -287,6 +287,7 @@ class StepExecutor:
 
     def __init__(self, conn: sqlite3.Connection, name: str, *, transactions: bool) -> None:
         self.conn, self.name, self.transactions = conn, name, transactions
+        self.steps_started = 0
 
     def execute(self, steps: Sequence[Step], abandoned: threading.Event) -> list[object]:
         results: list[object] = []
@@ -294,6 +295,7 @@ class StepExecutor:
             for step in steps:
                 if abandoned.is_set():
                     raise OperationAbandoned(f"field {self.name}: cancelled before {type(step).__name__}")
+                self.steps_started += 1
                 results.append(self._apply(step))
         except BaseException as error:
             if self.conn.in_transaction:
