@@ -312,30 +312,6 @@ async def test_a_signal_under_load_lets_breaths_finish_then_exits_0(tmp_path: Pa
         assert result.ok and seen == list(range(len(seen)))
 
 
-async def test_the_openai_client_talks_to_a_colony(tmp_path: Path, standin: str) -> None:
-    import openai
-
-    with served(tmp_path / "home", *serve_args(standin)) as server:
-        api = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
-        models = {model.id async for model in api.models.list()}
-        assert models == {"harmonix", "harmonix-haiku", "harmonix-sonnet", "harmonix-prose"}
-        haiku = await api.chat.completions.create(model="harmonix-haiku", user="alice",
-                                                  messages=[{"role": "user", "content": "What is rain?"}])
-        assert haiku.choices[0].message.content and len(haiku.choices[0].message.content.splitlines()) == 3
-        streamed = await api.chat.completions.create(model="harmonix", user="alice@example.org", stream=True,
-                                                     messages=[{"role": "system", "content": "ignored"},
-                                                               {"role": "user", "content": "And the sea?"}])
-        pieces = [chunk.choices[0].delta.content or "" async for chunk in streamed if chunk.choices]
-        assert "".join(pieces).strip()
-        with pytest.raises(openai.NotFoundError):
-            await api.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
-        with pytest.raises(openai.UnprocessableEntityError):
-            await api.chat.completions.create(model="harmonix-prose", messages=[{"role": "user", "content": " "}])
-    async with open_store(sqlite_url(tmp_path / "home")) as store:
-        names = [info.name for info in await store.colonies()]
-    assert "alice" in names and any(name.startswith("u-") for name in names), "a user string names its colony"
-
-
 def test_no_server_error_and_every_response_matches_the_schema(tmp_path: Path, standin: str) -> None:
     """schemathesis, from the server's own OpenAPI document, on the non-streaming routes (a breath takes seconds:
     the breath routes are fuzzed by hand in the bad-input test). Every check it has: no 5xx, status codes,

@@ -37,6 +37,7 @@ from harmonix.errors import (
     ServiceBusy,
     StoreUnavailable,
     Unauthorized,
+    Unsupported,
 )
 from harmonix.field import ColonyInfo, FieldStats
 from harmonix.meta import BreathEvent, CascadeResult, MetaEvent, StageError, StageEvent, StageResult, TokenEvent
@@ -46,6 +47,7 @@ STATUSES: tuple[tuple[type[BaseException], int, int], ...] = (
     # (error class, exit status, HTTP status); the first row that matches wins, so specific classes come first.
     (LLMUnreachable, 2, 502),
     (ModelMissing, 2, 503),
+    (Unsupported, 2, 400),
     (InvalidInput, 2, 422),
     (NotFound, 2, 404),
     (ColonyExists, 2, 409),

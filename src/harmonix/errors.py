@@ -8,7 +8,8 @@ HarmonixError
 ├── InvalidInput (ValueError)        the request itself is wrong: fix it and ask again
 │   ├── InvalidText                  a prompt or text: empty, too long, binary, invalid Unicode, no words
 │   ├── InvalidArgument              any other argument out of its documented range
-│   └── InvalidConfiguration         a setting (flag or environment variable), named with its accepted range
+│   ├── InvalidConfiguration         a setting (flag or environment variable), named with its accepted range
+│   └── Unsupported                  a well-formed option Harmonix does not do (an OpenAI ``n`` of 2, tools …)
 ├── NotFound (LookupError)           what was named does not exist
 │   ├── ColonyNotFound
 │   ├── FieldNotFound
@@ -58,6 +59,15 @@ class InvalidText(InvalidInput):
 
 class InvalidArgument(InvalidInput):
     """An argument other than a text is out of its documented range (a source name, metadata, a limit)."""
+
+
+class Unsupported(InvalidInput):
+    """A well-formed request option that Harmonix does not do (an OpenAI client asking for two choices, tools or
+    log-probabilities); ``param`` names the option."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class InvalidConfiguration(InvalidInput):

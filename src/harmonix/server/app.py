@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -50,7 +49,7 @@ from harmonix.documents import (
     http_status,
     stage_document,
 )
-from harmonix.errors import HarmonixError, ServiceBusy, Unauthorized
+from harmonix.errors import HarmonixError
 from harmonix.meta import BreathListener, StageError
 from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
@@ -64,6 +63,7 @@ from harmonix.server.shared import (
     ErrorDocument,
     JsonInt,
     Owner,
+    error_headers,
     metrics_of,
     service_of,
 )
@@ -348,12 +348,7 @@ async def _breath(request: Request, kind: str, colony: str, who: str | None, pro
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HarmonixError)
     async def harmonix_error(request: Request, error: HarmonixError) -> JSONResponse:
-        headers = {}
-        if isinstance(error, ServiceBusy):
-            headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
-        if isinstance(error, Unauthorized):
-            headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(error_document(error), status_code=http_status(error), headers=headers)
+        return JSONResponse(error_document(error), status_code=http_status(error), headers=error_headers(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -6,37 +6,62 @@
   conversation is already in the colony's fields. The colony is the ``X-Harmonix-Colony`` header, else the
   request's ``user`` field, else ``default``; a name that is not a valid colony name (an e-mail address, say) is
   mapped to ``u-`` and 16 hex digits of its SHA-256, so every user string has a colony of its own. A colony that does
-  not exist yet is created for the requesting key. ``seed`` is honoured; sampling options (temperature …) are
-  accepted and ignored: each organism's observer sets its own temperature.
+  not exist yet is created for the requesting key.
 - With ``stream: true`` the answer comes as ``chat.completion.chunk`` events when it is whole (a rejected Prose
-  attempt must never reach a client as text), ``: ping`` comments meanwhile, then ``data: [DONE]``.
+  attempt must never reach a client as text), ``: ping`` comments meanwhile, then ``data: [DONE]``. With
+  ``stream_options: {"include_usage": true}`` every chunk carries ``"usage": null`` and one last chunk, with no
+  choices, carries the usage, as OpenAI's API does.
 
-Errors are the server's usual ``{"error": {"type", "message"}}`` objects, a shape OpenAI clients read.
+**The request's options.** Unknown fields are accepted and ignored, so a client that sends a newer option still
+talks to a colony. Of OpenAI's documented options:
+
+- honoured: ``model``, ``messages``, ``stream``, ``stream_options.include_usage``, ``user`` (the colony), ``seed``
+  (the same seed on the same fields gives the same answer);
+- accepted and ignored, by design: the sampling options (``temperature``, ``top_p``, ``max_tokens``,
+  ``max_completion_tokens``, ``presence_penalty``, ``frequency_penalty``, ``stop``, ``logit_bias``): each organism's
+  observer sets its own temperature from the prompt's dissonance, and its form sets its length;
+- refused with 400 (:class:`~harmonix.errors.Unsupported`, ``param`` naming the option): ``n`` other than 1 (a
+  colony answers once per breath), ``tools``, ``functions`` and a ``tool_choice`` other than ``"none"`` (the
+  organisms call no tools), a ``response_format`` other than ``text``, ``logprobs`` (no organism exposes them), and
+  ``stream_options`` without ``stream``.
+
+**Errors** on these routes come in OpenAI's envelope, ``{"error": {"message", "type", "param", "code"}}``: ``type``
+is OpenAI's kind (``invalid_request_error``, ``authentication_error``, ``rate_limit_error``, ``server_error``),
+``code`` the Harmonix error in snake case (``model_not_found`` for an unknown model), ``param`` the request field at
+fault or ``null``; the statuses are the server's usual ones (:mod:`harmonix.documents`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from harmonix.colony import Colony
 from harmonix.config import COLONY_NAME, DEFAULT_COLONY
-from harmonix.errors import CompositionFailed, InvalidArgument, OrganismNotFound
+from harmonix.documents import http_status
+from harmonix.errors import CompositionFailed, HarmonixError, InvalidArgument, OrganismNotFound, Unsupported
 from harmonix.meta import BreathListener, StageResult
 from harmonix.organisms.base import ORGANISMS
 from harmonix.server.breath import AdmittedBreath
-from harmonix.server.shared import ERRORS, JsonInt, Owner, service_of
+from harmonix.server.shared import JsonInt, Owner, error_headers, service_of
 from harmonix.server.streams import Failed, Finished, Outcome, WorkStream
 
 CASCADE_MODEL = "harmonix"
 ORGANISM_MODELS = {"harmonix-haiku": "haiku", "harmonix-sonnet": "sonnet", "harmonix-prose": "prose"}
 MODELS = (CASCADE_MODEL, *ORGANISM_MODELS)
+ERROR_KINDS = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+ERROR_CODES = {"OrganismNotFound": "model_not_found", "Unauthorized": "invalid_api_key",
+               "ServiceBusy": "rate_limit_exceeded"}
 
 
 class Message(BaseModel):
@@ -45,13 +70,49 @@ class Message(BaseModel):
     content: StrictStr | list[dict[str, Any]] | None = None
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: StrictBool = False
+
+
 class ChatRequest(BaseModel):
+    """A chat completion request (the options of the module docstring)."""
+
     model_config = ConfigDict(extra="allow")
     model: StrictStr = Field(description=f"One of {', '.join(MODELS)}")
     messages: list[Message] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
     user: StrictStr | None = Field(None, description="Names the colony (see the module docstring)")
     seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1)
+    n: JsonInt | None = Field(None, description="1 only: a colony answers once per breath")
+    tools: list[Any] | None = Field(None, description="Refused when not empty: the organisms call no tools")
+    functions: list[Any] | None = Field(None, description="Refused when not empty, as tools")
+    tool_choice: Any = Field(None, description='Refused unless "none"')
+    response_format: dict[str, Any] | None = Field(None, description='Only {"type": "text"}')
+    logprobs: StrictBool | None = Field(None, description="Refused when true")
+
+    def refuse_unsupported(self) -> None:
+        """Raise :class:`~harmonix.errors.Unsupported` for the first documented option this server cannot honour
+        (module docstring)."""
+        if self.n is not None and self.n != 1:
+            raise Unsupported(f"n must be 1: a colony answers once per breath (got {self.n})", "n")
+        for name in ("tools", "functions"):
+            if getattr(self, name):
+                raise Unsupported(f"{name}: the organisms call no tools", name)
+        if self.tool_choice not in (None, "none"):
+            raise Unsupported("tool_choice: the organisms call no tools; only \"none\" is accepted", "tool_choice")
+        if self.response_format is not None and self.response_format.get("type", "text") != "text":
+            raise Unsupported("response_format: the organisms write plain text; only {\"type\": \"text\"} is "
+                              "accepted", "response_format")
+        if self.logprobs:
+            raise Unsupported("logprobs: no organism exposes its log-probabilities", "logprobs")
+        if self.stream_options is not None and not self.stream:
+            raise Unsupported("stream_options is only allowed with stream: true", "stream_options")
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
 
 
 class ModelCard(BaseModel):
@@ -75,6 +136,56 @@ class Completion(BaseModel):
     choices: list[dict[str, Any]]
 
 
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorBody
+
+
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIError} for status in (400, 401, 404, 413, 422, 429, 500, 503, 504)}
+
+
+def openai_error(message: str, status: int, name: str, param: str | None = None) -> dict[str, Any]:
+    """OpenAI's error envelope (module docstring) for an error of class ``name`` answered with ``status``."""
+    kind = ERROR_KINDS.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    code = ERROR_CODES.get(name) or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def openai_error_of(error: HarmonixError) -> dict[str, Any]:
+    return openai_error(str(error) or type(error).__name__, http_status(error), type(error).__name__,
+                        error.param if isinstance(error, Unsupported) else None)
+
+
+class OpenAIRoute(APIRoute):
+    """A route that answers every error in OpenAI's envelope (module docstring) instead of the server's own."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as error:
+                problems = list(error.errors())
+                where = [str(part) for part in (problems[0].get("loc", ()) if problems else ()) if part != "body"]
+                message = "; ".join(f"{'.'.join(str(p) for p in problem.get('loc', ()) if p != 'body') or 'body'}: "
+                                    f"{problem.get('msg', 'invalid')}" for problem in problems)
+                return JSONResponse(openai_error(message or "invalid request", 422, "InvalidRequest",
+                                                 ".".join(where) or None), status_code=422)
+            except HarmonixError as error:
+                return JSONResponse(openai_error_of(error), status_code=http_status(error),
+                                    headers=error_headers(error))
+
+        return route
+
+
 def colony_for(header: str | None, user: str | None) -> str:
     """The colony a chat request speaks to (module docstring)."""
     chosen = (header or user or DEFAULT_COLONY).strip()
@@ -96,20 +207,23 @@ def prompt_of(messages: list[Message]) -> str:
 
 
 def install_openai_routes(app: FastAPI) -> None:
-    @app.get("/v1/models", response_model=ModelList, responses=ERRORS)
+    router = APIRouter(route_class=OpenAIRoute)
+
+    @router.get("/v1/models", response_model=ModelList, responses=OPENAI_ERRORS)
     async def models(request: Request, who: Owner) -> JSONResponse:
         """The models this server answers as (module docstring)."""
         created = int(time.time())
         return JSONResponse({"object": "list", "data": [
             {"id": model, "object": "model", "created": created, "owned_by": "harmonix"} for model in MODELS]})
 
-    @app.post("/v1/chat/completions", response_model=Completion,
-              responses={**ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    @router.post("/v1/chat/completions", response_model=Completion,
+                 responses={**OPENAI_ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}})
     async def chat_completions(request: Request, body: ChatRequest, who: Owner,
                                x_harmonix_colony: Annotated[str | None, Header()] = None) -> Response:
         """A chat completion answered by a colony (module docstring)."""
         if body.model != CASCADE_MODEL and body.model not in ORGANISM_MODELS:
             raise OrganismNotFound(f"no model {body.model!r}; the models are {', '.join(MODELS)}")
+        body.refuse_unsupported()
         prompt = prompt_of(body.messages)
         colony = colony_for(x_harmonix_colony, body.user)
         await service_of(request).ensure(colony, who)
@@ -124,13 +238,15 @@ def install_openai_routes(app: FastAPI) -> None:
             return _text(await opened.turn(organism, prompt, seed=body.seed, listener=listener))
 
         if body.stream:
-            return WorkStream(lambda _: breath.run(answer), lambda outcome: _chunks(outcome, completion_id, body.model),
-                              release=breath.release, ping_s=request.app.state.settings.ping_s)
+            chunks = Chunks(completion_id, body.model, prompt, body.include_usage)
+            return WorkStream(lambda _: breath.run(answer), chunks.render, release=breath.release,
+                              ping_s=request.app.state.settings.ping_s)
         text = await breath.answer(answer)
         if text is None:
             return Response(status_code=499)
         return JSONResponse(_completion(completion_id, body.model, text, prompt))
 
+    app.include_router(router)
     del models, chat_completions
 
 
@@ -153,20 +269,36 @@ def _completion(completion_id: str, model: str, text: str, prompt: str) -> dict[
             "usage": _usage(prompt, text)}
 
 
-def _chunks(outcome: Outcome, completion_id: str, model: str) -> bytes:
-    """The whole answer as chunks (role, the text line by line, the finish), then ``[DONE]``; or the error."""
-    if isinstance(outcome, Failed):
-        return _data(outcome.document) + b"data: [DONE]\n\n"
-    if not isinstance(outcome, Finished):
-        return b""
+class Chunks:
+    """A streamed answer's bytes: the whole answer as chunks (the role, the text line by line, the finish), with
+    ``include_usage`` a last chunk with the usage and no choices, then ``[DONE]``; or the error in OpenAI's
+    envelope."""
 
-    def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
-        return _data({"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                      "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    def __init__(self, completion_id: str, model: str, prompt: str, include_usage: bool) -> None:
+        self._id, self._model, self._prompt, self._include_usage = completion_id, model, prompt, include_usage
 
-    lines = str(outcome.result).splitlines(keepends=True)
-    return (chunk({"role": "assistant", "content": ""}) + b"".join(chunk({"content": line}) for line in lines)
-            + chunk({}, "stop") + b"data: [DONE]\n\n")
+    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
+        chunk: dict[str, Any] = {"id": self._id, "object": "chat.completion.chunk", "created": int(time.time()),
+                                 "model": self._model, "choices": choices}
+        if self._include_usage:
+            chunk["usage"] = usage
+        return _data(chunk)
+
+    def _delta(self, delta: dict[str, str], finish: str | None = None) -> bytes:
+        return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
+
+    def render(self, outcome: Outcome) -> bytes:
+        if isinstance(outcome, Failed):
+            error = outcome.document["error"]
+            return _data(openai_error(error["message"], outcome.status, error["type"])) + b"data: [DONE]\n\n"
+        if not isinstance(outcome, Finished):
+            return b""
+        text = str(outcome.result)
+        lines = text.splitlines(keepends=True)
+        usage = self._chunk([], _usage(self._prompt, text)) if self._include_usage else b""
+        return (self._delta({"role": "assistant", "content": ""}) + b"".join(self._delta({"content": line})
+                                                                            for line in lines)
+                + self._delta({}, "stop") + usage + b"data: [DONE]\n\n")
 
 
 def _data(document: dict[str, Any]) -> bytes:

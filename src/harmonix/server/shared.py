@@ -4,6 +4,7 @@ shapes for the OpenAPI document, JSON's integers, and waiting for work unless th
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
@@ -11,7 +12,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt
 from starlette.types import Receive
 
-from harmonix.errors import Unauthorized
+from harmonix.errors import HarmonixError, ServiceBusy, Unauthorized
 from harmonix.server.auth import ApiKeys
 from harmonix.server.metrics import ServerMetrics
 from harmonix.service import ColonyService
@@ -43,6 +44,16 @@ class ErrorDocument(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorDocument} for status in (401, 404, 413, 422, 429, 500, 503, 504)}
+
+
+def error_headers(error: HarmonixError) -> dict[str, str]:
+    """The headers an error's answer carries: ``Retry-After`` (whole seconds, at least 1) when the server is busy,
+    ``WWW-Authenticate`` when a key is missing or unknown."""
+    if isinstance(error, ServiceBusy):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
+    if isinstance(error, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
 
 
 def service_of(request: Request) -> ColonyService:
