@@ -173,8 +173,11 @@ class ColonyService:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, config: Config, limits: ServiceLimits = ServiceLimits()) -> AsyncIterator[ColonyService]:
-        async with Harmonix.open(config, serving=True) as harmonix:
+    async def open(cls, config: Config, limits: ServiceLimits = ServiceLimits(), *,
+                   serving: bool = True) -> AsyncIterator[ColonyService]:
+        """The service for the block; ``serving=False`` takes the compute budget of one client's cascades instead of
+        a server's (:meth:`Harmonix.open`), for one assistant over stdio."""
+        async with Harmonix.open(config, serving=serving) as harmonix:
             service = cls(harmonix, limits)
             loader = asyncio.create_task(service._load(), name="harmonix-load-engines")
             reaper = asyncio.create_task(service._reap(), name="harmonix-close-idle-colonies")

@@ -134,6 +134,19 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
           verbose=click.get_current_context().find_root().params.get("verbose", 0))
 
 
+@click.command("mcp")
+@harmonix_command(llm=True)
+def mcp_command(config: Config, as_json: bool) -> None:
+    """Serve the colony (--colony) to an assistant or an IDE over the Model Context Protocol on stdin and stdout:
+    tools to breathe, to run one organism, to read the history and a field (docs/guide/serving.md, "MCP"). The
+    client starts this command itself; `harmonix serve` offers the same at /mcp over HTTP."""
+    from harmonix.server.mcp import serve_stdio
+
+    if as_json:
+        raise InvalidArgument("mcp speaks JSON-RPC on stdout until its client closes it; it has no --json answer")
+    run(serve_stdio(config))
+
+
 @click.command("migrate")
 @click.option("--from", "source", required=True, help="The store to copy from: sqlite:PATH or a postgresql:// URL.")
 @click.option("--to", "target", required=True, help="The store to copy into.")
@@ -158,5 +171,5 @@ def migrate_command(config: Config, as_json: bool, source: str, target: str, onl
         stdout.print(f"colony {m.colony.name}: {m.action} ({len(m.fields)} fields)")
 
 
-COMMANDS = (serve_command, migrate_command)
+COMMANDS = (serve_command, mcp_command, migrate_command)
 COLONY_COMMANDS = (colony_export, colony_import)  # beside list, create, fork and remove in `harmonix colony`

@@ -12,6 +12,7 @@ Routes (JSON; the OpenAPI document at ``/openapi.json``):
 - ``GET /v1/colonies/{id}/history?limit=&before=`` (past cascades, newest first) and
   ``GET /v1/colonies/{id}/fields/{organism}?limit=`` (stats and the per-turn series);
 - the OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions`` (:mod:`harmonix.server.openai`);
+- the colony as a Model Context Protocol server at ``/mcp``, streamable HTTP (:mod:`harmonix.server.mcp`);
 - the page at ``/`` and its files under ``/static/`` (:mod:`harmonix.server.page`), which need no key.
 
 Every error is one JSON object ``{"error": {"type", "message"}}`` with the status :mod:`harmonix.documents` gives
@@ -54,6 +55,7 @@ from harmonix.meta import BreathListener, StageError
 from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
 from harmonix.server.breath import AdmittedBreath, Work
+from harmonix.server.mcp import MCPMount, build_mcp, owner_from_headers
 from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
 from harmonix.server.openai import install_openai_routes
 from harmonix.server.page import install_page
@@ -83,11 +85,13 @@ HTTP_NAMES = {400: "InvalidRequest", 401: "Unauthorized", 404: "NotFound", 405: 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """What shapes the HTTP surface: the API keys, the body limit, the SSE ping interval."""
+    """What shapes the HTTP surface: the API keys, the body limit, the SSE ping interval, the address it is bound
+    to (a loopback one turns on the MCP route's DNS-rebinding protection)."""
 
     keys: ApiKeys = ApiKeys()
     max_body_bytes: int = MAX_BODY_BYTES
     ping_s: float = PING_S
+    host: str = "127.0.0.1"
 
 
 # --- request and response shapes (for validation and the OpenAPI document) -------------------------------------------
@@ -185,13 +189,14 @@ CONFLICT: Responses = {409: {"model": ErrorDocument, "description": "The colony 
 
 def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager[ColonyService]],
                settings: ServerSettings = ServerSettings(), *,
-               on_ready: Callable[[], None] | None = None) -> LimitedBody:
-    """The application (behind the body limit); its lifespan opens the service (the store, and the engines loading
-    in the background) and calls ``on_ready`` once they have loaded."""
+               on_ready: Callable[[], None] | None = None) -> MCPMount:
+    """The application (behind the body limit, with the MCP server at ``/mcp``: :mod:`harmonix.server.mcp`); its
+    lifespan opens the service (the store, and the engines loading in the background) and the MCP sessions, and
+    calls ``on_ready`` once the engines have loaded."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service() as service:
+        async with open_service() as service, mounted.running():
             app.state.service = service
             app.state.metrics = ServerMetrics(active=lambda: service.admission.active,
                                               waiting=lambda: service.admission.waiting,
@@ -216,7 +221,14 @@ def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager
     _install_routes(app)
     install_openai_routes(app)
     install_page(app)
-    return LimitedBody(app, settings.max_body_bytes)
+    mcp = build_mcp(lambda: service_of_app(app), owner=owner_from_headers(settings.keys))
+    mounted = MCPMount(LimitedBody(app, settings.max_body_bytes), mcp, settings.keys, settings.host)
+    return mounted
+
+
+def service_of_app(app: FastAPI) -> ColonyService:
+    service: ColonyService = app.state.service
+    return service
 
 
 def wants_stream(request: Request) -> bool:
