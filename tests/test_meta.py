@@ -4,87 +4,31 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
+from doubles import hub_with_doubles
 from fieldtools import audit, fingerprint, fingerprints
-from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidText
-from harmonix.field import Field, Store, ensure_colony, open_store, sqlite_url
+from harmonix.field import Field, Store, open_store, sqlite_url
 from harmonix.meta import (
     ARTIST,
     INHALE,
     META_SOURCE,
     BreathEvent,
-    MetaHarmonix,
     StageEvent,
     meta_sentence,
     sentences_of,
 )
-from harmonix.organisms.base import FIELDS, HUB, ORGANISMS, Stimulus
-from harmonix.organisms.haiku import Haiku
+from harmonix.organisms.base import FIELDS, HUB, ORGANISMS
 from harmonix.text import tokenize
-
-
-@dataclass(frozen=True)
-class DoubleReply:
-    text: str
-    dissonance: float
-
-    def details(self) -> dict[str, Any]:
-        return {}
-
-
-class Double:
-    """A test double behind the organism protocol: a real field and a real turn, a scripted answer, an optional
-    pause while "generating", or a stall that never ends."""
-
-    def __init__(self, name: str, field: Field, *, pause_s: float = 0.0, stall: bool = False) -> None:
-        self.name, self._field, self.pause_s, self.stall = name, field, pause_s, stall
-        self.stalled = asyncio.Event()
-        """Set once a turn has begun to stall (inside its transaction): the readiness signal tests wait for."""
-
-    async def respond(self, stimulus: Stimulus) -> DoubleReply:
-        async with self._field.turn() as turn:
-            await turn.wrinkle(stimulus.prompt)
-            await turn.snapshot(random.Random(stimulus.seed))
-            if self.stall:
-                self.stalled.set()
-                await asyncio.Event().wait()
-            await asyncio.sleep(self.pause_s)
-            heard = " and ".join(sorted(stimulus.voices)) or "nothing yet"
-            text = f"The {self.name} answers with seed {stimulus.seed % 97} after hearing {heard}."
-            await turn.ingest(text)
-            await turn.record(dissonance=0.5)
-        return DoubleReply(text, 0.5)
-
-    async def hear(self, text: str, source: str) -> None:
-        await self._field.ingest(text, source=source)
-
-
-@contextlib.asynccontextmanager
-async def hub_with_doubles(config: Config, *, stalled: str | None = None, pause_s: float = 0.01,
-                           timeout_s: float = 60) -> AsyncIterator[tuple[MetaHarmonix, Store]]:
-    """Real HAiKU, doubles for the others (a real field each), and the store that holds them."""
-    async with Harmonix.open(config) as harmonix, contextlib.AsyncExitStack() as stack:
-        await ensure_colony(harmonix.store, config.colony)
-        fields = {name: await stack.enter_async_context(Field.open(harmonix.store, name)) for name in FIELDS}
-        organisms: dict[str, Any] = {"haiku": await Haiku.build(fields["haiku"], harmonix.engines, config)}
-        for name in ("sonnet", "prose", ARTIST):
-            organisms[name] = Double(name, fields[name], pause_s=pause_s, stall=name == stalled)
-        yield MetaHarmonix(organisms, fields[HUB], timeout_s=timeout_s), harmonix.store
 
 
 @pytest.fixture

@@ -177,7 +177,8 @@ async def test_who_gets_in(tmp_path: Path, client: httpx.AsyncClient, standin: s
         assert (await client.get(f"{server.url}/v1/colonies", headers=b)).json()["colonies"] == []
         for method, path, body in (("GET", "", None), ("GET", "/history", None), ("GET", "/fields/haiku", None),
                                    ("POST", "/cascades", {"prompt": "let me in"}), ("POST", "/fork", {}),
-                                   ("POST", "/organisms/haiku/turns", {"prompt": "let me in"}), ("DELETE", "", None)):
+                                   ("POST", "/organisms/haiku/turns", {"prompt": "let me in"}), ("DELETE", "", None),
+                                   ("DELETE", "/cascades/1", None)):
             answer = await client.request(method, f"{server.url}/v1/colonies/private{path}", json=body, headers=b)
             assert answer.status_code == 404, (method, path, answer.text)
         own = await client.post(f"{server.url}/v1/colonies/private/organisms/haiku/turns",
@@ -187,6 +188,32 @@ async def test_who_gets_in(tmp_path: Path, client: httpx.AsyncClient, standin: s
     async with open_store(sqlite_url(tmp_path / "home")) as store:
         owner = (await store.colony("private")).owner
     assert owner is not None and alice not in owner
+
+
+async def test_forgetting_a_breath_over_http_and_on_the_command_line(tmp_path: Path, client: httpx.AsyncClient,
+                                                                    standin: str) -> None:
+    home = tmp_path / "home"
+    with served(home, *serve_args(standin)) as server:
+        colony = f"{server.url}/v1/colonies/forgetful"
+        assert (await client.post(f"{server.url}/v1/colonies", json={"name": "forgetful"})).status_code == 201
+        ids = [(await client.post(f"{colony}/cascades", json={"prompt": prompt, "seed": 1})).json()["cascade"]
+               for prompt in ("Obsidian quarries at noon.", "The harbour at dawn.", "The harbour at dusk.")]
+        forgotten = await client.delete(f"{colony}/cascades/{ids[0]}")
+        assert forgotten.status_code == 200, forgotten.text
+        assert forgotten.json()["fields"]["meta"]["turns"] == 1 and forgotten.json()["fields"]["haiku"]["turns"] == 1
+        assert (await client.delete(f"{colony}/cascades/{ids[0]}")).status_code == 404
+        assert (await client.delete(f"{colony}/cascades/0")).status_code == 422
+        history = (await client.get(f"{colony}/history")).json()["cascades"]
+        assert [record["id"] for record in history] == [ids[2], ids[1]]
+    command = [sys.executable, "-m", "harmonix", "colony", "forget", str(ids[1]), "--home", str(home),
+               "--colony", "forgetful", "--json"]
+    answer = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout)["cascade"] == ids[1]
+    missing = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and json.loads(missing.stdout)["error"]["type"] == "CascadeNotFound"
+    for result, _ in (await audit_colony(home, "forgetful")).values():
+        assert result.ok
 
 
 def test_without_keys_only_loopback(tmp_path: Path) -> None:

@@ -12,6 +12,12 @@ built around them with the shared engines, and its hub (:class:`~harmonix.meta.M
 
 Colonies share nothing but the engines: no field, no lock, no transaction spans two colonies.
 
+**Forgetting one breath** (:func:`forget_breath`): everything a cascade left in the colony (its disturbance in
+every field, each organism's reply and what else its turn wrote, the meta sentence every organism heard, the hub's
+record) is removed with exactly the counts it had added, one transaction per field, the organisms' fields first
+and the hub's record last, so a forgetting cut short is finished by asking again. What an organism keeps as state
+(Sonnet's place in its cycle) says where it is, not what it heard, and stays.
+
 **Administration.** :class:`Harmonix` is also where colonies are kept: it lists, creates, forks and removes them,
 erases fields, reads their stats, history and audit, and writes a colony to a file and back
 (:mod:`harmonix.field.transfer`'s format). The command line and the server call these methods and never a store.
@@ -30,14 +36,16 @@ from dataclasses import dataclass
 
 from harmonix.config import LLM_ROLES, Config, check_colony_name, cores
 from harmonix.engines.shared import SharedEngines
-from harmonix.errors import ColonyExists, ColonyNotFound, InvalidArgument, OrganismNotFound
+from harmonix.errors import CascadeNotFound, ColonyExists, ColonyNotFound, InvalidArgument, OrganismNotFound
 from harmonix.field import (
     ColonyInfo,
     Field,
     FieldAudit,
     FieldDump,
     FieldStats,
+    Forgotten,
     Store,
+    WrittenRows,
     audit_field,
     ensure_colony,
     open_store,
@@ -90,6 +98,35 @@ class Colony:
     async def stats(self) -> list[FieldStats]:
         """Every open field's stats, organisms first, the hub last."""
         return [await field.stats() for field in self.fields.values()]
+
+    async def forget(self, cascade: int) -> ForgottenBreath:
+        """Forget breath ``cascade`` (:func:`forget_breath`)."""
+        return await forget_breath(self.fields, cascade)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgottenBreath:
+    """What forgetting one breath removed, field by field."""
+
+    cascade: int
+    fields: Mapping[str, Forgotten]
+
+
+async def forget_breath(fields: Mapping[str, Field], cascade: int) -> ForgottenBreath:
+    """Remove breath ``cascade`` from a colony whose fields (every one its record names, and the hub's) are open
+    (module docstring). :class:`~harmonix.errors.CascadeNotFound` when the colony has no such breath;
+    :class:`~harmonix.errors.InvalidArgument` for a breath recorded before Harmonix kept what each breath wrote."""
+    hub = fields[HUB]
+    found = await hub.turns(1, before=cascade + 1) if cascade >= 1 else ()
+    if not found or found[0].id != cascade:
+        raise CascadeNotFound(f"colony {hub.colony} has no breath {cascade}")
+    rows = CascadeRecord.of(found[0]).rows
+    if rows is None:
+        raise InvalidArgument(f"breath {cascade} was recorded before Harmonix kept what each breath wrote, so it "
+                              "cannot be forgotten row by row")
+    removed = {name: await fields[name].remove(written) for name, written in rows.items() if name != HUB}
+    removed[HUB] = await hub.remove(rows.get(HUB, WrittenRows()) + WrittenRows(turns=(cascade,)))
+    return ForgottenBreath(cascade, removed)
 
 
 class Harmonix:
@@ -241,6 +278,18 @@ class Harmonix:
                 found.extend(CascadeRecord.of(turn) for turn in page)
                 before = page[-1].id
         return found
+
+    async def forget_cascade(self, name: str, cascade: int, owner: str | None = None) -> ForgottenBreath:
+        """Forget breath ``cascade`` of colony ``name`` (:func:`forget_breath`), its fields opened for it."""
+        await self.colony_info(name, owner)
+        async with contextlib.AsyncExitStack() as stack:
+            fields = {field_name: await stack.enter_async_context(
+                          Field.open(self.store, field_name, colony=name, create=False,
+                                     retention=self.config.retention))
+                      for field_name in await self.field_names(name, owner) if field_name in FIELDS}
+            if HUB not in fields:
+                raise CascadeNotFound(f"colony {name} has no breath {cascade}")
+            return await forget_breath(fields, cascade)
 
     async def export_colony(self, name: str, owner: str | None = None) -> tuple[list[str], ColonyMove]:
         """Colony ``name`` as the lines of a colony file (:mod:`harmonix.field.transfer`) and what they hold."""

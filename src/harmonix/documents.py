@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harmonix import errors
+from harmonix.colony import ForgottenBreath
 from harmonix.errors import (
     ColonyBusy,
     ColonyExists,
@@ -140,6 +141,12 @@ def field_stats_document(stats: FieldStats, *, location: bool = False) -> dict[s
     if not location:
         del document["location"]
     return document
+
+
+def forgotten_document(forgotten: ForgottenBreath) -> dict[str, Any]:
+    """What forgetting a breath removed: ``{"cascade": id, "fields": {name: {"texts", "disturbances", "turns"}}}``
+    (rows removed from each field)."""
+    return {"cascade": forgotten.cascade, "fields": {name: plain(rows) for name, rows in forgotten.fields.items()}}
 
 
 def colony_document(info: ColonyInfo, fields: Mapping[str, FieldStats] | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ HarmonixError
 │   ├── ColonyNotFound
 │   ├── FieldNotFound
 │   ├── OrganismNotFound
+│   ├── CascadeNotFound              a colony's breath by its number (never recorded, or forgotten)
 │   └── ModelMissing                 a model file (the LLM's GGUF, Sonnet's weights)
 ├── ColonyExists                     a colony of that name is already there
 ├── ColonyBusy                       the colony is breathing: it cannot be removed now
@@ -91,6 +92,10 @@ class FieldNotFound(NotFound):
 
 class OrganismNotFound(NotFound):
     """No organism of that name."""
+
+
+class CascadeNotFound(NotFound):
+    """No breath of that number in the colony: it was never recorded, or it has been forgotten."""
 
 
 class ModelMissing(NotFound, FileNotFoundError):

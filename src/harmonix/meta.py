@@ -16,7 +16,8 @@ regardless. Then the Artist weaves whatever arrived.
   (:func:`harmonix.observer.normalized_entropy`);
 - the *reverse wave*: every organism hears the meta sentence (:meth:`~harmonix.organisms.base.Organism.hear`,
   ``source="meta"``, each an atomic operation under its own lock), and the cascade is recorded in the hub's own
-  field (``meta``).
+  field (``meta``), with the ids of every row the breath wrote in every field (its ``rows``), so that it can be
+  forgotten whole later (:func:`harmonix.colony.forget_breath`).
 
 The hub sees organisms only through their protocol (:mod:`harmonix.organisms.base`); a colony
 (:mod:`harmonix.colony`) builds them and hands them over. A stage that fails keeps its error's type
@@ -41,9 +42,9 @@ from typing import Any
 import numpy as np
 
 from harmonix.engines.markov import MarkovChain, Walker
-from harmonix.field import Field, TurnView
+from harmonix.field import Field, RowLedger, TurnView, WrittenRows
 from harmonix.observer import normalized_entropy
-from harmonix.organisms.base import INHALE, SYNTHESIS, Organism, Reply, Stimulus
+from harmonix.organisms.base import HUB, INHALE, SYNTHESIS, Organism, Reply, Stimulus
 from harmonix.text import content_words, tokenize, trigrams, validate_text
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,9 @@ class CascadeRecord:
     field_entropy: float | None
     timings: dict[str, float]
     errors: dict[str, Any]
+    rows: dict[str, WrittenRows] | None = None
+    """The rows the breath wrote, field by field (the hub's own turn, whose id is the cascade's, aside); ``None`` for
+    a breath recorded before Harmonix kept them."""
 
     @classmethod
     def of(cls, turn: TurnView) -> CascadeRecord:
@@ -146,7 +150,9 @@ class CascadeRecord:
             global_resonance=metrics.get("global_resonance"), field_entropy=metrics.get("field_entropy"),
             timings=dict(metrics.get("timings") or {}),
             errors={name: stage["error"] for name, stage in stages.items()
-                    if isinstance(stage, dict) and stage.get("error")})
+                    if isinstance(stage, dict) and stage.get("error")},
+            rows=({str(name): WrittenRows.of(rows) for name, rows in metrics["rows"].items() if isinstance(rows, dict)}
+                  if isinstance(metrics.get("rows"), dict) else None))
 
 
 def sentences_of(text: str) -> list[list[str]]:
@@ -246,20 +252,22 @@ class MetaHarmonix:
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         seeds = {name: rng.getrandbits(63) for name in (*INHALE, ARTIST)}
+        ledger = RowLedger()
         started = time.perf_counter()
         if sequential:
-            inhaled = [await self._stage(name, prompt, seeds[name], listener) for name in INHALE]
+            inhaled = [await self._stage(name, prompt, seeds[name], listener, ledger=ledger) for name in INHALE]
         else:
-            inhaled = list(await asyncio.gather(*(self._stage(n, prompt, seeds[n], listener) for n in INHALE)))
+            inhaled = list(await asyncio.gather(*(self._stage(n, prompt, seeds[n], listener, ledger=ledger)
+                                                  for n in INHALE)))
         inhale_s = time.perf_counter() - started
         voices = {stage.name: stage.text for stage in inhaled if stage.text}
-        artist = await self._stage(ARTIST, prompt, seeds[ARTIST], listener, voices)
+        artist = await self._stage(ARTIST, prompt, seeds[ARTIST], listener, voices, ledger=ledger)
         stages = {stage.name: stage for stage in (*inhaled, artist)}
         timings = {name: stage.seconds for name, stage in stages.items()} | {"inhale": inhale_s}
         exhale_started = time.perf_counter()
         async with self._exhale:
             meta, cascade_id = await self._exhale_breath(prompt, seed, [*inhaled, artist], timings,
-                                                         np.random.default_rng(rng.getrandbits(64)))
+                                                         np.random.default_rng(rng.getrandbits(64)), ledger)
         finished = time.perf_counter()
         timings |= {"exhale": finished - exhale_started, "total": finished - started}
         if listener is not None:
@@ -276,7 +284,7 @@ class MetaHarmonix:
         return await self._stage(name, prompt, secrets.randbits(63) if seed is None else seed, listener)
 
     async def _stage(self, name: str, prompt: str, seed: int, listener: BreathListener | None,
-                     voices: Mapping[str, str] | None = None) -> StageResult:
+                     voices: Mapping[str, str] | None = None, *, ledger: RowLedger | None = None) -> StageResult:
         """One organism's turn with its timeout; any failure becomes the stage's ``error``. The listener hears its
         tokens and, when it ends, its :class:`StageEvent`."""
 
@@ -284,7 +292,8 @@ class MetaHarmonix:
             assert listener is not None
             listener(TokenEvent(name, attempt, text))
 
-        stimulus = Stimulus(prompt, seed, voices or {}, on_token=token if listener is not None else None)
+        stimulus = Stimulus(prompt, seed, voices or {}, on_token=token if listener is not None else None,
+                            ledger=ledger)
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -301,16 +310,17 @@ class MetaHarmonix:
         return stage
 
     async def _exhale_breath(self, prompt: str, seed: int, stages: Sequence[StageResult], timings: Mapping[str, float],
-                             rng: np.random.Generator) -> tuple[MetaResult, int]:
+                             rng: np.random.Generator, ledger: RowLedger) -> tuple[MetaResult, int]:
         texts = [stage.text for stage in stages if stage.text]
         sentence = meta_sentence(texts, rng)
         words = [word for text in texts for word in content_words(tokenize(text))]
         meta = MetaResult(sentence=sentence, global_resonance=global_resonance(stages),
                           field_entropy=normalized_entropy(words) if words else None)
         if sentence is not None:
-            await asyncio.gather(*(organism.hear(sentence, META_SOURCE) for organism in self.organisms.values()))
+            await asyncio.gather(*(organism.hear(sentence, META_SOURCE, ledger)
+                                   for organism in self.organisms.values()))
         async with self._field.turn() as turn:
-            await turn.wrinkle(prompt)
+            wrinkled = await turn.wrinkle(prompt)
             text_ids = {stage.name: (await turn.ingest(stage.text, source=stage.name)).text_id
                         for stage in stages if stage.text}
             if sentence is not None:
@@ -323,5 +333,7 @@ class MetaHarmonix:
                 dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
                 global_resonance=meta.global_resonance, field_entropy=meta.field_entropy, seed=seed,
                 timings={name: round(seconds, 4) for name, seconds in timings.items()}, stages=summary,
-                texts=text_ids)
+                texts=text_ids, rows={**{name: rows.document() for name, rows in ledger.rows().items()},
+                                      HUB: WrittenRows(tuple(text_ids.values()),
+                                                       (wrinkled.disturbance_id,)).document()})
         return meta, cascade_id

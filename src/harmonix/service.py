@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harmonix.colony import Colony, Harmonix
+from harmonix.colony import Colony, ForgottenBreath, Harmonix
 from harmonix.config import Config
 from harmonix.errors import (
     ColonyBusy,
@@ -342,6 +342,13 @@ class ColonyService:
         """One organism's turn in colony ``name``."""
         async with self.admitted("turn", name, owner, prompt, (organism,)) as colony, self.deadline():
             return await colony.turn(organism, prompt, seed=seed, listener=listener)
+
+    async def forget(self, name: str, owner: str | None, cascade: int) -> ForgottenBreath:
+        """Forget breath ``cascade`` of colony ``name`` (:func:`harmonix.colony.forget_breath`), through the open
+        colony, so each field's lock orders it with the breaths running there."""
+        await self.colony_info(name, owner)
+        async with self._lease(name) as colony:
+            return await colony.forget(cascade)
 
     # --- reading ---------------------------------------------------------------------------------------------------
 

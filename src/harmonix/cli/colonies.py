@@ -15,7 +15,7 @@ from rich.table import Table
 from harmonix.cli.shared import emit_json, harmonix_command, read_text_argument, run, stdout, with_harmonix
 from harmonix.colony import Harmonix
 from harmonix.config import Config, check_colony_name, public_location
-from harmonix.documents import colony_document, field_stats_document
+from harmonix.documents import colony_document, field_stats_document, forgotten_document
 from harmonix.field import Field, FieldStats
 from harmonix.organisms.base import FIELDS, plain
 from harmonix.render import field_table
@@ -207,6 +207,22 @@ def colony_remove(config: Config, as_json: bool, name: str, yes: bool) -> None:
         raise click.Abort()
     run(with_harmonix(config, lambda harmonix: harmonix.remove_colony(name)))
     emit_json({"removed": name}) if as_json else stdout.print(f"removed colony {name}")
+
+
+@colony_group.command("forget")
+@click.argument("cascade", type=click.IntRange(min=1))
+@harmonix_command()
+def colony_forget(config: Config, as_json: bool, cascade: int) -> None:
+    """Forget breath CASCADE of the colony (--colony; the number every cascade answers with, `cascade` in --json):
+    its prompt, every organism's reply, the meta sentence every field heard and the hub's record, with exactly the
+    counts they had added."""
+    forgotten = run(with_harmonix(config, lambda harmonix: harmonix.forget_cascade(config.colony, cascade)))
+    if as_json:
+        emit_json(forgotten_document(forgotten))
+        return
+    removed = sum(rows.texts + rows.disturbances + rows.turns for rows in forgotten.fields.values())
+    stdout.print(f"forgot breath {cascade} of colony {config.colony}: {removed} rows in {len(forgotten.fields)} "
+                 "fields")
 
 
 COMMANDS = (field_group, stats_command, reset_command, colony_group)

@@ -15,6 +15,7 @@ from harmonix.field.model import (
     FieldStats,
     Forgotten,
     IngestReceipt,
+    RowLedger,
     SnapshotSpec,
     TextRow,
     TrigramCount,
@@ -22,6 +23,7 @@ from harmonix.field.model import (
     TurnView,
     WordCount,
     WrinkleReceipt,
+    WrittenRows,
 )
 from harmonix.field.seed import Seed, build_seed
 from harmonix.field.store import Store, ensure_colony, sqlite_url
@@ -38,6 +40,8 @@ __all__ = [
     "FieldSnapshot",
     "FieldStats",
     "Forgotten",
+    "RowLedger",
+    "WrittenRows",
     "Guards",
     "IngestReceipt",
     "Seed",

@@ -56,12 +56,15 @@ from harmonix.field.model import (
     FieldDump,
     FieldSnapshot,
     FieldStats,
+    Forgotten,
     IngestReceipt,
     JSONValue,
+    RowLedger,
     SnapshotSpec,
     TurnRecord,
     TurnView,
     WrinkleReceipt,
+    WrittenRows,
 )
 from harmonix.field.seed import DEFAULT_SEED_WEIGHTS, Seed, SeedMode, build_seed
 from harmonix.field.steps import (
@@ -78,6 +81,7 @@ from harmonix.field.steps import (
     ReadDump,
     ReadSnapshot,
     ReadTurns,
+    RemoveRows,
     Rollback,
     Step,
 )
@@ -191,6 +195,13 @@ class TurnBook:
         self._text_id: int | None = None
         self._seen_turns: int | None = None
         self._seen_sizes: dict[str, int] | None = None
+        self._written: dict[str, list[int]] = {"texts": [], "disturbances": [], "turns": []}
+
+    @property
+    def written(self) -> WrittenRows:
+        """The ids of every row this turn's steps wrote so far."""
+        return WrittenRows(tuple(self._written["texts"]), tuple(self._written["disturbances"]),
+                           tuple(self._written["turns"]))
 
     def opening(self, step: Step) -> list[Step]:
         """The steps to run for ``step``: preceded by ``Begin(write=True)`` when it is the turn's first."""
@@ -205,6 +216,7 @@ class TurnBook:
         def finish(disturbance_id: object) -> WrinkleReceipt:
             assert isinstance(disturbance_id, int)
             self._disturbance_id = disturbance_id
+            self._written["disturbances"].append(disturbance_id)
             return WrinkleReceipt(disturbance_id, step.tokens, sum(n for _, n in step.trigrams))
 
         return Planned(step, finish)
@@ -225,6 +237,7 @@ class TurnBook:
 
         def finish(text_id: object) -> IngestReceipt:
             assert isinstance(text_id, int)
+            self._written["texts"].append(text_id)
             if source == SELF_SOURCE:
                 self._text_id = text_id
             return IngestReceipt(text_id, step.tokens, sum(n for _, n in step.trigrams))
@@ -245,6 +258,7 @@ class TurnBook:
 
         def finish(turn_id: object) -> int:
             assert isinstance(turn_id, int)
+            self._written["turns"].append(turn_id)
             return turn_id
 
         return Planned(turn_step(record, time.time()), finish)
@@ -343,16 +357,28 @@ class Field:
 
     # --- public operations: each takes the lock once and is one transaction ---------------------------------------
 
-    async def ingest(self, text: str, source: str = SELF_SOURCE, **meta: JSONValue) -> IngestReceipt:
+    async def ingest(self, text: str, source: str = SELF_SOURCE, *, ledger: RowLedger | None = None,
+                     **meta: JSONValue) -> IngestReceipt:
         """Store ``text`` as the organism's own, with its trigram and word counts, atomically.
 
         ``source`` says where it came from ("self", "bootstrap", "meta", ...); ``meta`` is a small JSON object kept
-        with it. Raises :class:`~harmonix.errors.InvalidText` / :class:`~harmonix.errors.InvalidArgument` before
-        touching the field.
+        with it; ``ledger`` is told the new text's id once it is committed. Raises
+        :class:`~harmonix.errors.InvalidText` / :class:`~harmonix.errors.InvalidArgument` before touching the field.
         """
-        planned = TurnBook().ingest(text, source, meta)
+        book = TurnBook()
+        planned = book.ingest(text, source, meta)
         (text_id,) = await self._transaction([planned.step], write=True)
-        return planned.finish(text_id)
+        receipt = planned.finish(text_id)
+        if ledger is not None:
+            ledger.add(self._name, book.written)
+        return receipt
+
+    async def remove(self, rows: WrittenRows) -> Forgotten:
+        """Remove exactly these rows and the counts they added, in one transaction (:class:`RemoveRows`: rows the
+        field no longer holds are skipped, and no removed id is given again)."""
+        (forgotten,) = await self._transaction([RemoveRows(rows.texts, rows.disturbances, rows.turns)], write=True)
+        assert isinstance(forgotten, Forgotten)
+        return forgotten
 
     async def wrinkle(self, text: str, source: str = USER_SOURCE) -> WrinkleReceipt:
         """Record a user disturbance: a disturbance row plus its trigrams and words counted as *heard*.
@@ -409,10 +435,11 @@ class Field:
         await self._transaction([LoadDump(dump)], write=True)
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[Turn]:
-        """Hold the lock and one write transaction for a whole organism turn (see the module docstring)."""
+    async def turn(self, ledger: RowLedger | None = None) -> AsyncIterator[Turn]:
+        """Hold the lock and one write transaction for a whole organism turn (see the module docstring); once it
+        has committed, ``ledger`` is told the ids of every row it wrote."""
         async with self._exclusive():
-            turn = Turn(self._name, self._store, self._forget)
+            turn = Turn(self._name, self._store, self._forget, ledger)
             try:
                 yield turn
             except BaseException:
@@ -427,10 +454,11 @@ class Turn:
 
     What the turn writes and remembers is its :class:`TurnBook`; this class only runs the steps, in order."""
 
-    def __init__(self, name: str, store: FieldStore, forget: Sequence[Step]) -> None:
+    def __init__(self, name: str, store: FieldStore, forget: Sequence[Step], ledger: RowLedger | None = None) -> None:
         self._name = name
         self._store = store
         self._forget = list(forget)
+        self._ledger = ledger
         self._book = TurnBook()
         self._finished = False
 
@@ -470,6 +498,8 @@ class Turn:
             return
         if commit:
             await self._store.run([*self._forget, Commit()])
+            if self._ledger is not None:
+                self._ledger.add(self._name, self._book.written)
             return
         # Rollback is queued on the database thread before the lock is released, so even if this await is
         # cancelled again, no later operation can run before it.

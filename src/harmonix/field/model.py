@@ -112,6 +112,43 @@ class Forgotten:
 
 
 @dataclass(frozen=True, slots=True)
+class WrittenRows:
+    """The ids of the rows one or more committed operations wrote into one field."""
+
+    texts: tuple[int, ...] = ()
+    disturbances: tuple[int, ...] = ()
+    turns: tuple[int, ...] = ()
+
+    def __add__(self, other: WrittenRows) -> WrittenRows:
+        return WrittenRows(self.texts + other.texts, self.disturbances + other.disturbances,
+                           self.turns + other.turns)
+
+    def document(self) -> dict[str, list[int]]:
+        return {"texts": list(self.texts), "disturbances": list(self.disturbances), "turns": list(self.turns)}
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> WrittenRows:
+        """Read back :meth:`document` (a missing table: no rows)."""
+        return cls(*(tuple(int(row_id) for row_id in document.get(table) or ())
+                     for table in ("texts", "disturbances", "turns")))
+
+
+class RowLedger:
+    """What a breath wrote, field by field: every committed turn and operation given the ledger adds the ids of its
+    rows (:meth:`~harmonix.field.field.Field.turn`, :meth:`~harmonix.field.field.Field.ingest`), so the breath can
+    later be forgotten row by row. A rolled-back turn adds nothing."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, WrittenRows] = {}
+
+    def add(self, field: str, rows: WrittenRows) -> None:
+        self._rows[field] = self._rows.get(field, WrittenRows()) + rows
+
+    def rows(self) -> dict[str, WrittenRows]:
+        return dict(self._rows)
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotSpec:
     """How much of the field a snapshot carries. ``None`` means everything (use with care on large fields).
 

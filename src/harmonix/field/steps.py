@@ -17,8 +17,10 @@ Contract every backend keeps (tested in ``tests/test_field_*.py``, which run on 
 - a write that waits for another process's write longer than the store's lock timeout fails with
   :class:`~harmonix.errors.FieldBusy`, its transaction rolled back;
 - ids (texts, disturbances, turns) start at 1 and increase by one per row in commit order of a field that only grows;
-  an id is never reused: a new row's id is one more than the highest id its table holds, and forgetting
-  (:class:`Forget`) only ever removes a table's oldest rows and never all of them.
+  an id is never reused: a new row's id is one more than the highest id its table holds or ever held. Retention
+  (:class:`Forget`) only ever removes a table's oldest rows and never all of them; removing chosen rows
+  (:class:`RemoveRows`) records the highest id it removed from each table in the state key
+  :data:`FORGOTTEN_IDS`, and new ids start above it.
 
 **A snapshot is a function of the field's rows and the step's ``random_seed``** (so a seed reproduces an output on
 any backend):
@@ -164,13 +166,31 @@ class Forget:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoveRows:
+    """Remove the named texts, disturbances and turns and exactly the counts they had added, as retention does for
+    the oldest rows (the contract in :mod:`harmonix.field.retention`; a turn's link to a removed text or
+    disturbance becomes NULL); an id the field no longer holds is skipped, so removing twice is removing once. The
+    highest id removed from each table goes into :data:`FORGOTTEN_IDS`, so it is never given again. Result:
+    :class:`~harmonix.field.model.Forgotten` (the rows removed)."""
+
+    texts: tuple[int, ...] = ()
+    disturbances: tuple[int, ...] = ()
+    turns: tuple[int, ...] = ()
+
+
+FORGOTTEN_IDS = "forgotten-ids"
+"""The state key under which a field keeps, per table, the highest id :class:`RemoveRows` removed
+(``{"texts": n, "disturbances": n, "turns": n}``): new ids start above it."""
+
+
+@dataclass(frozen=True, slots=True)
 class CheckIntegrity:
     """The backend's own consistency checks (SQLite: ``integrity_check`` and ``foreign_key_check``). Result: a list
     of problems, empty when sound."""
 
 
 Step = (Begin | Commit | Rollback | AddText | AddDisturbance | AddTurn | PutState | ReadSnapshot | ReadCounts
-        | ReadTurns | ReadDump | LoadDump | Forget | CheckIntegrity)
+        | ReadTurns | ReadDump | LoadDump | Forget | RemoveRows | CheckIntegrity)
 
 
 class FieldStore(Protocol):

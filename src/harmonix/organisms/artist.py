@@ -47,7 +47,7 @@ from typing import Any
 from harmonix.engines.llm import Generation, Message, Sampling
 from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed
-from harmonix.field import SELF_SOURCE, SnapshotSpec, TextRow
+from harmonix.field import SELF_SOURCE, RowLedger, SnapshotSpec, TextRow
 from harmonix.metatalk import meta_talk
 from harmonix.observer import temperature
 from harmonix.organisms.base import (
@@ -235,16 +235,16 @@ class Artist(LLMOrganism):
     async def respond(self, stimulus: Stimulus) -> ArtistReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): weave the voices of this cascade."""
         return await self.answer(stimulus.prompt, voices=stimulus.voices, seed=stimulus.seed,
-                                 on_token=stimulus.on_token)
+                                 on_token=stimulus.on_token, ledger=stimulus.ledger)
 
     async def answer(self, prompt: str, *, voices: Mapping[str, str], seed: int | None = None,
-                     on_token: TokenListener | None = None) -> ArtistReply:
+                     on_token: TokenListener | None = None, ledger: RowLedger | None = None) -> ArtistReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         spec = snapshot_spec(prompt, self._memory)
-        async with self._field.turn() as turn:
+        async with self._field.turn(ledger) as turn:
             await turn.wrinkle(prompt)
             snapshot = await turn.snapshot(rng, spec)
             listening = listen(prompt, snapshot, self._memory)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from harmonix.config import Config
     from harmonix.engines.llm import Generation, LLMEngine, Sampling
     from harmonix.engines.shared import SharedEngines
-    from harmonix.field import Field
+    from harmonix.field import Field, RowLedger
 
 INHALE = ("haiku", "sonnet", "prose")
 """The organisms that breathe in together, in parallel, each answering the prompt from its own field."""
@@ -51,13 +51,15 @@ replaces an earlier one the organism rejected."""
 @dataclass(frozen=True, slots=True)
 class Stimulus:
     """What an organism is asked to answer in a cascade: the prompt, its seed, what the other organisms said in
-    this cascade so far (``voices``: organism name -> text; only the Artist listens to it), and who wants its
-    tokens as they are written (``on_token``; organisms without a language model have none to give)."""
+    this cascade so far (``voices``: organism name -> text; only the Artist listens to it), who wants its
+    tokens as they are written (``on_token``; organisms without a language model have none to give), and the
+    breath's ledger, told every row the turn writes once it commits (``ledger``; so the breath can be forgotten)."""
 
     prompt: str
     seed: int
     voices: Mapping[str, str] = field(default_factory=dict)
     on_token: TokenListener | None = None
+    ledger: RowLedger | None = None
 
 
 _DEBRIS = re.compile(r"^(?:[^A-Za-z\"']+|\S*[\d_./\\|#@]\S*\s+|[b-hj-z]\s+)+")
@@ -99,8 +101,9 @@ class Organism(Protocol):
         """One whole turn of the organism under its own field lock; its field is unchanged if this raises."""
         ...
 
-    async def hear(self, text: str, source: str) -> None:
-        """Take ``text`` into the organism's memory as its own (one atomic operation on its field)."""
+    async def hear(self, text: str, source: str, ledger: RowLedger | None = None) -> None:
+        """Take ``text`` into the organism's memory as its own (one atomic operation on its field); ``ledger`` is
+        told the row it wrote."""
         ...
 
 
@@ -127,9 +130,9 @@ class FieldOrganism:
     def field(self) -> Field:
         return self._field
 
-    async def hear(self, text: str, source: str) -> None:
+    async def hear(self, text: str, source: str, ledger: RowLedger | None = None) -> None:
         """The organism protocol: ``text`` joins the organism's own texts."""
-        await self._field.ingest(text, source=source)
+        await self._field.ingest(text, source=source, ledger=ledger)
 
 
 class LLMOrganism(FieldOrganism):

@@ -90,7 +90,7 @@ from harmonix.config import Config
 from harmonix.engines.markov import Habituation, MarkovChain, State, Walk, Walker
 from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed
-from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, SnapshotSpec
+from harmonix.field import SELF_SOURCE, Field, FieldSnapshot, RowLedger, SnapshotSpec
 from harmonix.metrics import echo
 from harmonix.observer import Pulse, pulse, temperature
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
@@ -471,14 +471,14 @@ class Haiku(FieldOrganism):
 
     async def respond(self, stimulus: Stimulus) -> HaikuReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
-        return await self.answer(stimulus.prompt, seed=stimulus.seed)
+        return await self.answer(stimulus.prompt, seed=stimulus.seed, ledger=stimulus.ledger)
 
-    async def answer(self, prompt: str, *, seed: int | None = None) -> HaikuReply:
+    async def answer(self, prompt: str, *, seed: int | None = None, ledger: RowLedger | None = None) -> HaikuReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
-        async with self._field.turn() as turn:
+        async with self._field.turn(ledger) as turn:
             await turn.wrinkle(prompt)
             snapshot = await turn.snapshot(rng, snapshot_spec(prompt, self._memory))
             thought = await asyncio.to_thread(think, prompt, snapshot, self._bootstrap, self._memory, rng,

@@ -71,7 +71,7 @@ from typing import Any
 
 from harmonix.engines.llm import Generation, Message, Sampling
 from harmonix.errors import CompositionFailed
-from harmonix.field import SELF_SOURCE, FieldSnapshot, SnapshotSpec
+from harmonix.field import SELF_SOURCE, FieldSnapshot, RowLedger, SnapshotSpec
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import distinct_n, echo
 from harmonix.observer import temperature
@@ -236,17 +236,18 @@ class Prose(LLMOrganism):
 
     async def respond(self, stimulus: Stimulus) -> ProseReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
-        return await self.answer(stimulus.prompt, seed=stimulus.seed, on_token=stimulus.on_token)
+        return await self.answer(stimulus.prompt, seed=stimulus.seed, on_token=stimulus.on_token,
+                                 ledger=stimulus.ledger)
 
     async def answer(self, prompt: str, *, seed: int | None = None,
-                     on_token: TokenListener | None = None) -> ProseReply:
+                     on_token: TokenListener | None = None, ledger: RowLedger | None = None) -> ProseReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         spec = snapshot_spec(lookup(prompt, self._memory))
         rejected: list[str] = []
-        async with self._field.turn() as turn:
+        async with self._field.turn(ledger) as turn:
             await turn.wrinkle(prompt)
             snapshot = await turn.snapshot(rng, spec)
             if snapshot.counts.texts == 0:

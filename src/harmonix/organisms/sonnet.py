@@ -98,7 +98,7 @@ from harmonix.copyfilter import CopyFilter
 from harmonix.engines.charformer import Charformer
 from harmonix.engines.memory import Memory
 from harmonix.errors import CompositionFailed, ModelMissing
-from harmonix.field import SELF_SOURCE, Field, SnapshotSpec
+from harmonix.field import SELF_SOURCE, Field, RowLedger, SnapshotSpec
 from harmonix.organisms.base import FieldOrganism, Stimulus, reply_details
 from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup
 from harmonix.text import (
@@ -535,9 +535,10 @@ class Sonnet(FieldOrganism):
 
     async def respond(self, stimulus: Stimulus) -> SonnetReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
-        return await self.answer(stimulus.prompt, seed=stimulus.seed)
+        return await self.answer(stimulus.prompt, seed=stimulus.seed, ledger=stimulus.ledger)
 
-    async def answer(self, prompt: str, *, context: str = "", seed: int | None = None) -> SonnetReply:
+    async def answer(self, prompt: str, *, context: str = "", seed: int | None = None,
+                     ledger: RowLedger | None = None) -> SonnetReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         if context:
@@ -545,7 +546,7 @@ class Sonnet(FieldOrganism):
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         heard = f"{prompt}\n{context}"
-        async with self._field.turn() as turn:
+        async with self._field.turn(ledger) as turn:
             await turn.wrinkle(prompt)
             snapshot = await turn.snapshot(rng, snapshot_spec(heard, self._memory))
             listening = listen(heard, snapshot, self._memory, can_say=is_known)

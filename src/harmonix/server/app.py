@@ -9,6 +9,7 @@ Routes (JSON; the OpenAPI document at ``/openapi.json``):
 - ``POST /v1/colonies/{id}/cascades`` and ``POST /v1/colonies/{id}/organisms/{name}/turns`` with
   ``{"prompt", "seed"?}``: the cascade (or stage) document, or with ``Accept: text/event-stream`` the events as they
   happen (:mod:`harmonix.server.streams`);
+- ``DELETE /v1/colonies/{id}/cascades/{cascade}``: forget one breath (:func:`harmonix.colony.forget_breath`);
 - ``GET /v1/colonies/{id}/history?limit=&before=`` (past cascades, newest first) and
   ``GET /v1/colonies/{id}/fields/{organism}?limit=`` (stats and the per-turn series);
 - the OpenAI-compatible ``GET /v1/models`` and ``POST /v1/chat/completions`` (:mod:`harmonix.server.openai`);
@@ -47,6 +48,7 @@ from harmonix.documents import (
     done_document,
     error_document,
     field_stats_document,
+    forgotten_document,
     http_status,
     stage_document,
 )
@@ -151,6 +153,11 @@ class CascadeDocument(Loose):
 class History(Strict):
     cascades: list[dict[str, Any]]
     next_before: int | None
+
+
+class ForgottenDocument(Strict):
+    cascade: int
+    fields: dict[str, dict[str, int]]
 
 
 class FieldDocument(Strict):
@@ -295,6 +302,14 @@ def _install_routes(app: FastAPI) -> None:
         and the stage."""
         return await _breath(request, "turn", colony, who, body.prompt, (organism,), _turn(organism, body))
 
+    @app.delete("/v1/colonies/{colony}/cascades/{cascade}", response_model=ForgottenDocument, responses=ERRORS)
+    async def forget_cascade(request: Request, colony: ColonyId, cascade: Annotated[int, Path(ge=1)],
+                             who: Owner) -> JSONResponse:
+        """Forget one breath: its prompt in every field, every organism's reply, the meta sentence each field heard
+        and the hub's record, removed with exactly the counts they had added (one transaction per field). Answers
+        how many rows each field lost; 404 for a breath the colony does not hold (or no longer)."""
+        return JSONResponse(forgotten_document(await service_of(request).forget(colony, who, cascade)))
+
     @app.get("/v1/colonies/{colony}/history", response_model=History, responses=ERRORS)
     async def history(request: Request, colony: ColonyId, who: Owner,
                       limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -312,7 +327,7 @@ def _install_routes(app: FastAPI) -> None:
         return JSONResponse(plain({"stats": field_stats_document(view.stats), "turns": view.turns}))
 
     del health, metrics, create_colony, list_colonies, get_colony, fork_colony, remove_colony, cascade, turn
-    del history, field_view
+    del history, field_view, forget_cascade
 
 
 def _cascade(body: Breath) -> Work[dict[str, Any]]:

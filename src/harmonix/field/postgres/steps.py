@@ -41,6 +41,7 @@ from harmonix.field.model import (
 from harmonix.field.postgres.schema import DATA_COLUMNS, SCHEMA
 from harmonix.field.retention import counts_of
 from harmonix.field.steps import (
+    FORGOTTEN_IDS,
     AddDisturbance,
     AddText,
     AddTurn,
@@ -52,6 +53,7 @@ from harmonix.field.steps import (
     ReadDump,
     ReadSnapshot,
     ReadTurns,
+    RemoveRows,
     Step,
 )
 
@@ -236,11 +238,11 @@ def _overflow(table: str, keep: str) -> str:
     return f"id <= (SELECT max(id) FROM {S}.{table} WHERE field = %(f)s) - %({keep})s"
 
 
-async def _uncount(conn: Connection, field: int, table: str, column: str, link: str, keep: int,
-                   bodies: list[str]) -> None:
-    """Queue what forgetting ``table``'s overflowing rows (whose ``bodies`` were read) takes: their counts
-    subtracted from ``column``, rows of trigrams and words left at zero deleted, the turns' links to them set to NULL,
-    the rows deleted. Nothing here returns a result, so it all goes out with the commit."""
+async def _uncount(conn: Connection, field: int, table: str, column: str, link: str, where: str,
+                   parameters: dict[str, Any], bodies: list[str]) -> None:
+    """Queue what forgetting the rows of ``table`` that ``where`` selects (whose ``bodies`` were read) takes: their
+    counts subtracted from ``column``, rows of trigrams and words left at zero deleted, the turns' links to them set
+    to NULL, the rows deleted. Nothing here returns a result, so it all goes out with the commit."""
     counts = counts_of(bodies)
     trigram_keys = [list(column_values) for column_values in zip(*counts.trigrams, strict=True)] or [[], [], []]
     words = list(counts.words)
@@ -259,10 +261,9 @@ async def _uncount(conn: Connection, field: int, table: str, column: str, link: 
     await conn.execute(f"DELETE FROM {S}.words WHERE field = %s AND word = ANY(%s) AND own = 0 AND heard = 0",
                        (field, words))
     await conn.execute(f"UPDATE {S}.turns SET {link} = NULL WHERE field = %(f)s"
-                       f" AND {link} <= (SELECT max(id) FROM {S}.{table} WHERE field = %(f)s) - %(keep)s",
-                       {"f": field, "keep": keep})
-    await conn.execute(f"DELETE FROM {S}.{table} WHERE field = %(f)s AND {_overflow(table, 'keep')}",
-                       {"f": field, "keep": keep})
+                       f" AND {link} IN (SELECT id FROM {S}.{table} WHERE field = %(f)s AND {where})",
+                       {"f": field, **parameters})
+    await conn.execute(f"DELETE FROM {S}.{table} WHERE field = %(f)s AND {where}", {"f": field, **parameters})
 
 
 async def forget(conn: Connection, field: int, step: Forget) -> Forgotten:
@@ -283,18 +284,57 @@ async def forget(conn: Connection, field: int, step: Forget) -> Forgotten:
     row = await turns.fetchone()
     assert row is not None
     if bodies["texts"]:
-        await _uncount(conn, field, "texts", "own", "text_id", step.texts, bodies["texts"])
+        await _uncount(conn, field, "texts", "own", "text_id", _overflow("texts", "keep"), {"keep": step.texts},
+                       bodies["texts"])
     if bodies["disturbances"]:
-        await _uncount(conn, field, "disturbances", "heard", "disturbance_id", step.disturbances,
-                       bodies["disturbances"])
+        await _uncount(conn, field, "disturbances", "heard", "disturbance_id", _overflow("disturbances", "keep"),
+                       {"keep": step.disturbances}, bodies["disturbances"])
     return Forgotten(texts=len(bodies["texts"]), disturbances=len(bodies["disturbances"]), turns=int(row[0]))
+
+
+async def remove_rows(conn: Connection, field: int, step: RemoveRows) -> Forgotten:
+    """:class:`RemoveRows`, inside the open write transaction: one round trip deletes the turns and reads the
+    chosen texts' and disturbances' ids and bodies; what their counts take is queued; the highest ids removed join
+    :data:`FORGOTTEN_IDS`."""
+    chosen = {"f": field, "turns": list(step.turns), "texts": list(step.texts),
+              "disturbances": list(step.disturbances)}
+    turns = await conn.execute(f"WITH gone AS (DELETE FROM {S}.turns WHERE field = %(f)s AND id = ANY(%(turns)s)"
+                               f" RETURNING id) SELECT coalesce(max(id), 0), count(*) FROM gone", chosen)
+    found = await conn.execute(
+        f"SELECT 'texts', id, body FROM {S}.texts WHERE field = %(f)s AND id = ANY(%(texts)s)"
+        f" UNION ALL SELECT 'disturbances', id, body FROM {S}.disturbances"
+        f" WHERE field = %(f)s AND id = ANY(%(disturbances)s)", chosen)
+    rows: dict[str, list[tuple[int, str]]] = {"texts": [], "disturbances": []}
+    for table, row_id, body in await found.fetchall():
+        rows[table].append((row_id, body))
+    turned = await turns.fetchone()
+    assert turned is not None
+    for table, column, link in (("texts", "own", "text_id"), ("disturbances", "heard", "disturbance_id")):
+        if rows[table]:
+            await _uncount(conn, field, table, column, link, f"id = ANY(%({table})s)", {table: chosen[table]},
+                           [body for _, body in rows[table]])
+    removed = {"turns": int(turned[0])} | {table: max(row_id for row_id, _ in held)
+                                           for table, held in rows.items() if held}
+    removed = {table: top for table, top in removed.items() if top}
+    if removed:
+        current = await conn.execute(f"SELECT value::text FROM {S}.state WHERE field = %s AND key = %s",
+                                     (field, FORGOTTEN_IDS))
+        row = await current.fetchone()
+        floors = {} if row is None else {str(table): int(top) for table, top in json.loads(row[0]).items()}
+        raised = {table: max(floors.get(table, 0), top) for table, top in removed.items()}
+        await conn.execute(f"INSERT INTO {S}.state (field, key, value) VALUES (%s, %s, %s::json)"
+                           f" ON CONFLICT (field, key) DO UPDATE SET value = excluded.value",
+                           (field, FORGOTTEN_IDS, json.dumps({**floors, **raised}, sort_keys=True)))
+    return Forgotten(texts=len(rows["texts"]), disturbances=len(rows["disturbances"]), turns=int(turned[1]))
 
 
 # --- writing a field -----------------------------------------------------------------------------------------------
 
 
 def _next_id(table: str) -> str:
-    return f"(SELECT coalesce(max(id), 0) + 1 FROM {S}.{table} WHERE field = %(f)s)"
+    """SQL for a new row's id in ``table``: one above the highest it holds or ever held (:data:`FORGOTTEN_IDS`)."""
+    return (f"(SELECT greatest(coalesce(max(id), 0), coalesce((SELECT (value->>'{table}')::bigint FROM {S}.state"
+            f" WHERE field = %(f)s AND key = '{FORGOTTEN_IDS}'), 0)) + 1 FROM {S}.{table} WHERE field = %(f)s)")
 
 
 def _upserts(column: str) -> tuple[str, str]:
@@ -403,6 +443,8 @@ class StepRunner:
                 return None
             case Forget():
                 return await forget(conn, field, step)
+            case RemoveRows():
+                return await remove_rows(conn, field, step)
             case CheckIntegrity():
                 return await check_integrity(conn, field)
         raise TypeError(f"unknown field step {step!r}")

@@ -39,6 +39,7 @@ from harmonix.field.model import (
 )
 from harmonix.field.retention import counts_of
 from harmonix.field.steps import (
+    FORGOTTEN_IDS,
     AddDisturbance,
     AddText,
     AddTurn,
@@ -52,6 +53,7 @@ from harmonix.field.steps import (
     ReadDump,
     ReadSnapshot,
     ReadTurns,
+    RemoveRows,
     Rollback,
     Step,
 )
@@ -235,7 +237,14 @@ def _forget_counted(conn: sqlite3.Connection, table: str, column: str, link: str
     boundary = _forget_oldest(conn, table, keep)
     if boundary is None:
         return 0
-    bodies = [body for (body,) in conn.execute(f"SELECT body FROM {table} WHERE id <= ?", (boundary,))]
+    return _uncount(conn, table, column, link, "id <= ?", (boundary,))
+
+
+def _uncount(conn: sqlite3.Connection, table: str, column: str, link: str, where: str,
+             parameters: Sequence[object]) -> int:
+    """Remove the rows of ``texts`` or ``disturbances`` that ``where`` selects, their ``column`` counts and the
+    turns' links to them. Returns how many rows went."""
+    bodies = [body for (body,) in conn.execute(f"SELECT body FROM {table} WHERE {where}", parameters)]
     if not bodies:
         return 0
     counts = counts_of(bodies)
@@ -246,8 +255,9 @@ def _forget_counted(conn: sqlite3.Connection, table: str, column: str, link: str
     conn.executemany(f"UPDATE words SET {column} = {column} - ? WHERE word = ?",
                      [(n, word) for word, n in counts.words.items()])
     conn.executemany("DELETE FROM words WHERE word = ? AND own = 0 AND heard = 0", [(word,) for word in counts.words])
-    conn.execute(f"UPDATE turns SET {link} = NULL WHERE {link} <= ?", (boundary,))
-    conn.execute(f"DELETE FROM {table} WHERE id <= ?", (boundary,))
+    conn.execute(f"UPDATE turns SET {link} = NULL WHERE {link} IN (SELECT id FROM {table} WHERE {where})",
+                 parameters)
+    conn.execute(f"DELETE FROM {table} WHERE {where}", parameters)
     return len(bodies)
 
 
@@ -258,6 +268,36 @@ def forget(conn: sqlite3.Connection, step: Forget) -> Forgotten:
     boundary = _forget_oldest(conn, "turns", step.turns)
     turns = 0 if boundary is None else conn.execute("DELETE FROM turns WHERE id <= ?", (boundary,)).rowcount
     return Forgotten(texts=texts, disturbances=disturbances, turns=turns)
+
+
+def remove_rows(conn: sqlite3.Connection, step: RemoveRows) -> Forgotten:
+    """:class:`RemoveRows`, inside the open write transaction: turns first (they link to the others), then texts and
+    disturbances with their counts; then the highest ids removed join :data:`FORGOTTEN_IDS`."""
+    chosen = "id IN (SELECT value FROM json_each(?))"
+    ids = {"texts": step.texts, "disturbances": step.disturbances, "turns": step.turns}
+    held = {table: [row[0] for row in conn.execute(f"SELECT id FROM {table} WHERE {chosen}", (json.dumps(wanted),))]
+            for table, wanted in ids.items()}
+    turns = conn.execute(f"DELETE FROM turns WHERE {chosen}", (json.dumps(step.turns),)).rowcount
+    texts = _uncount(conn, "texts", "own", "text_id", chosen, (json.dumps(step.texts),))
+    disturbances = _uncount(conn, "disturbances", "heard", "disturbance_id", chosen, (json.dumps(step.disturbances),))
+    floors = _forgotten_ids(conn)
+    raised = {table: max(floors.get(table, 0), *removed) for table, removed in held.items() if removed}
+    if raised:
+        conn.execute("INSERT INTO state (key, value) VALUES (?, ?)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     (FORGOTTEN_IDS, json.dumps({**floors, **raised}, sort_keys=True)))
+    return Forgotten(texts=texts, disturbances=disturbances, turns=turns)
+
+
+def _forgotten_ids(conn: sqlite3.Connection) -> dict[str, int]:
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (FORGOTTEN_IDS,)).fetchone()
+    return {} if row is None else {str(table): int(top) for table, top in json.loads(row[0]).items()}
+
+
+def _next_id(table: str) -> str:
+    """SQL for a new row's id in ``table``: one above the highest it holds or ever held (:data:`FORGOTTEN_IDS`)."""
+    return (f"(SELECT max(coalesce(max(id), 0), coalesce((SELECT json_extract(value, '$.{table}') FROM state"
+            f" WHERE key = '{FORGOTTEN_IDS}'), 0)) + 1 FROM {table})")
 
 
 def check_integrity(conn: sqlite3.Connection) -> list[str]:
@@ -328,22 +368,24 @@ class StepExecutor:
                 return None
             case AddText():
                 text_id = conn.execute(
-                    "INSERT INTO texts (source, body, created, tokens, meta) VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT INTO texts (id, source, body, created, tokens, meta) VALUES ({_next_id('texts')},"
+                    " ?, ?, ?, ?, ?)",
                     (step.source, step.body, step.created, step.tokens, step.meta_json),
                 ).lastrowid
                 self._count(step, "own")
                 return text_id
             case AddDisturbance():
                 disturbance_id = conn.execute(
-                    "INSERT INTO disturbances (source, body, created, tokens) VALUES (?, ?, ?, ?)",
+                    f"INSERT INTO disturbances (id, source, body, created, tokens) VALUES"
+                    f" ({_next_id('disturbances')}, ?, ?, ?, ?)",
                     (step.source, step.body, step.created, step.tokens),
                 ).lastrowid
                 self._count(step, "heard")
                 return disturbance_id
             case AddTurn():
                 return conn.execute(
-                    "INSERT INTO turns (created, disturbance_id, text_id, seen_turns, dissonance, temperature,"
-                    " duration_ms, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO turns (id, created, disturbance_id, text_id, seen_turns, dissonance, temperature,"
+                    f" duration_ms, metrics) VALUES ({_next_id('turns')}, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (step.created, step.disturbance_id, step.text_id, step.seen_turns, step.dissonance,
                      step.temperature, step.duration_ms, step.metrics_json),
                 ).lastrowid
@@ -367,6 +409,8 @@ class StepExecutor:
                 return None
             case Forget():
                 return forget(conn, step)
+            case RemoveRows():
+                return remove_rows(conn, step)
             case CheckIntegrity():
                 return check_integrity(conn)
         raise TypeError(f"unknown field step {step!r}")
