@@ -15,6 +15,7 @@ HarmonixError
 │   ├── FieldNotFound
 │   ├── OrganismNotFound
 │   ├── CascadeNotFound              a colony's breath by its number (never recorded, or forgotten)
+│   ├── RunNotFound                  a run by its id (never started, or no longer kept)
 │   └── ModelMissing                 a model file (the LLM's GGUF, Sonnet's weights)
 ├── ColonyExists                     a colony of that name is already there
 ├── ColonyBusy                       the colony is breathing: it cannot be removed now
@@ -92,6 +93,10 @@ class FieldNotFound(NotFound):
 
 class OrganismNotFound(NotFound):
     """No organism of that name."""
+
+
+class RunNotFound(NotFound):
+    """No run of that id in the colony (never started here, or no longer kept)."""
 
 
 class CascadeNotFound(NotFound):

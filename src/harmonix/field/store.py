@@ -10,12 +10,14 @@ backend; :mod:`harmonix.field.backends` chooses one from a store URL (``sqlite:P
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Protocol
 
 from harmonix.errors import ColonyExists, ColonyNotFound
 from harmonix.field.model import ColonyInfo
+from harmonix.field.runs import RunLog
 from harmonix.field.steps import FieldStore
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,10 @@ class Store(Protocol):
 
     async def remove_field(self, colony: str, name: str) -> bool:
         """Erase one field of a colony; ``False`` when it did not exist."""
+        ...
+
+    def runs(self) -> contextlib.AbstractAsyncContextManager[RunLog]:
+        """The store's runs (:mod:`harmonix.field.runs`) for the block."""
         ...
 
 

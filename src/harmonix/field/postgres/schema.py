@@ -6,7 +6,8 @@ database can host Harmonix beside anything else. ``colonies`` is the registry (n
 ``trigrams``, ``words`` and ``state`` carries its field's id as the first column of its primary key. So a colony is a
 key prefix rather than a PostgreSQL schema of its own: colony names may be 64 characters, one more than PostgreSQL
 allows in an identifier, and thousands of colonies stay thousands of rows rather than thousands of tables. Removing a
-colony deletes its registry row; the foreign keys cascade to its fields and their rows.
+colony deletes its registry row; the foreign keys cascade to its fields and their rows, and to its runs
+(:mod:`harmonix.field.runs`: ``runs`` and ``run_events``, from version 2).
 
 **Ids per field** start at 1 and grow by one per row (the step contract): a new row takes ``max(id) + 1`` of its
 field, read under the field's advisory lock (:func:`field_lock_key`), so two writers never pick the same id.
@@ -100,6 +101,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             key text COLLATE "C" NOT NULL,
             value json NOT NULL,
             PRIMARY KEY (field, key)
+        )""",
+    ),
+    (  # 1 -> 2: runs (harmonix.field.runs), going with their colony
+        f"""CREATE TABLE {SCHEMA}.runs (
+            id text COLLATE "C" PRIMARY KEY,
+            colony text COLLATE "C" NOT NULL REFERENCES {SCHEMA}.colonies (name) ON DELETE CASCADE,
+            kind text NOT NULL,
+            owner text,
+            status text NOT NULL,
+            created double precision NOT NULL,
+            updated double precision NOT NULL,
+            ended double precision,
+            request json NOT NULL,
+            result json,
+            cancel_requested boolean NOT NULL DEFAULT false
+        )""",
+        f"CREATE INDEX runs_by_colony ON {SCHEMA}.runs (colony, status, created)",
+        f"CREATE INDEX runs_by_end ON {SCHEMA}.runs (ended)",
+        f"""CREATE TABLE {SCHEMA}.run_events (
+            run text COLLATE "C" NOT NULL REFERENCES {SCHEMA}.runs (id) ON DELETE CASCADE,
+            seq bigint NOT NULL,
+            name text NOT NULL,
+            data json NOT NULL,
+            PRIMARY KEY (run, seq)
         )""",
     ),
 )

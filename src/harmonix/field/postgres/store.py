@@ -91,6 +91,7 @@ from harmonix.errors import (
 from harmonix.field.model import (
     ColonyInfo,
 )
+from harmonix.field.postgres.runs import PostgresRunLog
 from harmonix.field.postgres.schema import (
     DATA_COLUMNS,
     DATA_TABLES,
@@ -410,6 +411,11 @@ class PostgresStore:
             cursor = await conn.execute(f"DELETE FROM {S}.colonies WHERE name = %s RETURNING name", (name,))
             if await cursor.fetchone() is None:
                 raise ColonyNotFound(f"no colony {name!r} in {self.location}")
+
+    @contextlib.asynccontextmanager
+    async def runs(self) -> AsyncIterator[PostgresRunLog]:
+        """The store's runs (:mod:`harmonix.field.postgres.runs`), on its pool."""
+        yield PostgresRunLog(self)
 
     async def field_names(self, colony: str) -> list[str]:
         async with self.connection() as conn:

@@ -25,6 +25,7 @@ from pathlib import Path
 from harmonix.errors import ColonyExists, ColonyNotFound, FieldNotFound, StoreUnavailable
 from harmonix.field.model import ColonyInfo
 from harmonix.field.sqlite.connection import SqliteFieldStore
+from harmonix.field.sqlite.runs import SqliteRunLog
 from harmonix.field.sqlite.schema import connect
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,10 @@ class SqliteStore:
             return sorted(path.name[: -len(FIELD_SUFFIX)] for path in self.colony_dir(colony).glob(f"*{FIELD_SUFFIX}"))
 
         return await asyncio.to_thread(names)
+
+    def runs(self) -> contextlib.AbstractAsyncContextManager[SqliteRunLog]:
+        """The home's runs (:mod:`harmonix.field.sqlite.runs`)."""
+        return SqliteRunLog.open(self.home, busy_timeout_s=self._lock_timeout_s)
 
     async def remove_field(self, colony: str, name: str) -> bool:
         await self.colony(colony)
