@@ -35,7 +35,7 @@ _databases = itertools.count()
 SLOW_MODULES = frozenset({
     "test_artist", "test_chat", "test_cli", "test_experiments", "test_failing_parts", "test_field_processes",
     "test_fluency", "test_front_door", "test_haiku", "test_hostile", "test_judge", "test_lock_isolation", "test_meta",
-    "test_mcp", "test_openai_clients", "test_page", "test_prose", "test_reliability", "test_scaling", "test_server", "test_sonnet", "test_wheel",
+    "test_mcp", "test_openai_clients", "test_page", "test_prose", "test_reliability", "test_runs", "test_scaling", "test_server", "test_sonnet", "test_wheel",
 })
 """The modules whose tests meet the real parts at length: the embedded LLM, real servers, a browser, killed
 processes, judges, a wheel built and installed. They carry the ``slow`` mark: ``make check`` runs the rest (lint,

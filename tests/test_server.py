@@ -365,7 +365,8 @@ def test_no_server_error_and_every_response_matches_the_schema(tmp_path: Path, s
 def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path, standin: str) -> None:
     """schemathesis's stateful phase (its own runner) over the colony routes, following the OpenAPI links the server
     documents (create → cascade or turn → history, get, field; create → fork, remove), with every check on every
-    step, as above, and a fixed seed. The walk, read back from its HAR record, must have created a colony, breathed
+    step, as above, and a fixed seed (the runs' routes and forgetting, reached by no link, are left to the stateless
+    run above and to their own tests). The walk, read back from its HAR record, must have created a colony, breathed
     a cascade in it (200) and then read that colony's history (200), or it proved nothing. One check is left out:
     that every schema-valid request is accepted. A prompt must hold a letter and no control character (the text
     gate), which JSON Schema cannot say for every script; such a prompt gets the documented 422, and the
@@ -374,7 +375,8 @@ def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path
     with served(tmp_path / "home", *serve_args(standin)) as server:
         walked = subprocess.run(
             [str(Path(sys.executable).parent / "schemathesis"), "run", f"{server.url}/openapi.json",
-             "--phases", "stateful", "--include-path-regex", "^/v1/colonies", "--checks", "all",
+             "--phases", "stateful", "--include-path-regex", "^/v1/colonies",
+             "--exclude-path-regex", "/runs/|/cascades/[^/]+$", "--checks", "all",
              "--exclude-checks", "positive_data_acceptance", "--max-examples", "10", "--seed", "1",
              "--workers", "1", "--report", "har", "--report-har-path", str(har)],
             capture_output=True, text=True, timeout=900, cwd=tmp_path, stdin=subprocess.DEVNULL)

@@ -51,6 +51,7 @@ from harmonix.errors import (
     ServiceBusy,
 )
 from harmonix.field import ColonyInfo, FieldStats, TurnView
+from harmonix.field.runs import RunLog
 from harmonix.meta import BreathListener, CascadeRecord, CascadeResult, StageResult
 from harmonix.organisms.base import FIELDS, HUB, ORGANISMS
 from harmonix.text import validate_text
@@ -162,9 +163,11 @@ class ColonyService:
     """Colonies for a server (module docstring). ``async with ColonyService.open(config) as service:``; the engines
     load in the background (:meth:`ready`) so a server can answer "loading" meanwhile."""
 
-    def __init__(self, harmonix: Harmonix, limits: ServiceLimits) -> None:
+    def __init__(self, harmonix: Harmonix, limits: ServiceLimits, run_log: RunLog) -> None:
         self._harmonix = harmonix
         self.limits = limits
+        self.run_log = run_log
+        """Where the store keeps its runs (:mod:`harmonix.field.runs`), for the server's runs."""
         self.admission = Admission(limits)
         self._open: dict[str, _Open] = {}
         self._opening = asyncio.Lock()
@@ -177,8 +180,8 @@ class ColonyService:
                    serving: bool = True) -> AsyncIterator[ColonyService]:
         """The service for the block; ``serving=False`` takes the compute budget of one client's cascades instead of
         a server's (:meth:`Harmonix.open`), for one assistant over stdio."""
-        async with Harmonix.open(config, serving=serving) as harmonix:
-            service = cls(harmonix, limits)
+        async with Harmonix.open(config, serving=serving) as harmonix, harmonix.store.runs() as run_log:
+            service = cls(harmonix, limits, run_log)
             loader = asyncio.create_task(service._load(), name="harmonix-load-engines")
             reaper = asyncio.create_task(service._reap(), name="harmonix-close-idle-colonies")
             try:
@@ -248,6 +251,7 @@ class ColonyService:
                 del self._open[name]
                 await opened.stack.aclose()
         await self._harmonix.remove_colony(name, owner)
+        await self.run_log.forget_colony(name)
 
     # --- colonies in use -------------------------------------------------------------------------------------------
 

@@ -30,12 +30,12 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,7 +52,8 @@ from harmonix.documents import (
     http_status,
     stage_document,
 )
-from harmonix.errors import HarmonixError
+from harmonix.errors import HarmonixError, RunNotFound
+from harmonix.field.runs import RunRecord
 from harmonix.meta import BreathListener, StageError
 from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
@@ -61,6 +62,7 @@ from harmonix.server.mcp import MCPMount, build_mcp, owner_from_headers
 from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
 from harmonix.server.openai import install_openai_routes
 from harmonix.server.page import install_page
+from harmonix.server.runs import Runs
 from harmonix.server.shared import (
     ERRORS,
     ErrorBody,
@@ -70,8 +72,9 @@ from harmonix.server.shared import (
     error_headers,
     metrics_of,
     service_of,
+    until_done_or_gone,
 )
-from harmonix.server.streams import PING_S, breath_stream
+from harmonix.server.streams import PING_S, RunStream
 from harmonix.service import ColonyService
 from harmonix.text import TEXT_SCHEMA
 
@@ -80,6 +83,7 @@ T = TypeVar("T")
 MAX_BODY_BYTES = 256 * 1024
 COLONY_PATTERN = f"^{COLONY_NAME.pattern}$"
 ColonyId = Annotated[str, Path(pattern=COLONY_PATTERN, description="A colony's name")]
+RunId = Annotated[str, Path(pattern=r"^run_[0-9a-f]{24}$", description="A run's id")]
 EVENT_STREAM = "text/event-stream"
 HTTP_NAMES = {400: "InvalidRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
               413: "RequestTooLarge", 415: "UnsupportedMediaType", 422: "InvalidRequest"}
@@ -113,6 +117,10 @@ class Breath(Strict):
                               json_schema_extra=TEXT_SCHEMA)
     seed: JsonInt | None = Field(None, ge=0, le=2**63 - 1, description="The same seed on the same fields gives "
                                                                          "the same breath")
+    on_disconnect: Literal["cancel", "continue"] = Field(
+        "cancel", description="When the client goes away before the end: cancel the breath (what it had not "
+                              "committed rolls back), or let it finish for whoever rejoins its run")
+    background: StrictBool = Field(False, description="Answer 202 with the run at once; the breath runs on")
 
 
 class Loose(BaseModel):
@@ -148,6 +156,19 @@ class CascadeDocument(Loose):
     meta: dict[str, Any]
     timings: dict[str, float]
     cascade: int | None
+
+
+class RunDocument(Strict):
+    id: str
+    colony: str
+    kind: str
+    status: str
+    created: float
+    ended: float | None
+    events: int
+    cancel_requested: bool
+    request: dict[str, Any]
+    result: dict[str, Any] | None
 
 
 class History(Strict):
@@ -187,7 +208,8 @@ def colony_links(colony: str, operations: tuple[str, ...]) -> dict[str, Any]:
 
 Responses = dict[int | str, dict[str, Any]]
 CREATED_COLONY: Responses = {201: {"links": colony_links("$response.body#/name", COLONY_OPERATIONS)}}
-BREATHED: Responses = {200: {**STREAMS, "links": colony_links("$request.path.colony", COLONY_READS)}}
+BREATHED: Responses = {200: {**STREAMS, "links": colony_links("$request.path.colony", COLONY_READS)},
+                        202: {"model": RunDocument, "description": "With background: the run, started"}}
 CONFLICT: Responses = {409: {"model": ErrorDocument, "description": "The colony exists already, or is breathing"}}
 
 
@@ -203,8 +225,9 @@ def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service() as service, mounted.running():
+        async with open_service() as service, Runs.open(service.run_log) as runs, mounted.running():
             app.state.service = service
+            app.state.runs = runs
             app.state.metrics = ServerMetrics(active=lambda: service.admission.active,
                                               waiting=lambda: service.admission.waiting,
                                               open_colonies=lambda: service.open_colonies)
@@ -292,7 +315,7 @@ def _install_routes(app: FastAPI) -> None:
     @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, **BREATHED})
     async def cascade(request: Request, colony: ColonyId, body: Breath, who: Owner) -> Response:
         """One breath: HAiKU, Sonnet and Prose in parallel, then Artist, then the exhale."""
-        return await _breath(request, "cascade", colony, who, body.prompt, ORGANISMS, _cascade(body))
+        return await _breath(request, "cascade", colony, who, body, ORGANISMS, _cascade(body))
 
     @app.post("/v1/colonies/{colony}/organisms/{organism}/turns", response_model=StageDocument,
               responses={**ERRORS, **BREATHED, 502: {"model": ErrorDocument}})
@@ -300,7 +323,32 @@ def _install_routes(app: FastAPI) -> None:
         """One organism's turn alone (no exhale). If the organism could not answer, the status says why (503 LLM
         busy, 504 timed out, 502 the LLM server failed, 500 no reply it could keep) and the body carries the error
         and the stage."""
-        return await _breath(request, "turn", colony, who, body.prompt, (organism,), _turn(organism, body))
+        return await _breath(request, "turn", colony, who, body, (organism,), _turn(organism, body))
+
+    @app.get("/v1/colonies/{colony}/runs/{run}", response_model=RunDocument, responses=ERRORS)
+    async def get_run(request: Request, colony: ColonyId, run: RunId, who: Owner) -> JSONResponse:
+        """A run: its status (running, done, failed, cancelled), when it began and ended, how many events it sent,
+        and its result (the breath's document, or its error) once it has ended."""
+        return JSONResponse(run_document(await visible_run(request, colony, run, who)))
+
+    @app.post("/v1/colonies/{colony}/runs/{run}/cancel", response_model=RunDocument, responses=ERRORS)
+    async def cancel_run(request: Request, colony: ColonyId, run: RunId, who: Owner) -> JSONResponse:
+        """Cancel a run: what it had not committed rolls back. A run of another server process on the same store
+        stops within a fraction of a second; an ended run stays as it ended."""
+        await visible_run(request, colony, run, who)
+        return JSONResponse(run_document(await runs_of(request).cancel(run)))
+
+    @app.get("/v1/colonies/{colony}/runs/{run}/stream", response_class=Response,
+             responses={**ERRORS, 200: STREAMS})
+    async def join_run(request: Request, colony: ColonyId, run: RunId, who: Owner,
+                       last_event_id: Annotated[str, Header(pattern=r"^[0-9]{1,18}$")] = "",
+                       after: Annotated[int | None, Query(ge=0)] = None) -> Response:
+        """Rejoin a run's stream, through any server process on the same store: the events after
+        ``Last-Event-ID`` (or ``after``; all of them without either), then the new ones as they happen, until it
+        ends. Leaving this stream never cancels the run."""
+        await visible_run(request, colony, run, who)
+        return RunStream(runs_of(request), run, after=int(last_event_id or after or 0), cancel_on_disconnect=False,
+                         ping_s=request.app.state.settings.ping_s)
 
     @app.delete("/v1/colonies/{colony}/cascades/{cascade}", response_model=ForgottenDocument, responses=ERRORS)
     async def forget_cascade(request: Request, colony: ColonyId, cascade: Annotated[int, Path(ge=1)],
@@ -327,7 +375,7 @@ def _install_routes(app: FastAPI) -> None:
         return JSONResponse(plain({"stats": field_stats_document(view.stats), "turns": view.turns}))
 
     del health, metrics, create_colony, list_colonies, get_colony, fork_colony, remove_colony, cascade, turn
-    del history, field_view, forget_cascade
+    del history, field_view, forget_cascade, get_run, cancel_run, join_run
 
 
 def _cascade(body: Breath) -> Work[dict[str, Any]]:
@@ -347,26 +395,71 @@ def _turn(organism: str, body: Breath) -> Work[dict[str, Any]]:
     return run
 
 
-async def _breath(request: Request, kind: str, colony: str, who: str | None, prompt: str,
+async def _breath(request: Request, kind: str, colony: str, who: str | None, body: Breath,
                   organisms: Sequence[str], work: Work[dict[str, Any]]) -> Response:
-    """Admit the breath (errors become a status before anything streams), then stream it or answer with its
-    document (:mod:`harmonix.server.breath`); a client that disconnects cancels it."""
-    breath = await AdmittedBreath.admit(request, kind, colony, who, prompt, organisms)
-    if wants_stream(request):
-        async def streamed(listener: BreathListener) -> dict[str, Any]:
-            return (await breath.run(work, listener))["done"]
+    """Admit the breath (errors become a status before anything streams), start it as a run
+    (:mod:`harmonix.server.runs`), then answer 202 at once (``background``), stream its events, or answer with its
+    document; a client that goes away cancels it unless it asked ``on_disconnect: "continue"``."""
+    breath = await AdmittedBreath.admit(request, kind, colony, who, body.prompt, organisms)
 
-        return breath_stream(streamed, cascade=kind == "cascade", release=breath.release,
-                             ping_s=request.app.state.settings.ping_s,
-                             on_first_stage=metrics_of(request).first_event_seconds.observe)
-    finished = await breath.answer(work)
-    if finished is None:
-        return Response(status_code=499)  # nobody is there to read it
-    document = plain(finished["document"])
+    async def run(listener: BreathListener) -> tuple[dict[str, Any], dict[str, Any]]:
+        finished = await breath.run(work, listener)
+        return finished["done"], plain(finished["document"])
+
+    runs = runs_of(request)
+    started = await runs.start(colony=colony, kind=kind, owner=who, breath=run, release=breath.release,
+                               request={"prompt": body.prompt, "seed": body.seed, "organisms": list(organisms),
+                                        "on_disconnect": body.on_disconnect, "background": body.background})
+    run_id = started.record.id
+    headers = {"Location": f"/v1/colonies/{colony}/runs/{run_id}", "X-Harmonix-Run": run_id}
+    if body.background:
+        return JSONResponse(run_document(await runs.record(run_id)), status_code=202, headers=headers)
+    cancel_on_disconnect = body.on_disconnect == "cancel"
+    if wants_stream(request):
+        return RunStream(runs, run_id, cancel_on_disconnect=cancel_on_disconnect, headers=headers,
+                         ping_s=request.app.state.settings.ping_s,
+                         on_first_stage=metrics_of(request).first_event_seconds.observe)
+    if await until_done_or_gone(request, started.ended.wait()) is None and not started.ended.is_set():
+        if cancel_on_disconnect:
+            await runs.cancel(run_id)
+        return Response(status_code=499, headers=headers)  # nobody is there to read it
+    if started.status != "done":
+        assert started.result is not None
+        status = 499 if started.status == "cancelled" else http_status_of(started.result)
+        return JSONResponse(started.result, status_code=status, headers=headers)
+    document = {**(started.result or {}), "run": run_id}
     if kind == "turn" and document["error"] is not None:  # the request was this one stage: its error is the answer's
         failed = StageError(document["error"]["type"], document["error"]["message"])
-        return JSONResponse({"error": document["error"], "stage": document}, status_code=http_status(failed))
-    return JSONResponse(document)
+        return JSONResponse({"error": document["error"], "stage": document}, status_code=http_status(failed),
+                            headers=headers)
+    return JSONResponse(document, headers=headers)
+
+
+def http_status_of(document: dict[str, Any]) -> int:
+    """The status of a failed run's error document (by its error type; an unknown type is 500)."""
+    return http_status(StageError(document["error"]["type"], document["error"]["message"]))
+
+
+def run_document(record: RunRecord) -> dict[str, Any]:
+    """A run as a client sees it (its owner is never shown)."""
+    return {"id": record.id, "colony": record.colony, "kind": record.kind, "status": record.status,
+            "created": record.created, "ended": record.ended, "events": record.events,
+            "cancel_requested": record.cancel_requested, "request": record.request, "result": record.result}
+
+
+def runs_of(request: Request) -> Runs:
+    runs: Runs = request.app.state.runs
+    return runs
+
+
+async def visible_run(request: Request, colony: str, run_id: str, who: str | None) -> RunRecord:
+    """Run ``run_id`` of ``colony`` if the requester may see it, else :class:`RunNotFound` (as for a run that does
+    not exist)."""
+    await service_of(request).colony_info(colony, who)
+    record = await runs_of(request).record(run_id)
+    if record.colony != colony or (who is not None and record.owner != who):
+        raise RunNotFound(f"no run {run_id!r} in colony {colony}")
+    return record
 
 
 # --- errors -------------------------------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Runs against real servers (``harmonix serve`` in subprocesses; Prose and Artist on the stand-in LLM): a breath is a
+run with an id, announced first; it can be read, cancelled, left running and rejoined from any event on, through a
+second server process on the same PostgreSQL database too."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+
+from harmonix.field import Field, open_store
+from harmonix.organisms.base import FIELDS
+from serving import llm_standin, serve_args, served
+
+STREAM = {"accept": "text/event-stream"}
+Event = tuple[int, str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def quick() -> Iterator[str]:
+    with llm_standin(0.05) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def slow() -> Iterator[str]:
+    """An LLM that answers after 20 s: a breath stays in Prose long enough to be left, rejoined or cancelled."""
+    with llm_standin(20.0) as url:
+        yield url
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as opened:
+        yield opened
+
+
+async def stream(client: httpx.AsyncClient, method: str, url: str, *, body: dict[str, Any] | None = None,
+                 last_event_id: int | None = None, until: str | None = None) -> list[Event]:
+    """The events of a stream (id, name, data), all of them or up to the first named ``until`` (then it leaves)."""
+    headers = {**STREAM, **({} if last_event_id is None else {"last-event-id": str(last_event_id)})}
+    found: list[Event] = []
+    async with aconnect_sse(client, method, url, json=body, headers=headers) as source:
+        assert source.response.status_code == 200, await source.response.aread()
+        async for event in source.aiter_sse():
+            if not event.data:
+                continue
+            found.append((int(event.id), event.event, json.loads(event.data)))
+            if event.event == until:
+                break
+    return found
+
+
+async def wait_for(client: httpx.AsyncClient, url: str, status: str) -> dict[str, Any]:
+    """Read the run until it has ``status`` (the server's own record: a readiness signal, 60 s at most)."""
+    async with asyncio.timeout(60):
+        while (record := (await client.get(url)).json())["status"] != status:
+            await asyncio.sleep(0.05)
+    return record
+
+
+async def test_a_breath_is_a_run_announced_first_and_read_back(tmp_path: Path, client: httpx.AsyncClient,
+                                                               quick: str) -> None:
+    with served(tmp_path / "home", *serve_args(quick)) as server:
+        colony = f"{server.url}/v1/colonies/default"
+        events = await stream(client, "POST", f"{colony}/cascades", body={"prompt": "What is rain?", "seed": 2})
+        (first_id, first, announced), *_ = events
+        assert (first_id, first) == (1, "run") and announced["colony"] == "default"
+        assert [event_id for event_id, _, _ in events] == list(range(1, len(events) + 1))
+        assert events[-1][1] == "done"
+        record = (await client.get(f"{colony}/runs/{announced['run']}")).json()
+        assert record["status"] == "done" and record["events"] == len(events) and record["kind"] == "cascade"
+        assert record["result"]["cascade"] == events[-1][2]["cascade"]
+        answer = await client.post(f"{colony}/organisms/haiku/turns", json={"prompt": "And snow?"})
+        assert answer.json()["run"] and answer.headers["location"].endswith(answer.json()["run"])
+        replay = await stream(client, "GET", f"{colony}/runs/{announced['run']}/stream", last_event_id=2)
+        assert replay == events[2:], "a rejoin after the end replays what came after its last event"
+        assert (await client.get(f"{colony}/runs/run_{'0' * 24}")).status_code == 404
+
+
+async def test_left_running_then_rejoined_every_event_once(tmp_path: Path, client: httpx.AsyncClient,
+                                                          slow: str) -> None:
+    with served(tmp_path / "home", *serve_args(slow)) as server:
+        colony = f"{server.url}/v1/colonies/default"
+        seen = await stream(client, "POST", f"{colony}/cascades", until="stage",
+                            body={"prompt": "I will be back.", "on_disconnect": "continue"})
+        run_id = seen[0][2]["run"]
+        assert (await client.get(f"{colony}/runs/{run_id}")).json()["status"] == "running", "it goes on without me"
+        rest = await stream(client, "GET", f"{colony}/runs/{run_id}/stream", last_event_id=seen[-1][0])
+        whole = [event_id for event_id, _, _ in seen + rest]
+        assert whole == list(range(1, len(whole) + 1)) and rest[-1][1] == "done"
+        history = (await client.get(f"{colony}/history")).json()["cascades"]
+        assert [record["prompt"] for record in history] == ["I will be back."]
+
+
+async def test_background_then_cancelled_rolls_back(tmp_path: Path, client: httpx.AsyncClient, slow: str) -> None:
+    home = tmp_path / "home"
+    with served(home, *serve_args(slow)) as server:
+        colony = f"{server.url}/v1/colonies/default"
+        started = await client.post(f"{colony}/cascades", json={"prompt": "Never mind.", "background": True})
+        assert started.status_code == 202 and started.headers["location"].endswith(started.json()["id"])
+        run = f"{server.url}{started.headers['location']}"
+        await stream(client, "GET", f"{run}/stream", until="stage")  # HAiKU or Sonnet has answered; Prose waits
+        cancelled = await client.post(f"{run}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert (await client.get(f"{colony}/history")).json()["cascades"] == []
+        events = await stream(client, "GET", f"{run}/stream")
+        assert events[-1][1] == "error" and events[-1][2]["error"]["type"] == "Cancelled"
+    async with open_store(f"sqlite:{home}") as store:
+        for name in ("prose", "artist", "meta"):
+            async with Field.open(store, name, create=False) as field:
+                counts = (await field.stats()).counts
+            assert (counts.turns, counts.disturbances) == (0, 0), f"{name} kept part of a cancelled breath"
+
+
+async def test_two_servers_on_one_database_rejoin_and_cancel_across(tmp_path: Path, client: httpx.AsyncClient,
+                                                                    slow: str, postgres_url: str) -> None:
+    database = ("--database", postgres_url)
+    with served(tmp_path / "a", *serve_args(slow, *database)) as first, \
+            served(tmp_path / "b", *serve_args(slow, *database)) as second:
+        path = "/v1/colonies/default/cascades"
+        seen = await stream(client, "POST", f"{first.url}{path}", until="stage",
+                            body={"prompt": "Across the servers.", "on_disconnect": "continue", "seed": 5})
+        run_id = seen[0][2]["run"]
+        rest = await stream(client, "GET", f"{second.url}/v1/colonies/default/runs/{run_id}/stream",
+                            last_event_id=seen[-1][0])
+        whole = seen + rest
+        assert [event_id for event_id, _, _ in whole] == list(range(1, len(whole) + 1)), "each event exactly once"
+        assert rest[-1][1] == "done"
+        history = (await client.get(f"{second.url}/v1/colonies/default/history")).json()["cascades"]
+        assert [record["prompt"] for record in history] == ["Across the servers."]
+
+        other = (await client.post(f"{first.url}{path}", json={"prompt": "Stop me from afar.",
+                                                               "background": True})).json()["id"]
+        await stream(client, "GET", f"{second.url}/v1/colonies/default/runs/{other}/stream", until="stage")
+        assert (await client.post(f"{second.url}/v1/colonies/default/runs/{other}/cancel")).status_code == 200
+        record = await wait_for(client, f"{first.url}/v1/colonies/default/runs/{other}", "cancelled")
+        assert record["result"]["error"]["type"] == "Cancelled"
+    async with open_store(postgres_url) as store:
+        for name in FIELDS:
+            async with Field.open(store, name, create=False) as field:
+                assert (await field.stats()).counts.turns <= 1 + (name in ("haiku", "sonnet")), name
