@@ -25,14 +25,16 @@ async def test_a_run_and_its_events(store: Store) -> None:
         await runs.append("run-a", [RunEvent(3, "stage", {"organism": "haiku"})])
         assert [event.seq for event in await runs.events("run-a")] == [1, 2, 3]
         assert await runs.events("run-a", after=1, limit=1) == [RunEvent(2, "token", {"text": "é"})]
-        assert [run.id for run in await runs.running("default")] == ["run-a"]
+        assert [run.id for run in await runs.running("default", fresh_within_s=60)] == ["run-a"]
+        assert await runs.running("default", fresh_within_s=-60) == [], "a run not heard from lately is not running"
         await runs.request_cancel("run-a")
         record = await runs.get("run-a")
         assert record.cancel_requested and record.events == 3 and record.request["seed"] == 3
         assert record.status == "running" and not record.finished
         await runs.end("run-a", "done", {"cascade": 1}, time.time())
         record = await runs.get("run-a")
-        assert record.finished and record.result == {"cascade": 1} and await runs.running("default") == []
+        assert record.finished and record.result == {"cascade": 1}
+        assert await runs.running("default", fresh_within_s=60) == []
         with pytest.raises(RunNotFound):
             await runs.get("run-b")
 

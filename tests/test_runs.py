@@ -14,6 +14,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from fieldtools import audit
 from harmonix.field import Field, open_store
 from harmonix.organisms.base import FIELDS
 from serving import llm_standin, serve_args, served
@@ -146,3 +147,73 @@ async def test_two_servers_on_one_database_rejoin_and_cancel_across(tmp_path: Pa
         for name in FIELDS:
             async with Field.open(store, name, create=False) as field:
                 assert (await field.stats()).counts.turns <= 1 + (name in ("haiku", "sonnet")), name
+
+
+@pytest.fixture(scope="module")
+def steady() -> Iterator[str]:
+    """An LLM that answers after 3 s: two breaths sent together still overlap in Prose."""
+    with llm_standin(3.0) as url:
+        yield url
+
+
+async def heard_words(home: Path, colony: str) -> set[str]:
+    """Every word any field of the colony counts as heard."""
+    async with open_store(f"sqlite:{home}") as store:
+        words: set[str] = set()
+        for name in FIELDS:
+            async with Field.open(store, name, colony=colony, create=False) as field:
+                words |= {word for word, _own, heard in (await field.dump()).words if heard > 0}
+    return words
+
+
+async def together(client: httpx.AsyncClient, url: str, policy: str, prompts: tuple[str, str]) -> list[httpx.Response]:
+    """Two clients racing: the same breath request but for its prompt, sent at once."""
+    return list(await asyncio.gather(*(client.post(url, json={"prompt": prompt, "multitask": policy})
+                                       for prompt in prompts)))
+
+
+async def test_the_second_message_reject_interrupt_enqueue(tmp_path: Path, client: httpx.AsyncClient,
+                                                          steady: str) -> None:
+    home = tmp_path / "home"
+    prompts = ("Obsidian quarries at noon.", "Lanterns over the harbour.")
+    with served(home, *serve_args(steady)) as server:
+        for name in ("rejecting", "interrupting", "queueing"):
+            assert (await client.post(f"{server.url}/v1/colonies", json={"name": name})).status_code == 201
+
+        def colony(name: str) -> str:
+            return f"{server.url}/v1/colonies/{name}"
+
+        answers = await together(client, f"{colony('rejecting')}/cascades", "reject", prompts)
+        assert sorted(answer.status_code for answer in answers) == [200, 409]
+        kept, refused = sorted(answers, key=lambda answer: answer.status_code)
+        assert refused.headers["x-harmonix-run"] == kept.json()["run"] and kept.json()["run"] in refused.text
+        history = (await client.get(f"{colony('rejecting')}/history")).json()["cascades"]
+        assert [record["prompt"] for record in history] == [kept.json()["prompt"]], "the first breath, unchanged"
+
+        answers = await together(client, f"{colony('interrupting')}/cascades", "interrupt", prompts)
+        assert sorted(answer.status_code for answer in answers) == [200, 499]
+        winner = next(answer for answer in answers if answer.status_code == 200).json()
+        first = (await client.post(f"{colony('interrupting')}/cascades", json={
+            "prompt": "Zephyrs over basalt.", "background": True})).json()["id"]
+        committed = await stream(client, "GET", f"{colony('interrupting')}/runs/{first}/stream", until="stage")
+        assert committed[-1][2]["organism"] in ("haiku", "sonnet"), "an organism of the first breath has committed"
+        second = await client.post(f"{colony('interrupting')}/cascades",
+                                   json={"prompt": "Gulls over the pier.", "multitask": "interrupt"})
+        assert second.status_code == 200
+        assert (await client.get(f"{colony('interrupting')}/runs/{first}")).json()["status"] == "cancelled"
+        history = (await client.get(f"{colony('interrupting')}/history")).json()["cascades"]
+        assert [record["prompt"] for record in history] == [second.json()["prompt"], winner["prompt"]]
+
+        answers = await together(client, f"{colony('queueing')}/cascades", "enqueue", prompts)
+        assert [answer.status_code for answer in answers] == [200, 200]
+        history = (await client.get(f"{colony('queueing')}/history")).json()["cascades"]
+        assert sorted(record["prompt"] for record in history) == sorted(prompts)
+    heard = await heard_words(home, "interrupting")
+    loser = {"obsidian", "quarries"} if winner["prompt"] == prompts[1] else {"lanterns", "harbour"}
+    assert {"gulls", "pier"} <= heard and not (loser | {"zephyrs", "basalt"}) & heard, \
+        "an interrupted breath leaves no word anywhere, even of the organisms that had committed"
+    assert {"obsidian", "lanterns"} <= await heard_words(home, "queueing")
+    for name in ("rejecting", "interrupting", "queueing"):
+        async with open_store(f"sqlite:{home}") as store:
+            for field in FIELDS:
+                assert (await audit(store, field, name)).ok, (name, field)

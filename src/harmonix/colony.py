@@ -44,6 +44,7 @@ from harmonix.field import (
     FieldDump,
     FieldStats,
     Forgotten,
+    RowLedger,
     Store,
     WrittenRows,
     audit_field,
@@ -78,16 +79,20 @@ class Colony:
         return self.info.name
 
     async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False,
-                      listener: BreathListener | None = None) -> CascadeResult:
+                      listener: BreathListener | None = None, ledger: RowLedger | None = None) -> CascadeResult:
         """One breath of the whole colony (:meth:`MetaHarmonix.cascade`)."""
-        return await self._hub().cascade(prompt, seed=seed, sequential=sequential, listener=listener)
+        return await self._hub().cascade(prompt, seed=seed, sequential=sequential, listener=listener, ledger=ledger)
 
     async def turn(self, organism: str, prompt: str, *, seed: int | None = None,
-                   listener: BreathListener | None = None) -> StageResult:
+                   listener: BreathListener | None = None, ledger: RowLedger | None = None) -> StageResult:
         """One organism's turn alone (:meth:`MetaHarmonix.turn`)."""
         if organism not in self.organisms:
             raise OrganismNotFound(f"no organism {organism!r}; the organisms are {', '.join(ORGANISMS)}")
-        return await self._hub().turn(organism, prompt, seed=seed, listener=listener)
+        return await self._hub().turn(organism, prompt, seed=seed, listener=listener, ledger=ledger)
+
+    async def undo(self, ledger: RowLedger) -> ForgottenBreath:
+        """Remove what a breath cut short had committed (:func:`undo_breath`)."""
+        return await undo_breath(self.fields, ledger)
 
     def _hub(self) -> MetaHarmonix:
         if self.hub is None:
@@ -110,6 +115,12 @@ class ForgottenBreath:
 
     cascade: int
     fields: Mapping[str, Forgotten]
+
+
+async def undo_breath(fields: Mapping[str, Field], ledger: RowLedger) -> ForgottenBreath:
+    """Remove every row a breath's ``ledger`` holds, with the counts they added, one transaction per field: for a
+    breath that was cut short after some organisms had committed (it has no record yet; ``cascade`` is 0)."""
+    return ForgottenBreath(0, {name: await fields[name].remove(rows) for name, rows in ledger.rows().items()})
 
 
 async def forget_breath(fields: Mapping[str, Field], cascade: int) -> ForgottenBreath:

@@ -19,6 +19,7 @@ HarmonixError
 │   └── ModelMissing                 a model file (the LLM's GGUF, Sonnet's weights)
 ├── ColonyExists                     a colony of that name is already there
 ├── ColonyBusy                       the colony is breathing: it cannot be removed now
+│   └── BreathInProgress             … nor take a second message that asked to be refused meanwhile
 ├── StoreUnavailable                 the home or the database cannot be used (read-only, missing, refused)
 ├── ServiceBusy                      a server's bound on waiting requests is reached: try again after a while
 ├── DeadlineExceeded                 a request ran past its deadline; what it had not committed was rolled back
@@ -113,6 +114,15 @@ class ColonyExists(HarmonixError):
 
 class ColonyBusy(HarmonixError):
     """The colony has breaths in flight, so it cannot be removed now."""
+
+
+class BreathInProgress(ColonyBusy):
+    """A request asked to be refused while the colony is breathing (``multitask: "reject"``), and it is: ``run``
+    names the run in progress."""
+
+    def __init__(self, message: str, run: str) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class ServiceBusy(HarmonixError):

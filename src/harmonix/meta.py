@@ -245,14 +245,15 @@ class MetaHarmonix:
         return self._field
 
     async def cascade(self, prompt: str, *, seed: int | None = None, sequential: bool = False,
-                      listener: BreathListener | None = None) -> CascadeResult:
-        """One breath (module docstring); ``listener`` hears its events as they happen. A bad prompt raises
-        :class:`~harmonix.errors.InvalidText` at once."""
+                      listener: BreathListener | None = None, ledger: RowLedger | None = None) -> CascadeResult:
+        """One breath (module docstring); ``listener`` hears its events as they happen; ``ledger`` (else one of its
+        own) is told every row the breath commits, as it commits them, so a caller can undo a breath cut short
+        (:func:`harmonix.colony.undo_breath`). A bad prompt raises :class:`~harmonix.errors.InvalidText` at once."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
         rng = random.Random(seed)
         seeds = {name: rng.getrandbits(63) for name in (*INHALE, ARTIST)}
-        ledger = RowLedger()
+        ledger = RowLedger() if ledger is None else ledger
         started = time.perf_counter()
         if sequential:
             inhaled = [await self._stage(name, prompt, seeds[name], listener, ledger=ledger) for name in INHALE]
@@ -277,11 +278,12 @@ class MetaHarmonix:
                              timings=timings, id=cascade_id)
 
     async def turn(self, name: str, prompt: str, *, seed: int | None = None,
-                   listener: BreathListener | None = None) -> StageResult:
-        """One organism's turn alone (no exhale), with the same timeout and error reporting as in a cascade.
-        Artist, alone, has no voices to weave and writes from its field."""
+                   listener: BreathListener | None = None, ledger: RowLedger | None = None) -> StageResult:
+        """One organism's turn alone (no exhale), with the same timeout and error reporting as in a cascade
+        (``ledger`` as for :meth:`cascade`). Artist, alone, has no voices to weave and writes from its field."""
         validate_text(prompt, what="prompt")
-        return await self._stage(name, prompt, secrets.randbits(63) if seed is None else seed, listener)
+        return await self._stage(name, prompt, secrets.randbits(63) if seed is None else seed, listener,
+                                 ledger=ledger)
 
     async def _stage(self, name: str, prompt: str, seed: int, listener: BreathListener | None,
                      voices: Mapping[str, str] | None = None, *, ledger: RowLedger | None = None) -> StageResult:
@@ -319,7 +321,7 @@ class MetaHarmonix:
         if sentence is not None:
             await asyncio.gather(*(organism.hear(sentence, META_SOURCE, ledger)
                                    for organism in self.organisms.values()))
-        async with self._field.turn() as turn:
+        async with self._field.turn(ledger) as turn:
             wrinkled = await turn.wrinkle(prompt)
             text_ids = {stage.name: (await turn.ingest(stage.text, source=stage.name)).text_id
                         for stage in stages if stage.text}
@@ -333,7 +335,7 @@ class MetaHarmonix:
                 dissonance=None if meta.global_resonance is None else 1 - meta.global_resonance,
                 global_resonance=meta.global_resonance, field_entropy=meta.field_entropy, seed=seed,
                 timings={name: round(seconds, 4) for name, seconds in timings.items()}, stages=summary,
-                texts=text_ids, rows={**{name: rows.document() for name, rows in ledger.rows().items()},
+                texts=text_ids, rows={**{name: rows.document() for name, rows in ledger.rows().items() if name != HUB},
                                       HUB: WrittenRows(tuple(text_ids.values()),
                                                        (wrinkled.disturbance_id,)).document()})
         return meta, cascade_id

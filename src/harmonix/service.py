@@ -50,7 +50,7 @@ from harmonix.errors import (
     OrganismNotFound,
     ServiceBusy,
 )
-from harmonix.field import ColonyInfo, FieldStats, TurnView
+from harmonix.field import ColonyInfo, FieldStats, RowLedger, TurnView
 from harmonix.field.runs import RunLog
 from harmonix.meta import BreathListener, CascadeRecord, CascadeResult, StageResult
 from harmonix.organisms.base import FIELDS, HUB, ORGANISMS
@@ -346,6 +346,11 @@ class ColonyService:
         """One organism's turn in colony ``name``."""
         async with self.admitted("turn", name, owner, prompt, (organism,)) as colony, self.deadline():
             return await colony.turn(organism, prompt, seed=seed, listener=listener)
+
+    async def undo(self, name: str, ledger: RowLedger) -> ForgottenBreath:
+        """Remove what a breath of colony ``name`` cut short had committed (:func:`harmonix.colony.undo_breath`)."""
+        async with self._lease(name) as colony:
+            return await colony.undo(ledger)
 
     async def forget(self, name: str, owner: str | None, cascade: int) -> ForgottenBreath:
         """Forget breath ``cascade`` of colony ``name`` (:func:`harmonix.colony.forget_breath`), through the open

@@ -114,10 +114,13 @@ def colony_import(config: Config, as_json: bool, file: Any, new_name: str | None
 @click.option("--ping", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
               help="Seconds between keep-alive comments on an event stream.")
 @click.option("--open", "open_page", is_flag=True, help="Open the page (/) in a web browser once the server is ready.")
+@click.option("--multitask", type=click.Choice(["reject", "enqueue", "interrupt"]), default="enqueue",
+              show_default=True, help="A breath that arrives while its colony breathes, unless it says: refuse it "
+                                      "(409), run it beside, or cancel the running one (all it wrote removed).")
 @harmonix_command(llm=True)
 def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_file: Path | None, grace: float,
                   max_active: int, max_waiting: int, max_open_colonies: int, idle_close: float, deadline: float,
-                  ping: float, open_page: bool) -> None:
+                  ping: float, open_page: bool, multitask: str) -> None:
     """Serve colonies over HTTP: many conversations at once, each breath streamed as it happens (see
     docs/guide/serving.md; the API is described at /openapi.json), and the page that talks to them at /."""
     from harmonix.server.auth import ApiKeys
@@ -130,7 +133,7 @@ def serve_command(config: Config, as_json: bool, host: str, port: int, api_key_f
     limits = ServiceLimits(max_open_colonies=max_open_colonies, idle_close_s=idle_close, max_active=max_active,
                            max_waiting_per_organism=max_waiting, deadline_s=deadline)
     serve(config, ServeOptions(host=host, port=port, keys=keys, grace_s=grace, limits=limits, ping_s=ping,
-                               open_page=open_page),
+                               open_page=open_page, multitask=multitask),
           verbose=click.get_current_context().find_root().params.get("verbose", 0))
 
 

@@ -72,7 +72,7 @@ class RunLog(Protocol):
         ...
 
     async def append(self, run_id: str, events: Sequence[RunEvent]) -> None:
-        """Add events, numbered by the writer, after those already kept."""
+        """Add events, numbered by the writer, after those already kept (none: the writer says it is alive)."""
         ...
 
     async def end(self, run_id: str, status: str, result: dict[str, Any] | None, ended: float) -> None:
@@ -87,8 +87,9 @@ class RunLog(Protocol):
         """Up to ``limit`` of the run's events numbered above ``after``, in order."""
         ...
 
-    async def running(self, colony: str) -> list[RunRecord]:
-        """The colony's runs still running, oldest first."""
+    async def running(self, colony: str, fresh_within_s: float) -> list[RunRecord]:
+        """The colony's runs still running whose writer was heard from (an append, even an empty one) within the last
+        ``fresh_within_s`` seconds, oldest first: a run whose process died stops counting."""
         ...
 
     async def request_cancel(self, run_id: str) -> None:

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -52,12 +52,13 @@ from harmonix.documents import (
     http_status,
     stage_document,
 )
-from harmonix.errors import HarmonixError, RunNotFound
+from harmonix.errors import BreathInProgress, HarmonixError, RunNotFound
+from harmonix.field import RowLedger
 from harmonix.field.runs import RunRecord
 from harmonix.meta import BreathListener, StageError
 from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.server.auth import ApiKeys
-from harmonix.server.breath import AdmittedBreath, Work
+from harmonix.server.breath import AdmittedBreath
 from harmonix.server.mcp import MCPMount, build_mcp, owner_from_headers
 from harmonix.server.metrics import CONTENT_TYPE, ServerMetrics
 from harmonix.server.openai import install_openai_routes
@@ -98,6 +99,8 @@ class ServerSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     ping_s: float = PING_S
     host: str = "127.0.0.1"
+    multitask: str = "enqueue"
+    """What a breath that arrives while its colony breathes does, unless it says (``multitask``)."""
 
 
 # --- request and response shapes (for validation and the OpenAPI document) -------------------------------------------
@@ -121,6 +124,10 @@ class Breath(Strict):
         "cancel", description="When the client goes away before the end: cancel the breath (what it had not "
                               "committed rolls back), or let it finish for whoever rejoins its run")
     background: StrictBool = Field(False, description="Answer 202 with the run at once; the breath runs on")
+    multitask: Literal["reject", "enqueue", "interrupt"] | None = Field(
+        None, description="When the colony is already breathing: refuse this one (409 naming the run), run it "
+                          "beside (each organism's turns in order; the server's default unless it says otherwise), "
+                          "or cancel the running one, removing all it wrote, and run this one")
 
 
 class Loose(BaseModel):
@@ -210,7 +217,9 @@ Responses = dict[int | str, dict[str, Any]]
 CREATED_COLONY: Responses = {201: {"links": colony_links("$response.body#/name", COLONY_OPERATIONS)}}
 BREATHED: Responses = {200: {**STREAMS, "links": colony_links("$request.path.colony", COLONY_READS)},
                         202: {"model": RunDocument, "description": "With background: the run, started"}}
-CONFLICT: Responses = {409: {"model": ErrorDocument, "description": "The colony exists already, or is breathing"}}
+CONFLICT: Responses = {409: {"model": ErrorDocument, "description": "The colony exists already, or is breathing (a "
+                                                                   "colony being removed; a breath that asked "
+                                                                   "multitask: reject)"}}
 
 
 # --- the application ----------------------------------------------------------------------------------------------
@@ -312,13 +321,14 @@ def _install_routes(app: FastAPI) -> None:
         await service_of(request).remove(colony, who)
         return Response(status_code=204)
 
-    @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument, responses={**ERRORS, **BREATHED})
+    @app.post("/v1/colonies/{colony}/cascades", response_model=CascadeDocument,
+              responses={**ERRORS, **BREATHED, **CONFLICT})
     async def cascade(request: Request, colony: ColonyId, body: Breath, who: Owner) -> Response:
         """One breath: HAiKU, Sonnet and Prose in parallel, then Artist, then the exhale."""
         return await _breath(request, "cascade", colony, who, body, ORGANISMS, _cascade(body))
 
     @app.post("/v1/colonies/{colony}/organisms/{organism}/turns", response_model=StageDocument,
-              responses={**ERRORS, **BREATHED, 502: {"model": ErrorDocument}})
+              responses={**ERRORS, **BREATHED, **CONFLICT, 502: {"model": ErrorDocument}})
     async def turn(request: Request, colony: ColonyId, organism: str, body: Breath, who: Owner) -> Response:
         """One organism's turn alone (no exhale). If the organism could not answer, the status says why (503 LLM
         busy, 504 timed out, 502 the LLM server failed, 500 no reply it could keep) and the body carries the error
@@ -378,38 +388,55 @@ def _install_routes(app: FastAPI) -> None:
     del history, field_view, forget_cascade, get_run, cancel_run, join_run
 
 
-def _cascade(body: Breath) -> Work[dict[str, Any]]:
+LedgeredWork = Callable[[Colony, BreathListener, RowLedger], Awaitable[dict[str, Any]]]
+"""A breath's work on the admitted colony, its rows told to the ledger."""
+
+
+def _cascade(body: Breath) -> LedgeredWork:
     """The cascade's work: ``{"document": …, "done": …}`` (the JSON answer, the ``done`` event)."""
-    async def run(colony: Colony, listener: BreathListener) -> dict[str, Any]:
-        result = await colony.cascade(body.prompt, seed=body.seed, listener=listener)
+    async def run(colony: Colony, listener: BreathListener, ledger: RowLedger) -> dict[str, Any]:
+        result = await colony.cascade(body.prompt, seed=body.seed, listener=listener, ledger=ledger)
         return {"document": cascade_document(result), "done": done_document(result)}
     return run
 
 
-def _turn(organism: str, body: Breath) -> Work[dict[str, Any]]:
+def _turn(organism: str, body: Breath) -> LedgeredWork:
     """One organism's turn as work, answered as :func:`_cascade`'s."""
-    async def run(colony: Colony, listener: BreathListener) -> dict[str, Any]:
-        stage = await colony.turn(organism, body.prompt, seed=body.seed, listener=listener)
+    async def run(colony: Colony, listener: BreathListener, ledger: RowLedger) -> dict[str, Any]:
+        stage = await colony.turn(organism, body.prompt, seed=body.seed, listener=listener, ledger=ledger)
         return {"document": stage_document(stage),
                 "done": {"organism": organism, "seconds": stage.seconds, "error": plain(stage.error)}}
     return run
 
 
 async def _breath(request: Request, kind: str, colony: str, who: str | None, body: Breath,
-                  organisms: Sequence[str], work: Work[dict[str, Any]]) -> Response:
+                  organisms: Sequence[str], work: LedgeredWork) -> Response:
     """Admit the breath (errors become a status before anything streams), start it as a run
     (:mod:`harmonix.server.runs`), then answer 202 at once (``background``), stream its events, or answer with its
     document; a client that goes away cancels it unless it asked ``on_disconnect: "continue"``."""
-    breath = await AdmittedBreath.admit(request, kind, colony, who, body.prompt, organisms)
+    runs, service = runs_of(request), service_of(request)
+    policy = body.multitask or request.app.state.settings.multitask
+    ledger = RowLedger()
+    async with runs.gate(colony):
+        await service.colony_info(colony, who)
+        running = await runs.running_in(colony)
+        if running and policy == "reject":
+            raise BreathInProgress(f"colony {colony} is breathing (run {running[0]}); this request asked to be "
+                                   "refused meanwhile (multitask: reject)", running[0])
+        if running and policy == "interrupt":
+            for run_id in running:
+                await runs.cancel(run_id, undo=True)
+        breath = await AdmittedBreath.admit(request, kind, colony, who, body.prompt, organisms)
 
-    async def run(listener: BreathListener) -> tuple[dict[str, Any], dict[str, Any]]:
-        finished = await breath.run(work, listener)
-        return finished["done"], plain(finished["document"])
+        async def run(listener: BreathListener) -> tuple[dict[str, Any], dict[str, Any]]:
+            finished = await breath.run(lambda opened, heard: work(opened, heard, ledger), listener)
+            return finished["done"], plain(finished["document"])
 
-    runs = runs_of(request)
-    started = await runs.start(colony=colony, kind=kind, owner=who, breath=run, release=breath.release,
-                               request={"prompt": body.prompt, "seed": body.seed, "organisms": list(organisms),
-                                        "on_disconnect": body.on_disconnect, "background": body.background})
+        started = await runs.start(colony=colony, kind=kind, owner=who, breath=run, release=breath.release,
+                                   undo=lambda: service.undo(colony, ledger),
+                                   request={"prompt": body.prompt, "seed": body.seed, "organisms": list(organisms),
+                                            "on_disconnect": body.on_disconnect, "background": body.background,
+                                            "multitask": policy})
     run_id = started.record.id
     headers = {"Location": f"/v1/colonies/{colony}/runs/{run_id}", "X-Harmonix-Run": run_id}
     if body.background:

@@ -58,6 +58,7 @@ class ServeOptions:
     limits: ServiceLimits = ServiceLimits()
     ping_s: float = 15.0
     open_page: bool = False
+    multitask: str = "enqueue"
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -149,7 +150,8 @@ def serve(config: Config, options: ServeOptions, *, verbose: int = 0) -> None:
             open_in_browser(page_url(url))
 
     app = create_app(lambda: ColonyService.open(config, options.limits),
-                     ServerSettings(keys=options.keys, ping_s=options.ping_s, host=options.host), on_ready=ready)
+                     ServerSettings(keys=options.keys, ping_s=options.ping_s, host=options.host,
+                                    multitask=options.multitask), on_ready=ready)
     level = "DEBUG" if verbose > 1 else "INFO"
     server = uvicorn.Server(uvicorn.Config(app, log_config=log_config(level), log_level=level.lower(),
                                            timeout_graceful_shutdown=int(options.grace_s), lifespan="on",

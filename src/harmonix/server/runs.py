@@ -25,6 +25,7 @@ import contextlib
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from harmonix.meta import BreathEvent, BreathListener
 log = logging.getLogger(__name__)
 POLL_S = 0.2
 FLUSH_S = 0.05
+HEARTBEAT_S = 5.0
+FRESH_S = 30.0
 KEEP_S = 3600.0
 ON_DISCONNECT = ("cancel", "continue")
 
@@ -58,6 +61,10 @@ class LiveRun:
     status: str = "running"
     result: dict[str, Any] | None = None
     task: asyncio.Task[None] | None = None
+    undo: Callable[[], Awaitable[object]] | None = None
+    """Removes what the breath committed; called when the run is cancelled to make way for another
+    (:meth:`Runs.cancel` with ``undo``)."""
+    undoing: bool = False
 
     def add(self, name: str, data: dict[str, Any]) -> RunEvent:
         event = RunEvent(len(self.events) + 1, name, data)
@@ -90,6 +97,7 @@ class Runs:
         self._poll_s = poll_s
         self._keep_s = keep_s
         self._live: dict[str, LiveRun] = {}
+        self._gates: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -115,9 +123,11 @@ class Runs:
         return [run for run in self._live.values() if run.record.colony == colony and not run.ended.is_set()]
 
     async def start(self, *, colony: str, kind: str, owner: str | None, request: dict[str, Any], breath: Breath,
-                    release: Callable[[], Awaitable[None]]) -> LiveRun:
+                    release: Callable[[], Awaitable[None]],
+                    undo: Callable[[], Awaitable[object]] | None = None) -> LiveRun:
         """Start ``breath`` as a run (module docstring); ``release`` runs once its task has ended, whatever ended it
-        (the breath's place in admission and its colony)."""
+        (the breath's place in admission and its colony); ``undo`` removes what it committed, for a cancel that asks
+        for it."""
         record = RunRecord(id=f"run_{secrets.token_hex(12)}", colony=colony, kind=kind, owner=owner,
                            status="running", created=time.time(), ended=None, request=request, result=None,
                            cancel_requested=False, events=0)
@@ -126,7 +136,7 @@ class Runs:
         except BaseException:
             await release()
             raise
-        run = LiveRun(record, cascade=kind == "cascade")
+        run = LiveRun(record, cascade=kind == "cascade", undo=undo)
         run.add("run", {"run": record.id, "colony": colony, "kind": kind})
         self._live[record.id] = run
         run.task = asyncio.create_task(self._drive(run, breath, release), name=f"harmonix-{record.id}")
@@ -143,9 +153,13 @@ class Runs:
         try:
             done, document = await breath(hear)
         except asyncio.CancelledError:
-            run.status, run.result = "cancelled", {"error": {"type": "Cancelled", "message":
-                                                             "the run was cancelled; what it had not committed was "
-                                                             "rolled back"}}
+            undone = run.undoing and run.undo is not None
+            if undone:
+                assert run.undo is not None
+                await asyncio.shield(run.undo())
+            run.status, run.result = "cancelled", {"error": {"type": "Cancelled", "message": (
+                "the run was cancelled to make way for another; everything it had written was removed" if undone else
+                "the run was cancelled; what it had not committed was rolled back")}}
             run.add("error", {**run.result, "status": 499})
         except Exception as error:
             failed = error_document(error) if isinstance(error, HarmonixError) else {
@@ -181,18 +195,40 @@ class Runs:
             await asyncio.sleep(FLUSH_S)
 
     async def _watch_cancel(self, run: LiveRun) -> None:
-        """Cancel the run when another process asks for it (the run log's flag)."""
+        """Cancel the run when another process asks for it (the run log's flag), and tell the run log every
+        ``HEARTBEAT_S`` that the run is alive (so a run whose process died stops counting as running)."""
+        heard = time.monotonic()
         while True:
             await asyncio.sleep(self._poll_s)
             if (await self._log.get(run.record.id)).cancel_requested and run.task is not None:
                 run.task.cancel()
                 return
+            if time.monotonic() - heard >= HEARTBEAT_S:
+                await self._log.append(run.record.id, [])
+                heard = time.monotonic()
 
-    async def cancel(self, run_id: str) -> RunRecord:
-        """Cancel the run (module docstring); its record as it stands."""
+    async def running_in(self, colony: str) -> list[str]:
+        """The ids of the colony's runs in progress: this process's, then those other processes on the store are
+        running (heard from within ``FRESH_S``), oldest first."""
+        here = [run.record.id for run in self.live_in(colony)]
+        elsewhere = [record.id for record in await self._log.running(colony, FRESH_S) if record.id not in here]
+        return here + elsewhere
+
+    def gate(self, colony: str) -> asyncio.Lock:
+        """The lock that makes "is the colony breathing? then start" one step for the requests of this process
+        (kept only while someone holds it, so idle colonies cost nothing)."""
+        gate = self._gates.get(colony)
+        if gate is None:
+            gate = self._gates[colony] = asyncio.Lock()
+        return gate
+
+    async def cancel(self, run_id: str, *, undo: bool = False) -> RunRecord:
+        """Cancel the run (module docstring); its record as it stands. With ``undo`` a run of this process also
+        loses what it had committed (a breath that is interrupted leaves nothing)."""
         record = await self._log.get(run_id)
         live = self._live.get(run_id)
         if live is not None and live.task is not None:
+            live.undoing = undo
             live.task.cancel()
             await asyncio.gather(live.task, return_exceptions=True)
         elif not record.finished:

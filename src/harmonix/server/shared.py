@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictInt
 from starlette.types import Receive
 
-from harmonix.errors import HarmonixError, ServiceBusy, Unauthorized
+from harmonix.errors import BreathInProgress, HarmonixError, ServiceBusy, Unauthorized
 from harmonix.server.auth import ApiKeys
 from harmonix.server.metrics import ServerMetrics
 from harmonix.service import ColonyService
@@ -48,11 +48,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def error_headers(error: HarmonixError) -> dict[str, str]:
     """The headers an error's answer carries: ``Retry-After`` (whole seconds, at least 1) when the server is busy,
-    ``WWW-Authenticate`` when a key is missing or unknown."""
+    ``WWW-Authenticate`` when a key is missing or unknown, ``X-Harmonix-Run`` naming the run in progress when a
+    breath that asked to be refused meanwhile is."""
     if isinstance(error, ServiceBusy):
         return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
     if isinstance(error, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, BreathInProgress):
+        return {"X-Harmonix-Run": error.run}
     return {}
 
 

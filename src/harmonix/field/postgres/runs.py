@@ -48,9 +48,10 @@ class PostgresRunLog:
     async def append(self, run_id: str, events: Sequence[RunEvent]) -> None:
         rows = [(run_id, *event.encoded()) for event in events]
         async with self._store.connection() as conn, conn.transaction():
-            async with conn.cursor() as cursor:
-                await cursor.executemany(f"INSERT INTO {S}.run_events (run, seq, name, data)"
-                                         " VALUES (%s, %s, %s, %s::json)", rows)
+            if rows:
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(f"INSERT INTO {S}.run_events (run, seq, name, data)"
+                                             " VALUES (%s, %s, %s, %s::json)", rows)
             await conn.execute(f"UPDATE {S}.runs SET updated = %s WHERE id = %s", (time.time(), run_id))
 
     async def end(self, run_id: str, status: str, result: dict[str, Any] | None, ended: float) -> None:
@@ -74,10 +75,11 @@ class PostgresRunLog:
             rows = await cursor.fetchall()
         return [RunEvent(int(seq), name, json.loads(data)) for seq, name, data in rows]
 
-    async def running(self, colony: str) -> list[RunRecord]:
+    async def running(self, colony: str, fresh_within_s: float) -> list[RunRecord]:
         async with self._store.connection() as conn:
             cursor = await conn.execute(f"SELECT {_COLUMNS} FROM {S}.runs WHERE colony = %s AND status = %s"
-                                        " ORDER BY created", (colony, RUNNING))
+                                        " AND updated >= %s ORDER BY created",
+                                        (colony, RUNNING, time.time() - fresh_within_s))
             rows = await cursor.fetchall()
         return [_record(row) for row in rows]
 

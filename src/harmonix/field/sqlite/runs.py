@@ -131,10 +131,11 @@ class SqliteRunLog:
             (run_id, after, limit)).fetchall())
         return [RunEvent(seq, name, json.loads(data)) for seq, name, data in rows]
 
-    async def running(self, colony: str) -> list[RunRecord]:
+    async def running(self, colony: str, fresh_within_s: float) -> list[RunRecord]:
+        since = time.time() - fresh_within_s
         rows = await self._call(lambda conn: conn.execute(
-            f"SELECT {_COLUMNS} FROM runs WHERE colony = ? AND status = ? ORDER BY created",
-            (colony, RUNNING)).fetchall())
+            f"SELECT {_COLUMNS} FROM runs WHERE colony = ? AND status = ? AND updated >= ? ORDER BY created",
+            (colony, RUNNING, since)).fetchall())
         return [_record(row) for row in rows]
 
     async def request_cancel(self, run_id: str) -> None:
