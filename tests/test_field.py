@@ -23,6 +23,7 @@ from harmonix.errors import (
     InvalidText,
 )
 from harmonix.field import Field, SnapshotSpec, Store, TurnRecord
+from harmonix.field.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from harmonix.field.sqlite.schema import SCHEMA_VERSION
 from harmonix.field.sqlite.store import SqliteStore
 
@@ -152,7 +153,8 @@ async def test_record_turn_and_stats(store: Store) -> None:
         await field.ingest("one two three four")
         await field.record_turn(TurnRecord(dissonance=0.1))
         stats = await field.stats()
-    assert (stats.name, stats.schema_version, stats.counts.texts, stats.counts.turns) == ("test", SCHEMA_VERSION, 1, 1)
+    version = SCHEMA_VERSION if store.kind == "sqlite" else POSTGRES_SCHEMA_VERSION
+    assert (stats.name, stats.schema_version, stats.counts.texts, stats.counts.turns) == ("test", version, 1, 1)
     assert stats.counts.own_trigrams == 2 and stats.counts.own_words == 4 and stats.size_bytes > 0
 
 
