@@ -381,3 +381,57 @@ def breath_elsewhere(url: str, key: str, colony: str) -> Iterator[None]:
     finally:
         thread.join(WAIT_S)
     assert not failures, failures
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A server whose Prose and Artist take 6 s each: a breath lasts long enough to reload the page or stop it."""
+    with llm_standin(6.0) as url, served(tmp_path_factory.mktemp("slow") / "home", *serve_args(url)) as running:
+        yield running
+
+
+def panel_done(driver: Any, organism: str) -> bool:
+    return states(driver).get(organism) == "done"
+
+
+def test_a_reload_mid_breath_rejoins_it_and_stop_cancels_one(driver: Any, slow_server: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    set_width(driver, WIDE)
+    driver.get(f"{slow_server.url}/")
+    create_colony(driver, "returning")
+    type_and_enter(driver, "Keep breathing while I reload.")
+    until(driver, lambda d: panel_done(d, "haiku"), "HAiKU's panel before the reload")
+    driver.refresh()
+    until(driver, lambda d: panel_done(d, "haiku") and not send_enabled(d), "the breath rejoined after the reload")
+    until(driver, breath_ended, "the rejoined breath to end")
+    assert states(driver) == dict.fromkeys(ORGANISMS, "done")
+    until(driver, lambda d: history_prompts(d) == ["Keep breathing while I reload."], "the breath in the history, once")
+
+    type_and_enter(driver, "Stop me half-way.")
+    until(driver, lambda d: panel_done(d, "haiku"), "HAiKU's panel before Stop")
+    stop = driver.find_element(By.ID, "stop")
+    assert stop.is_displayed()
+    stop.click()
+    until(driver, lambda d: "Stopped" in text_of(d, "prompt-error") and send_enabled(d), "the stopped breath")
+    assert not driver.find_element(By.ID, "stop").is_displayed()
+    history = httpx.get(f"{slow_server.url}/v1/colonies/returning/history", timeout=30).json()["cascades"]
+    assert [record["prompt"] for record in history] == ["Keep breathing while I reload."], "nothing of the stopped one"
+    assert script_errors(driver) == []
+
+
+def test_a_breath_is_forgotten_from_its_history_entry(page: Any, server: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    create_colony(page, "forgetful")
+    breathe(page, "Remember this one.")
+    breathe(page, "Forget this one.")
+    until(page, lambda d: history_prompts(d) == ["Forget this one.", "Remember this one."], "both in the history")
+    forget = page.find_element(By.CSS_SELECTOR, "#history .record .record-forget")
+    forget.click()
+    assert "everywhere" in forget.text, "a first click asks"
+    forget.click()
+    until(page, lambda d: history_prompts(d) == ["Remember this one."], "the entry gone")
+    assert "forgotten" in text_of(page, "history-status")
+    history = httpx.get(f"{server.url}/v1/colonies/forgetful/history", timeout=30).json()["cascades"]
+    assert [record["prompt"] for record in history] == ["Remember this one."]

@@ -35,8 +35,17 @@ export class Api {
   /** A breath: POST `body` to `path` asking for its events; `onOpen()` when the server has taken the request,
    * then `onEvent(name, data)` for each event as it arrives. Resolves after `done`; throws ApiError for a refused
    * request, an `error` event, or a stream that ended before either (the connection was lost). */
-  async stream(path, body, { onOpen, onEvent }) {
-    const response = await this.#send("POST", path, body, "text/event-stream");
+  async stream(path, body, handlers) {
+    return this.#events("POST", path, body, handlers);
+  }
+
+  /** Rejoin a run: GET its event stream at `path` (every event from the first), as `stream` does. */
+  async follow(path, handlers) {
+    return this.#events("GET", path, undefined, handlers);
+  }
+
+  async #events(method, path, body, { onOpen, onEvent }) {
+    const response = await this.#send(method, path, body, "text/event-stream");
     onOpen();
     const chunks = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const parser = new EventStreamParser();

@@ -1,5 +1,6 @@
 // A colony's past breaths, newest first, read from GET /v1/colonies/{id}/history. The server keeps them, so they
-// survive a reload; older pages load when the end of the list scrolls into view (or on the button there).
+// survive a reload; older pages load when the end of the list scrolls into view (or on the button there). Each
+// breath can be forgotten (DELETE …/cascades/{id}): a first click asks, a second one forgets it in every field.
 
 import { colonyPath } from "./api.js";
 import { element, replaceChildren } from "./dom.js";
@@ -20,7 +21,10 @@ export class HistoryView {
   #shown = 0;
   #watcher;
 
-  constructor({ list, more, status }, api) {
+  #onForgotten;
+
+  constructor({ list, more, status }, api, onForgotten = () => {}) {
+    this.#onForgotten = onForgotten;
     this.#list = list;
     this.#more = more;
     this.#status = status;
@@ -55,7 +59,7 @@ export class HistoryView {
       const page = await this.#api.json("GET", `${colonyPath(this.#colony, "history")}?limit=1`);
       if (shown !== this.#shown) return;
       for (const record of page.cascades) {
-        if (!this.#list.querySelector(`[data-cascade="${record.id}"]`)) this.#list.prepend(historyItem(record));
+        if (!this.#list.querySelector(`[data-cascade="${record.id}"]`)) this.#list.prepend(this.#item(record));
       }
       if (page.cascades.length) this.#status.textContent = "";
     } catch (error) {
@@ -71,7 +75,7 @@ export class HistoryView {
     try {
       const page = await this.#api.json("GET", colonyPath(this.#colony, "history") + query);
       if (shown !== this.#shown) return;
-      this.#list.append(...page.cascades.map(historyItem));
+      this.#list.append(...page.cascades.map((record) => this.#item(record)));
       this.#next = page.next_before;
       this.#status.textContent = this.#list.childElementCount ? "" : "No breaths yet in this colony.";
     } catch (error) {
@@ -84,17 +88,44 @@ export class HistoryView {
     // Watching again reports at once whether the end is still in view, so a short page is followed by the next.
     if (this.#next !== null) this.#watcher.observe(this.#more);
   }
+
+  /** A history entry with its forget control. */
+  #item(record) {
+    const colony = this.#colony;
+    const forget = element("button", { className: "record-forget", attrs: { type: "button" } }, "Forget");
+    let asked = false;
+    forget.addEventListener("click", async () => {
+      if (!asked) {
+        asked = true;
+        forget.textContent = "Forget it everywhere?";
+        return;
+      }
+      forget.disabled = true;
+      try {
+        await this.#api.json("DELETE", colonyPath(colony, "cascades", String(record.id)));
+        item.remove();
+        this.#status.textContent = `Breath ${record.id} is forgotten: its words are gone from every field.`;
+        this.#onForgotten();
+      } catch (error) {
+        forget.disabled = false;
+        this.#status.textContent = `Could not forget breath ${record.id}: ${error.message}`;
+      }
+    });
+    const item = historyItem(record, forget);
+    return item;
+  }
 }
 
-/** One past breath: its prompt, the meta sentence, Artist's piece, the three voices, any failures, its timeline. */
-function historyItem(record) {
+/** One past breath: its prompt, the meta sentence, Artist's piece, the three voices, any failures, its timeline;
+ * `control` stands in its header. */
+function historyItem(record, control) {
   const heading = element("h3", { id: `cascade-${record.id}` }, record.prompt ?? "(no prompt recorded)");
   const when = new Date(record.created * 1000);
   const texts = record.texts ?? {};
   const article = element("article", { attrs: { "aria-labelledby": heading.id } },
     element("header", { className: "record-head" }, heading,
       element("p", { className: "record-when" }, `Breath ${record.id} · `,
-        element("time", { dateTime: when.toISOString() }, when.toLocaleString()))));
+        element("time", { dateTime: when.toISOString() }, when.toLocaleString())), control));
   if (texts.meta) article.append(element("p", { className: "record-meta" }, texts.meta));
   if (texts.artist) article.append(element("div", { className: "record-artist" }, texts.artist));
   const voices = INHALE.filter((name) => texts[name]);

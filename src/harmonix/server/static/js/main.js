@@ -26,11 +26,11 @@ function start() {
     timeline: new Timeline(part("timeline")) }, announce);
   const fields = new FieldsView(part("fields"), api);
   const history = new HistoryView({ list: part("history"), more: part("history-more"), status: part("history-status") },
-    api);
+    api, () => fields.show(colony));
   let colony = null;
   let picker = null;
-  const talk = new Talk({ form: part("prompt-form"), prompt: part("prompt"), send: part("send"), error: part("prompt-error") },
-    api, breath, announce, {
+  const talk = new Talk({ form: part("prompt-form"), prompt: part("prompt"), send: part("send"), stop: part("stop"),
+    error: part("prompt-error") }, api, breath, announce, window.sessionStorage, {
       onBusy: (busy) => picker?.setEnabled(!busy),
       onBreathed: () => {
         fields.show(colony);
