@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,19 @@ async def test_the_second_message_reject_interrupt_enqueue(tmp_path: Path, clien
         async with open_store(f"sqlite:{home}") as store:
             for field in FIELDS:
                 assert (await audit(store, field, name)).ok, (name, field)
+
+
+async def test_a_signal_lets_a_background_breath_finish_then_exits_0(tmp_path: Path, client: httpx.AsyncClient,
+                                                                    steady: str) -> None:
+    home = tmp_path / "home"
+    with served(home, *serve_args(steady, "--grace", "60")) as server:
+        started = (await client.post(f"{server.url}/v1/colonies/default/cascades",
+                                     json={"prompt": "Finish me as you go.", "background": True})).json()["id"]
+        await stream(client, "GET", f"{server.url}/v1/colonies/default/runs/{started}/stream", until="stage")
+        status = await asyncio.to_thread(server.stop, signal.SIGTERM)
+        assert status == 0, server.log[-3000:]
+    async with open_store(f"sqlite:{home}") as store:
+        async with Field.open(store, "meta", create=False) as hub:
+            assert [turn.disturbance for turn in await hub.turns(5)] == ["Finish me as you go."]
+        async with store.runs() as runs:
+            assert (await runs.get(started)).status == "done"

@@ -99,6 +99,8 @@ class ServerSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     ping_s: float = PING_S
     host: str = "127.0.0.1"
+    grace_s: float = 0.0
+    """How long runs with no request waiting for them (background, left running) may finish when the server stops."""
     multitask: str = "enqueue"
     """What a breath that arrives while its colony breathes does, unless it says (``multitask``)."""
 
@@ -234,7 +236,8 @@ def create_app(open_service: Callable[[], contextlib.AbstractAsyncContextManager
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_service() as service, Runs.open(service.run_log) as runs, mounted.running():
+        async with open_service() as service, Runs.open(service.run_log, grace_s=settings.grace_s) as runs, \
+                mounted.running():
             app.state.service = service
             app.state.runs = runs
             app.state.metrics = ServerMetrics(active=lambda: service.admission.active,

@@ -14,7 +14,8 @@
   browser to end, and the server must not wait with them. A line on stderr says it opened, or that no browser was
   found and where to point one.
 - SIGTERM or SIGINT: uvicorn stops accepting, lets running requests finish for up to ``grace_s`` seconds, then
-  cancels them (their uncommitted turns roll back), closes every colony, and the process exits with status 0.
+  cancels them (their uncommitted turns roll back); runs no request waits for (background, left running) get the
+  same grace (:class:`~harmonix.server.runs.Runs`); then every colony closes and the process exits with status 0.
   uvicorn re-raises the signal it caught once it is done; the handlers installed here receive it and do nothing, so
   the exit status stays 0 instead of the signal's default.
 """
@@ -151,7 +152,7 @@ def serve(config: Config, options: ServeOptions, *, verbose: int = 0) -> None:
 
     app = create_app(lambda: ColonyService.open(config, options.limits),
                      ServerSettings(keys=options.keys, ping_s=options.ping_s, host=options.host,
-                                    multitask=options.multitask), on_ready=ready)
+                                    multitask=options.multitask, grace_s=options.grace_s), on_ready=ready)
     level = "DEBUG" if verbose > 1 else "INFO"
     server = uvicorn.Server(uvicorn.Config(app, log_config=log_config(level), log_level=level.lower(),
                                            timeout_graceful_shutdown=int(options.grace_s), lifespan="on",

@@ -92,22 +92,31 @@ class LiveRun:
 class Runs:
     """This process's runs over the store's run log (module docstring). ``async with Runs.open(log) as runs``."""
 
-    def __init__(self, runlog: RunLog, *, poll_s: float = POLL_S, keep_s: float = KEEP_S) -> None:
+    def __init__(self, runlog: RunLog, *, poll_s: float = POLL_S, keep_s: float = KEEP_S,
+                 grace_s: float = 0.0) -> None:
         self._log = runlog
         self._poll_s = poll_s
         self._keep_s = keep_s
+        self._grace_s = grace_s
         self._live: dict[str, LiveRun] = {}
         self._gates: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, runlog: RunLog, *, poll_s: float = POLL_S, keep_s: float = KEEP_S) -> AsyncIterator[Runs]:
-        runs = cls(runlog, poll_s=poll_s, keep_s=keep_s)
+    async def open(cls, runlog: RunLog, *, poll_s: float = POLL_S, keep_s: float = KEEP_S,
+                   grace_s: float = 0.0) -> AsyncIterator[Runs]:
+        """The runs for the block; when it ends (the server stops), runs still going get ``grace_s`` seconds to
+        finish (a breath left running or started in the background has no request the server waits for), then the
+        rest are cancelled."""
+        runs = cls(runlog, poll_s=poll_s, keep_s=keep_s, grace_s=grace_s)
         pruner = asyncio.create_task(runs._prune(), name="harmonix-prune-runs")
         try:
             yield runs
         finally:
             pruner.cancel()
+            going = [run.task for run in runs._live.values() if run.task is not None and not run.task.done()]
+            if going and grace_s > 0:
+                await asyncio.wait(going, timeout=grace_s)
             await runs.cancel_all()
             await asyncio.gather(pruner, return_exceptions=True)
 
