@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "HARMONIX_LLM_THREADS"):
@@ -95,4 +96,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[Store]:
     async with open_store(store_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the tests that talk to a real server: five minutes for an answer (a breath on the embedded
+    model takes seconds to minutes on a loaded machine), ten seconds to connect."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as opened:
         yield opened

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,6 @@ def slow() -> Iterator[str]:
     """An LLM that answers after 20 s: a breath stays in Prose long enough to be left, rejoined or cancelled."""
     with llm_standin(20.0) as url:
         yield url
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as opened:
-        yield opened
 
 
 async def stream(client: httpx.AsyncClient, method: str, url: str, *, body: dict[str, Any] | None = None,

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,6 @@ from harmonix.organisms.base import FIELDS
 from serving import Served, llm_standin, serve_args, served
 
 STREAM = {"accept": "text/event-stream"}
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as opened:
-        yield opened
 
 
 async def colony_audit(url: str, colony: str) -> dict[str, tuple[Any, list[int | None]]]:

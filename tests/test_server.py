@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +74,6 @@ def metric(text: str, name: str) -> float:
 def standin() -> Any:
     with llm_standin(0.05) as url:
         yield url
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(300, connect=10)) as opened:
-        yield opened
 
 
 async def test_the_stream_contract_on_the_embedded_model(tmp_path: Path, client: httpx.AsyncClient) -> None:
