@@ -41,7 +41,6 @@ FLUSH_S = 0.05
 HEARTBEAT_S = 5.0
 FRESH_S = 30.0
 KEEP_S = 3600.0
-ON_DISCONNECT = ("cancel", "continue")
 
 Breath = Callable[[BreathListener], Awaitable[tuple[dict[str, Any], dict[str, Any]]]]
 """A run's work: the breath, its events told to the listener; returns the ``done`` event's data and the breath's
@@ -119,13 +118,6 @@ class Runs:
                 await asyncio.wait(going, timeout=grace_s)
             await runs.cancel_all()
             await asyncio.gather(pruner, return_exceptions=True)
-
-    @property
-    def log(self) -> RunLog:
-        return self._log
-
-    def live(self, run_id: str) -> LiveRun | None:
-        return self._live.get(run_id)
 
     def live_in(self, colony: str) -> list[LiveRun]:
         """This process's runs of ``colony`` that have not ended, oldest first."""
@@ -278,10 +270,6 @@ class Runs:
                     yield event
                 return
             await asyncio.sleep(self._poll_s)
-
-    async def wait(self, run: LiveRun) -> None:
-        """Until the run has ended."""
-        await run.ended.wait()
 
     async def cancel_all(self) -> None:
         """Cancel every run of this process and wait for them (the server is stopping)."""

@@ -83,9 +83,11 @@ class SqliteRunLog:
             await loop.run_in_executor(executor, conn.close)
             executor.shutdown(wait=False)
 
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _call(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        """``work`` in one transaction on the log's thread: a write takes the file's write lock up front, a read
+        only pins a snapshot (so readers never wait for, or hold up, another process's writes)."""
         def transaction() -> T:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             try:
                 result = work(self._conn)
             except BaseException:
@@ -120,7 +122,7 @@ class SqliteRunLog:
 
     async def get(self, run_id: str) -> RunRecord:
         row = await self._call(lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?",
-                                                         (run_id,)).fetchone())
+                                                         (run_id,)).fetchone(), write=False)
         if row is None:
             raise RunNotFound(f"no run {run_id!r}")
         return _record(row)
@@ -128,14 +130,14 @@ class SqliteRunLog:
     async def events(self, run_id: str, after: int = 0, limit: int = 1000) -> list[RunEvent]:
         rows = await self._call(lambda conn: conn.execute(
             "SELECT seq, name, data FROM run_events WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (run_id, after, limit)).fetchall())
+            (run_id, after, limit)).fetchall(), write=False)
         return [RunEvent(seq, name, json.loads(data)) for seq, name, data in rows]
 
     async def running(self, colony: str, fresh_within_s: float) -> list[RunRecord]:
         since = time.time() - fresh_within_s
         rows = await self._call(lambda conn: conn.execute(
             f"SELECT {_COLUMNS} FROM runs WHERE colony = ? AND status = ? AND updated >= ? ORDER BY created",
-            (colony, RUNNING, since)).fetchall())
+            (colony, RUNNING, since)).fetchall(), write=False)
         return [_record(row) for row in rows]
 
     async def request_cancel(self, run_id: str) -> None:
