@@ -45,11 +45,17 @@ run: $(STAMP)
 # Lint, types and the documentation's strict build first (seconds), then the whole suite. The page's tests need the browser, so a missing one fails
 # them instead of skipping them. The PostgreSQL half of the suite starts a throwaway cluster of its own
 # (tests/throwaway_postgres.py); HARMONIX_TEST_NO_POSTGRES=1 skips it, and skips installing PostgreSQL.
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test module in one of them: every test computes on
+# one thread (tests/conftest.py), so two workers keep both cores of a small machine busy and take about half the time
+# of one; a third only makes each test slower (docs/guide/install.md, "The tests"). The few tests that hold a
+# measured time to a bound (marked serial) run afterwards, alone.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser postgresql
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(DOCS_BUILD)
-	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m serial
 
 # The documentation site (mkdocs.yml; pages under docs/, the API reference read from the docstrings): `make docs`
 # serves it at http://127.0.0.1:8000/ and rebuilds it on every save; `make docs-build` builds it into site/ (ignored by

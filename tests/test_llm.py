@@ -56,6 +56,7 @@ class TestEmbedded:
         results = await asyncio.gather(*(engine.chat(SAY, Sampling(max_tokens=16, seed=i)) for i in range(4)))
         assert all(result.text for result in results)
 
+    @pytest.mark.serial
     async def test_timeout_stops_the_generation_and_frees_the_slot(self) -> None:
         settings = LlamaCppSettings(embedded_model_path(), n_parallel=1, threads=1)
         async with LlamaCppEngine.open(settings) as single:

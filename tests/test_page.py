@@ -257,6 +257,7 @@ def test_a_breath_fills_the_panels_the_fields_and_the_history_which_survives_a_r
     screenshot(page, artifacts / "page-375.png")
 
 
+@pytest.mark.serial
 def test_the_first_panel_shows_within_half_a_second_and_older_breaths_load_on_scroll(page: Any,
                                                                                      artifacts: Path) -> None:
     """The first five breaths of a new colony, timed on the page's clock (the median is the figure; the first

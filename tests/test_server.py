@@ -292,6 +292,7 @@ async def test_a_disconnect_mid_stream_leaves_no_partial_turn(tmp_path: Path, cl
         assert fields[name][0].turns == 0 and fields[name][0].disturbances == 0, f"{name} kept part of the breath"
 
 
+@pytest.mark.serial
 async def test_admission_is_bounded_and_a_deadline_rolls_back(tmp_path: Path, client: httpx.AsyncClient) -> None:
     home = tmp_path / "home"
     with llm_standin(4.0) as slow, served(home, *serve_args(slow, "--max-active", "1", "--deadline", "2")) as server:
@@ -363,7 +364,8 @@ def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path
     a cascade in it (200) and then read that colony's history (200), or it proved nothing. One check is left out:
     that every schema-valid request is accepted. A prompt must hold a letter and no control character (the text
     gate), which JSON Schema cannot say for every script; such a prompt gets the documented 422, and the
-    hostile-input tests check those refusals."""
+    hostile-input tests check those refusals. A breath may take more than schemathesis's 10 s by default on a
+    loaded machine (the suite runs in parallel), so each request has two minutes."""
     har = tmp_path / "walk.har"
     with served(tmp_path / "home", *serve_args(standin)) as server:
         walked = subprocess.run(
@@ -371,7 +373,7 @@ def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path
              "--phases", "stateful", "--include-path-regex", "^/v1/colonies",
              "--exclude-path-regex", "/runs/|/cascades/[^/]+$", "--checks", "all",
              "--exclude-checks", "positive_data_acceptance", "--max-examples", "10", "--seed", "1",
-             "--workers", "1", "--report", "har", "--report-har-path", str(har)],
+             "--workers", "1", "--request-timeout", "120", "--report", "har", "--report-har-path", str(har)],
             capture_output=True, text=True, timeout=900, cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert walked.returncode == 0, walked.stdout[-6000:] + walked.stderr[-2000:]
     entries = json.loads(har.read_text())["log"]["entries"]
