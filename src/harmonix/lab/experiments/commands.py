@@ -81,11 +81,14 @@ def long_conversation_command(config: Config, as_json: bool, cascades: int, repo
 @click.option("--pairs", type=click.IntRange(min=1), default=None, help="Only the first N pairs.")
 @click.option("--gaps", default=",".join(str(gap) for gap in (0, 1, 3, 6)), show_default=True,
               help="Comma-separated numbers of unrelated prompts between the themes and the probe.")
+@click.option("--organisms", default="haiku,sonnet,prose,artist", show_default=True,
+              help="Comma-separated; fewer than all four breathe alone, on turns of their own (no hub, no exhale): "
+                   "quicker, for work on one organism.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as markdown to this file.")
 @harmonix_command(llm=True)
 def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: int | None, gaps: str,
-                   report: Path | None) -> None:
+                   organisms: str, report: Path | None) -> None:
     """Does what a colony heard shape what it says later? The history effect per organism, and how it fades."""
     from harmonix.lab.experiments.memory import markdown as memory_markdown
     from harmonix.lab.experiments.memory import run_memory
@@ -97,7 +100,8 @@ def memory_command(config: Config, as_json: bool, themes: Path | None, pairs: in
         raise InvalidArgument(f"--gaps must be comma-separated integers, got {gaps!r}") from None
     if not chosen or min(chosen) < 0:
         raise InvalidArgument("--gaps needs at least one number of 0 or more")
-    result = run(run_memory(config, Judge.load(), themes, pairs=pairs, gaps=chosen,
+    named = [part.strip() for part in organisms.split(",") if part.strip()]
+    result = run(run_memory(config, Judge.load(), themes, pairs=pairs, gaps=chosen, organisms=named,
                             progress=terminal_progress(stderr)))
     text = memory_markdown(result, reproducing_command("harmonix experiment memory", sys.argv[3:]))
     show_report(report, text, as_json, plain(result))

@@ -24,6 +24,11 @@ positive when each reply leans to the theme its colony heard; 0 when the replies
 effect at a gap is the mean over pairs and probes with a 95 % percentile bootstrap interval
 (:func:`harmonix.lab.judge.summarize`). The gap series shows whether memory fades: the effect after 6 unrelated prompts
 should be smaller than after 1. The Artist is scored on its whole piece, as ``harmonix eval`` scores the cascade.
+
+**Alone** (``organisms`` a part of the colony, ``--organisms prose``): each named organism breathes on its own turn
+(:meth:`~harmonix.colony.Colony.turn`) instead of the colony's cascade: no hub, no exhale, so its field hears only
+the prompts and its own replies, and an Artist alone has no voices to weave. A quicker instrument for working on one
+organism (a Prose turn is a fraction of a cascade); the figures that count are the whole colony's.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harmonix.colony import Harmonix
+from harmonix.colony import Colony, Harmonix
 from harmonix.config import Config
 from harmonix.errors import InvalidArgument
 from harmonix.lab.judge import Influence, Judge, summarize
@@ -51,6 +56,8 @@ BETWEEN = "between"
 BLOCK = 3
 FILLER_SEED = 100
 PROBE_SEED = 1000
+ProbeKey = tuple[int, str]
+"""(gap, probe)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,10 @@ class MemoryExperiment:
     effects: tuple[Effect, ...]
     examples: tuple[Probed, ...]
     cascades: int
+    """Breaths: cascades, or each alone organism's turns counted once per prompt."""
+    organisms: tuple[str, ...] = ORGANISMS
+    alone: bool = False
+    """True when the named organisms breathed alone (module docstring), not in the colony's cascade."""
 
 
 def themes_of(prompts: Sequence[Prompt]) -> tuple[list[tuple[Theme, Theme]], list[str]]:
@@ -117,28 +128,37 @@ def said(result: CascadeResult, organism: str) -> str:
     return getattr(result, organism).text or ""
 
 
+async def breathe(colony: Colony, prompt: str, seed: int, alone: Sequence[str]) -> dict[str, str]:
+    """What each organism said to ``prompt``: in the colony's cascade, or on turns of their own for the ``alone``
+    ones (module docstring; empty: the cascade)."""
+    if not alone:
+        result = await colony.cascade(prompt, seed=seed)
+        return {organism: said(result, organism) for organism in ORGANISMS}
+    return {organism: (await colony.turn(organism, prompt, seed=seed)).text or "" for organism in alone}
+
+
 async def probe_colony(harmonix: Harmonix, name: str, theme: Theme, between: Sequence[str], gaps: Sequence[int],
-                       probes: Sequence[str]) -> tuple[dict[tuple[int, str], CascadeResult], int]:
+                       probes: Sequence[str], alone: Sequence[str] = ()) -> tuple[dict[ProbeKey, dict[str, str]], int]:
     """Colony ``name`` hears ``theme``, then for each gap (ascending) the unrelated prompts up to it, and each probe
-    on a fork of its own. Returns each (gap, probe)'s cascade and the number of cascades breathed."""
+    on a fork of its own. Returns what each organism said to each (gap, probe) and the number of breaths."""
     breathed = 0
     async with harmonix.colony(name) as colony:
         for seed, prompt in enumerate(theme.prompts):
-            await colony.cascade(prompt, seed=seed)
+            await breathe(colony, prompt, seed, alone)
             breathed += 1
-    replies: dict[tuple[int, str], CascadeResult] = {}
+    replies: dict[ProbeKey, dict[str, str]] = {}
     heard = 0
     for gap in sorted(gaps):
         async with harmonix.colony(name, create=False) as colony:
             for index in range(heard, gap):
-                await colony.cascade(between[index], seed=FILLER_SEED + index)
+                await breathe(colony, between[index], FILLER_SEED + index, alone)
                 breathed += 1
         heard = gap
         for number, probe in enumerate(probes):
             fork = f"{name}-g{gap}-p{number}"
             await harmonix.store.fork_colony(name, fork)
             async with harmonix.colony(fork, create=False) as colony:
-                replies[(gap, probe)] = await colony.cascade(probe, seed=PROBE_SEED + number)
+                replies[(gap, probe)] = await breathe(colony, probe, PROBE_SEED + number, alone)
                 breathed += 1
     return replies, breathed
 
@@ -160,8 +180,14 @@ def history_effects(judge: Judge, pairs: Sequence[tuple[Theme, Theme]], probed: 
 
 async def run_memory(base: Config, judge: Judge, themes: Path | None = None, *, pairs: int | None = None,
                      gaps: Sequence[int] = GAPS, probes: Sequence[str] = PROBES,
-                     progress: Progress = NO_PROGRESS) -> MemoryExperiment:
-    """The experiment on the themes of ``themes`` (default: the shipped set), its first ``pairs`` pairs."""
+                     organisms: Sequence[str] = ORGANISMS, progress: Progress = NO_PROGRESS) -> MemoryExperiment:
+    """The experiment on the themes of ``themes`` (default: the shipped set), its first ``pairs`` pairs; with fewer
+    than every organism, those breathe alone (module docstring)."""
+    unknown = sorted(set(organisms) - set(ORGANISMS))
+    if unknown or not organisms:
+        raise InvalidArgument(f"organisms are among {', '.join(ORGANISMS)}; got {', '.join(organisms) or 'none'}")
+    named = tuple(organism for organism in ORGANISMS if organism in organisms)
+    alone = () if named == ORGANISMS else named
     theme_pairs, between = themes_of(read_prompts(themes, shipped="memory"))
     theme_pairs = theme_pairs[:pairs] if pairs else theme_pairs
     if max(gaps) > len(between):
@@ -173,32 +199,34 @@ async def run_memory(base: Config, judge: Judge, themes: Path | None = None, *, 
         config = dataclasses.replace(base, home=Path(home))
         async with Harmonix.open(config) as harmonix:
             for index, (a, b) in enumerate(theme_pairs):
-                after_a, count_a = await probe_colony(harmonix, f"pair{index}-a", a, between, gaps, probes)
+                after_a, count_a = await probe_colony(harmonix, f"pair{index}-a", a, between, gaps, probes, alone)
                 task.advance(figure=f"{a.name}")
-                after_b, count_b = await probe_colony(harmonix, f"pair{index}-b", b, between, gaps, probes)
+                after_b, count_b = await probe_colony(harmonix, f"pair{index}-b", b, between, gaps, probes, alone)
                 task.advance(figure=f"{b.name}")
                 breathed += count_a + count_b
-                probed += [Probed(index, probe, gap, organism, said(after_a[(gap, probe)], organism),
-                                  said(after_b[(gap, probe)], organism))
-                           for gap in gaps for probe in probes for organism in ORGANISMS]
+                probed += [Probed(index, probe, gap, organism, after_a[(gap, probe)][organism],
+                                  after_b[(gap, probe)][organism])
+                           for gap in gaps for probe in probes for organism in named]
     examples = tuple(p for p in probed if p.pair == 0 and p.gap == min(gaps) and p.probe == probes[0])
     return MemoryExperiment(pairs=tuple((a.name, b.name) for a, b in theme_pairs), probes=tuple(probes),
                             gaps=tuple(sorted(gaps)), between=tuple(between[:max(gaps)]),
                             effects=tuple(history_effects(judge, theme_pairs, probed)), examples=examples,
-                            cascades=breathed)
+                            cascades=breathed, organisms=named, alone=bool(alone))
 
 
 def markdown(result: MemoryExperiment, command: str) -> str:
     pairs = ", ".join(f"{a} / {b}" for a, b in result.pairs)
     counted = f"{len(result.pairs)} {'pair' if len(result.pairs) == 1 else 'pairs'}"
+    breaths = (f"breaths, {', '.join(result.organisms)} each on turns alone (no hub, no exhale)" if result.alone
+               else "cascades")
     lines = ["# Memory: does what a colony heard shape what it says later?", "", f"Reproduce with: `{command}`", "",
              f"{counted} of themes ({pairs}); probes {', '.join(repr(p) for p in result.probes)}; "
-             f"{result.cascades} cascades. History effect (module docstring of `harmonix.lab.experiments.memory`) "
+             f"{result.cascades} {breaths}. History effect (module docstring of `harmonix.lab.experiments.memory`) "
              f"after 0..{max(result.gaps)} unrelated prompts, mean [95 % interval over pairs and probes]:", "",
              "| organism | " + " | ".join(f"after {gap} between" for gap in result.gaps) + " |",
              "|---|" + "---|" * len(result.gaps)]
     found = {(e.organism, e.gap): e.effect for e in result.effects}
-    for organism in ORGANISMS:
+    for organism in result.organisms:
         cells = [f"{found[(organism, gap)].mean:+.3f} [{found[(organism, gap)].low:+.3f}, "
                  f"{found[(organism, gap)].high:+.3f}]" for gap in result.gaps]
         lines.append(f"| {organism} | " + " | ".join(cells) + " |")
