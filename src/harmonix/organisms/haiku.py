@@ -41,7 +41,8 @@ Sonnet, Prose and Artist do, lowered the share of images in its chosen haiku fro
 no subject ("Tell me more.") is the exception: listening then leans on the prompts heard before it, for HAiKU as for the
 others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances). How much its field carries is measured
 by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme,
-+0.032 [-0.002, +0.065] at ``bbb984a`` (+0.038 [+0.008, +0.069] one run earlier, at ``75b5146``; -0.015 at ``5bb0ffe``).
++0.032 [-0.002, +0.065] at ``bbb984a`` (+0.038 [+0.008, +0.069] one run earlier, at ``75b5146``; -0.015 at ``5bb0ffe``)
+on five pairs of themes, +0.041 [+0.010, +0.072] on ten at ``5a0a852``.
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 

@@ -49,7 +49,9 @@ turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unc
 drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present prompt's in
 choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded. Measured by
 ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, +0.024
-[-0.009, +0.057] at ``bbb984a`` (before issue 24: -0.001), so it is not shown yet; docs/experiments/memory.md.
+[-0.009, +0.057] at ``bbb984a`` on five pairs of themes (before issue 24: -0.001), +0.019 [-0.007, +0.044] on ten at
+``5a0a852``, so it is not shown yet in the colony; breathing alone (no exhale) on the ten, +0.052 [+0.025, +0.081];
+docs/experiments/memory.md, memory-ten-pairs.md.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
 field first receives its *genesis*, a few paragraphs we wrote, ``data/prose/genesis.txt``); listen: dissonance ``d``,
