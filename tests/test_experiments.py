@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harmonix.config import Config
 from harmonix.engines.lexicon import Lexicon
 from harmonix.engines.memory import Memory
 from harmonix.errors import InvalidArgument
 from harmonix.lab.experiments.associations import sources
 from harmonix.lab.experiments.long_conversation import ALIVE_RATIO, MAX_RECURRING, life, most_recurring
-from harmonix.lab.experiments.memory import Probed, Theme, history_effects, themes_of
+from harmonix.lab.experiments.memory import Probed, Theme, history_effects, run_memory, themes_of
 from harmonix.lab.judge import Judge
 from harmonix.lab.prompts import parse_prompts, read_prompts
 
@@ -79,3 +81,18 @@ def test_the_shipped_themes_pair_and_a_bad_theme_file_is_refused() -> None:
         themes_of(parse_prompts("# a\n1\n2\n3\n# b\n1\n2\n3\n# c\n1\n2\n3\n"))
     with pytest.raises(InvalidArgument, match="too few"):
         themes_of(parse_prompts("# a\n1\n2\n3\n# b\n1\n2\n"))
+
+
+@pytest.mark.slow  # opens a whole colony (the embedded LLM loads), though only HAiKU breathes
+async def test_an_organism_alone_breathes_on_its_own_turns(tmp_path: Path) -> None:
+    """``--organisms haiku``: HAiKU alone hears the three prompts of each theme of one pair and the two probes on
+    their forks, ten turns of its own and nothing else; the report holds HAiKU's effect alone and says so. An organism
+    that does not exist is refused before anything breathes."""
+    result = await run_memory(Config.load(tmp_path / "home"), Judge(WordJudge()), pairs=1, gaps=(0,),
+                              organisms=["haiku"])
+    assert result.alone and result.organisms == ("haiku",) and result.cascades == 2 * (3 + 2)
+    assert [(effect.organism, effect.gap, effect.effect.n) for effect in result.effects] == [("haiku", 0, 2)]
+    assert all(example.after_a and example.after_b for example in result.examples)
+    with pytest.raises(InvalidArgument, match="organisms are among"):
+        await run_memory(Config.load(tmp_path / "home"), Judge(WordJudge()), pairs=1, gaps=(0,),
+                         organisms=["haiku", "nobody"])
