@@ -11,7 +11,7 @@ from harmonix.cli.shared import emit_json, harmonix_command, run, stderr
 from harmonix.config import Config
 from harmonix.errors import InvalidArgument
 from harmonix.lab.reports import reproducing_command, show_report
-from harmonix.organisms.base import plain
+from harmonix.organisms.base import ORGANISMS, plain
 from harmonix.progress import terminal_progress
 
 
@@ -81,7 +81,7 @@ def long_conversation_command(config: Config, as_json: bool, cascades: int, repo
 @click.option("--pairs", type=click.IntRange(min=1), default=None, help="Only the first N pairs.")
 @click.option("--gaps", default=",".join(str(gap) for gap in (0, 1, 3, 6)), show_default=True,
               help="Comma-separated numbers of unrelated prompts between the themes and the probe.")
-@click.option("--organisms", default="haiku,sonnet,prose,artist", show_default=True,
+@click.option("--organisms", default=",".join(ORGANISMS), show_default=True,
               help="Comma-separated; fewer than all four breathe alone, on turns of their own (no hub, no exhale): "
                    "quicker, for work on one organism.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,

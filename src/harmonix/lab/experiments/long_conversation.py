@@ -34,6 +34,7 @@ from harmonix.meta import CascadeResult
 from harmonix.metatalk import meta_talk_rate
 from harmonix.metrics import distinct_n, echo
 from harmonix.organisms.artist import ARTIST, ArtistReply
+from harmonix.organisms.base import ORGANISMS
 from harmonix.organisms.prose import ProseReply
 from harmonix.progress import NO_PROGRESS, Progress
 from harmonix.text import ngrams, tokenize
@@ -41,7 +42,6 @@ from harmonix.text import ngrams, tokenize
 WINDOW = 20
 ALIVE_RATIO = 0.8
 MAX_RECURRING = 0.05
-ORGANISMS = ("haiku", "sonnet", "prose", "artist")
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,9 +47,9 @@ from harmonix.errors import InvalidArgument
 from harmonix.lab.judge import Influence, Judge, summarize
 from harmonix.lab.prompts import Prompt, read_prompts
 from harmonix.meta import CascadeResult
+from harmonix.organisms.base import ORGANISMS
 from harmonix.progress import NO_PROGRESS, Progress
 
-ORGANISMS = ("haiku", "sonnet", "prose", "artist")
 PROBES = ("Continue.", "Tell me more.")
 GAPS = (0, 1, 3, 6)
 BETWEEN = "between"
