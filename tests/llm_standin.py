@@ -3,9 +3,13 @@ seconds with no local compute (:mod:`harmonix.lab.bench.delay_server`); a GET (a
 seconds. Prints its URL, then serves until killed.
 
     python llm_standin.py DELAY [PROBE]
+    python llm_standin.py --gated
     python llm_standin.py --stall
     python llm_standin.py --hostile
 
+With ``--gated`` every chat answer waits for a gate, closed at the start: a line ``open`` on stdin opens it (answers
+waiting and to come go out at once), ``close`` closes it again; the stand-in prints ``opened`` or ``closed`` when
+done, so a test holds a breath inside Prose exactly as long as it needs (no delay to guess).
 With ``--stall`` every chat answer instead stops in the middle: the stand-in sends the answer's first words as
 streamed chunks, prints ``streaming`` on stdout and sends nothing more, so a test knows an answer is half-way when it
 kills the process (an LLM server that dies mid-stream). With ``--hostile`` every chat request is refused (HTTP 400)
@@ -63,7 +67,25 @@ async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     await asyncio.Event().wait()
 
 
+async def gated() -> None:
+    """Serve with a gate worked from stdin (module docstring)."""
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    async with delayed_server(0.0, gate=gate) as url:
+        print(url, flush=True)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if line.strip() == "open":
+                gate.set()
+                print("opened", flush=True)
+            elif line.strip() == "close":
+                gate.clear()
+                print("closed", flush=True)
+
+
 async def main(arguments: list[str]) -> None:
+    if arguments[0] == "--gated":
+        await gated()
+        return
     handlers = {"--stall": stall, "--hostile": hostile}
     if arguments[0] in handlers:
         server = await asyncio.start_server(handlers[arguments[0]], "127.0.0.1", 0)

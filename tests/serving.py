@@ -49,5 +49,42 @@ def llm_standin_process(delay_s: float, probe_delay_s: float = 0.0, *,
         process.wait(timeout=30)
 
 
+class Gate:
+    """The gated stand-in (``llm_standin.py --gated``): its URL, and its gate, closed until :meth:`open`."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self._process = process
+        self.url = url
+
+    def open(self) -> None:
+        """Let every held answer and every later one go out (until :meth:`close`)."""
+        self._say("open", "opened")
+
+    def close(self) -> None:
+        """Hold every answer from now on; returns once the stand-in has closed its gate."""
+        self._say("close", "closed")
+
+    def _say(self, command: str, reply: str) -> None:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        assert self._process.stdout.readline().strip() == reply
+
+
+@contextlib.contextmanager
+def gated_llm_standin() -> Iterator[Gate]:
+    """A stand-in LLM whose answers wait for the test (:class:`Gate`) for the block."""
+    process = subprocess.Popen([sys.executable, str(HERE / "llm_standin.py"), "--gated"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://"), url
+        yield Gate(process, url)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
 def serve_args(llm_url: str | None, *extra: str) -> Sequence[str]:
     return (*(["--llm-url", llm_url] if llm_url else []), *extra)

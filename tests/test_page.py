@@ -24,7 +24,7 @@ import pytest
 
 from browser import NARROW, WIDE, accessibility_violations, chromium, screenshot, script_errors, set_width
 from harmonix.server.run import page_url
-from serving import llm_standin, llm_standin_process, serve_args, served
+from serving import Gate, gated_llm_standin, llm_standin, llm_standin_process, serve_args, served
 
 ORGANISMS = ("haiku", "sonnet", "prose", "artist")
 ENDED = ("done", "failed")
@@ -384,31 +384,35 @@ def breath_elsewhere(url: str, key: str, colony: str) -> Iterator[None]:
     assert not failures, failures
 
 
-@pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A server whose Prose and Artist take 6 s each: a breath lasts long enough to reload the page or stop it."""
-    with llm_standin(6.0) as url, served(tmp_path_factory.mktemp("slow") / "home", *serve_args(url)) as running:
-        yield running
+@pytest.fixture
+def held_server(tmp_path: Path) -> Iterator[tuple[Any, Gate]]:
+    """A server whose Prose and Artist answer when the test opens the stand-in's gate: a breath lasts until the page
+    has been reloaded or stopped."""
+    with gated_llm_standin() as gate, served(tmp_path / "home", *serve_args(gate.url)) as running:
+        yield running, gate
 
 
 def panel_done(driver: Any, organism: str) -> bool:
     return states(driver).get(organism) == "done"
 
 
-def test_a_reload_mid_breath_rejoins_it_and_stop_cancels_one(driver: Any, slow_server: Any) -> None:
+def test_a_reload_mid_breath_rejoins_it_and_stop_cancels_one(driver: Any, held_server: tuple[Any, Gate]) -> None:
     from selenium.webdriver.common.by import By
 
+    server, gate = held_server
     set_width(driver, WIDE)
-    driver.get(f"{slow_server.url}/")
+    driver.get(f"{server.url}/")
     create_colony(driver, "returning")
     type_and_enter(driver, "Keep breathing while I reload.")
     until(driver, lambda d: panel_done(d, "haiku"), "HAiKU's panel before the reload")
     driver.refresh()
     until(driver, lambda d: panel_done(d, "haiku") and not send_enabled(d), "the breath rejoined after the reload")
+    gate.open()
     until(driver, breath_ended, "the rejoined breath to end")
     assert states(driver) == dict.fromkeys(ORGANISMS, "done")
     until(driver, lambda d: history_prompts(d) == ["Keep breathing while I reload."], "the breath in the history, once")
 
+    gate.close()
     type_and_enter(driver, "Stop me half-way.")
     until(driver, lambda d: panel_done(d, "haiku"), "HAiKU's panel before Stop")
     stop = driver.find_element(By.ID, "stop")
@@ -416,7 +420,7 @@ def test_a_reload_mid_breath_rejoins_it_and_stop_cancels_one(driver: Any, slow_s
     stop.click()
     until(driver, lambda d: "Stopped" in text_of(d, "prompt-error") and send_enabled(d), "the stopped breath")
     assert not driver.find_element(By.ID, "stop").is_displayed()
-    history = httpx.get(f"{slow_server.url}/v1/colonies/returning/history", timeout=30).json()["cascades"]
+    history = httpx.get(f"{server.url}/v1/colonies/returning/history", timeout=30).json()["cascades"]
     assert [record["prompt"] for record in history] == ["Keep breathing while I reload."], "nothing of the stopped one"
     assert script_errors(driver) == []
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from httpx_sse import aconnect_sse
 from fieldtools import audit
 from harmonix.field import Field, open_store
 from harmonix.organisms.base import FIELDS
-from serving import llm_standin, serve_args, served
+from serving import Gate, gated_llm_standin, llm_standin, serve_args, served
 
 STREAM = {"accept": "text/event-stream"}
 Event = tuple[int, str, dict[str, Any]]
@@ -30,20 +30,25 @@ def quick() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def slow() -> Iterator[str]:
-    """An LLM that answers after 20 s: a breath stays in Prose long enough to be left, rejoined or cancelled."""
-    with llm_standin(20.0) as url:
-        yield url
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    """An LLM that answers when the test opens its gate: a breath stays in Prose until it has been left, rejoined
+    or cancelled."""
+    with gated_llm_standin() as held:
+        yield held
 
 
 async def stream(client: httpx.AsyncClient, method: str, url: str, *, body: dict[str, Any] | None = None,
-                 last_event_id: int | None = None, until: str | None = None) -> list[Event]:
-    """The events of a stream (id, name, data), all of them or up to the first named ``until`` (then it leaves)."""
+                 last_event_id: int | None = None, until: str | None = None,
+                 opened: Callable[[], Awaitable[None]] | None = None) -> list[Event]:
+    """The events of a stream (id, name, data), all of them or up to the first named ``until`` (then it leaves);
+    ``opened`` is awaited once the stream has been answered, before its events are read."""
     headers = {**STREAM, **({} if last_event_id is None else {"last-event-id": str(last_event_id)})}
     found: list[Event] = []
     async with aconnect_sse(client, method, url, json=body, headers=headers) as source:
         assert source.response.status_code == 200, await source.response.aread()
+        if opened is not None:
+            await opened()
         async for event in source.aiter_sse():
             if not event.data:
                 continue
@@ -81,23 +86,24 @@ async def test_a_breath_is_a_run_announced_first_and_read_back(tmp_path: Path, c
 
 
 async def test_left_running_then_rejoined_every_event_once(tmp_path: Path, client: httpx.AsyncClient,
-                                                          slow: str) -> None:
-    with served(tmp_path / "home", *serve_args(slow)) as server:
+                                                          gate: Gate) -> None:
+    with served(tmp_path / "home", *serve_args(gate.url)) as server:
         colony = f"{server.url}/v1/colonies/default"
         seen = await stream(client, "POST", f"{colony}/cascades", until="stage",
                             body={"prompt": "I will be back.", "on_disconnect": "continue"})
         run_id = seen[0][2]["run"]
         assert (await client.get(f"{colony}/runs/{run_id}")).json()["status"] == "running", "it goes on without me"
-        rest = await stream(client, "GET", f"{colony}/runs/{run_id}/stream", last_event_id=seen[-1][0])
+        rest = await stream(client, "GET", f"{colony}/runs/{run_id}/stream", last_event_id=seen[-1][0],
+                            opened=lambda: asyncio.to_thread(gate.open))
         whole = [event_id for event_id, _, _ in seen + rest]
         assert whole == list(range(1, len(whole) + 1)) and rest[-1][1] == "done"
         history = (await client.get(f"{colony}/history")).json()["cascades"]
         assert [record["prompt"] for record in history] == ["I will be back."]
 
 
-async def test_background_then_cancelled_rolls_back(tmp_path: Path, client: httpx.AsyncClient, slow: str) -> None:
+async def test_background_then_cancelled_rolls_back(tmp_path: Path, client: httpx.AsyncClient, gate: Gate) -> None:
     home = tmp_path / "home"
-    with served(home, *serve_args(slow)) as server:
+    with served(home, *serve_args(gate.url)) as server:
         colony = f"{server.url}/v1/colonies/default"
         started = await client.post(f"{colony}/cascades", json={"prompt": "Never mind.", "background": True})
         assert started.status_code == 202 and started.headers["location"].endswith(started.json()["id"])
@@ -116,22 +122,23 @@ async def test_background_then_cancelled_rolls_back(tmp_path: Path, client: http
 
 
 async def test_two_servers_on_one_database_rejoin_and_cancel_across(tmp_path: Path, client: httpx.AsyncClient,
-                                                                    slow: str, postgres_url: str) -> None:
+                                                                    gate: Gate, postgres_url: str) -> None:
     database = ("--database", postgres_url)
-    with served(tmp_path / "a", *serve_args(slow, *database)) as first, \
-            served(tmp_path / "b", *serve_args(slow, *database)) as second:
+    with served(tmp_path / "a", *serve_args(gate.url, *database)) as first, \
+            served(tmp_path / "b", *serve_args(gate.url, *database)) as second:
         path = "/v1/colonies/default/cascades"
         seen = await stream(client, "POST", f"{first.url}{path}", until="stage",
                             body={"prompt": "Across the servers.", "on_disconnect": "continue", "seed": 5})
         run_id = seen[0][2]["run"]
         rest = await stream(client, "GET", f"{second.url}/v1/colonies/default/runs/{run_id}/stream",
-                            last_event_id=seen[-1][0])
+                            last_event_id=seen[-1][0], opened=lambda: asyncio.to_thread(gate.open))
         whole = seen + rest
         assert [event_id for event_id, _, _ in whole] == list(range(1, len(whole) + 1)), "each event exactly once"
         assert rest[-1][1] == "done"
         history = (await client.get(f"{second.url}/v1/colonies/default/history")).json()["cascades"]
         assert [record["prompt"] for record in history] == ["Across the servers."]
 
+        await asyncio.to_thread(gate.close)
         other = (await client.post(f"{first.url}{path}", json={"prompt": "Stop me from afar.",
                                                                "background": True})).json()["id"]
         await stream(client, "GET", f"{second.url}/v1/colonies/default/runs/{other}/stream", until="stage")

@@ -46,9 +46,12 @@ def answer_for(seed: int | None) -> str:
 
 
 @contextlib.asynccontextmanager
-async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIterator[str]:
+async def delayed_server(delay_s: float, probe_delay_s: float = 0.0, gate: asyncio.Event | None = None,
+                         ) -> AsyncIterator[str]:
     """Serve until the block ends; yields the server's base URL. ``probe_delay_s`` delays the answer to a ``GET``
-    (an engine's probe when it opens), for tests of a server that is still loading."""
+    (an engine's probe when it opens), for tests of a server that is still loading. With a ``gate``, an answer also
+    waits, after its delay, until the gate is set: a test holds a breath inside its LLM stages for exactly as long
+    as it needs, instead of for a delay long enough on a loaded machine."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -60,6 +63,8 @@ async def delayed_server(delay_s: float, probe_delay_s: float = 0.0) -> AsyncIte
             kind, payload = "application/json", b'{"object": "list", "data": []}'
         else:
             await asyncio.sleep(delay_s)
+            if gate is not None:
+                await gate.wait()
             seed = json.loads(request).get("seed") if request else None
             words = answer_for(seed if isinstance(seed, int) else None).split(" ")
             chunks: list[dict[str, Any]] = [
