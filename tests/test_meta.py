@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from doubles import hub_with_doubles
 from fieldtools import audit, fingerprint, fingerprints
 from harmonix.config import Config
-from harmonix.errors import InvalidText
+from harmonix.errors import CompositionFailed, InvalidText
 from harmonix.field import Field, Store, open_store, sqlite_url
 from harmonix.meta import (
     ARTIST,
@@ -27,7 +28,7 @@ from harmonix.meta import (
     meta_sentence,
     sentences_of,
 )
-from harmonix.organisms.base import FIELDS, HUB, ORGANISMS
+from harmonix.organisms.base import FIELDS, HUB, ORGANISMS, Stimulus
 from harmonix.text import tokenize
 
 
@@ -78,6 +79,30 @@ async def test_a_stalled_organism_times_out_and_the_others_answer(config: Config
     assert "sonnet" not in result.artist.text and "haiku and prose" in result.artist.text, "Artist heard who came"
     assert result.meta.sentence is not None
     assert [t for t in after if t != result.meta.sentence] == [], "the stalled turn left nothing but the reverse wave"
+
+
+async def test_a_named_failure_is_logged_without_a_traceback_and_a_bug_with_one(
+        config: Config, caplog: pytest.LogCaptureFixture) -> None:
+    """An organism that cannot compose is an expected outcome a user reads in one line; an unexpected error is a
+    bug, and its traceback is what a developer needs. Both are reported in the stage and the breath goes on."""
+
+    async def cannot_compose(stimulus: Stimulus) -> None:
+        raise CompositionFailed("no line it may keep")
+
+    async def broken(stimulus: Stimulus) -> None:
+        raise RuntimeError("a bug")
+
+    async with hub_with_doubles(config) as (hub, _store):
+        hub.organisms["prose"].respond = cannot_compose  # type: ignore[method-assign]
+        hub.organisms["sonnet"].respond = broken  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="harmonix.meta"):
+            result = await hub.cascade("the night is long", seed=1)
+    assert result.prose.error is not None and result.prose.error.type == "CompositionFailed"
+    assert result.sonnet.error is not None and result.sonnet.error.type == "RuntimeError"
+    assert result.haiku.text and result.artist.text
+    told = {record.getMessage().split(" ")[0]: record for record in caplog.records if "failed" in record.getMessage()}
+    assert told["prose"].exc_info is None, "a named failure: one line, no traceback"
+    assert told["sonnet"].exc_info is not None, "a bug keeps its traceback"
 
 
 async def test_eight_concurrent_cascades_keep_every_field_sequential_and_whole(config: Config) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from harmonix.engines.markov import MarkovChain, Walker
+from harmonix.errors import HarmonixError
 from harmonix.field import Field, RowLedger, TurnView, WrittenRows
 from harmonix.observer import normalized_entropy
 from harmonix.organisms.base import HUB, INHALE, SYNTHESIS, Organism, Reply, Stimulus
@@ -301,7 +302,9 @@ class MetaHarmonix:
             async with asyncio.timeout(self._timeout_s):
                 reply: Reply = await self.organisms[name].respond(stimulus)
         except Exception as error:  # one organism's failure must not stop the breath; it is reported, and logged
-            log.warning("%s failed: %s: %s", name, type(error).__name__, error, exc_info=error)
+            expected = isinstance(error, (HarmonixError, TimeoutError))  # a named failure, not a bug: no traceback
+            log.warning("%s failed: %s: %s", name, type(error).__name__, error,
+                        exc_info=None if expected else error)
             stage = StageResult(name, None, StageError.of(error), time.perf_counter() - started,
                                 time.process_time() - cpu_started, None)
         else:
