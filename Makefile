@@ -58,13 +58,15 @@ run: $(STAMP)
 # The suite runs in TEST_WORKERS processes (pytest-xdist), each test module in one of them: every test computes on
 # one thread (tests/conftest.py), so two workers keep both cores of a small machine busy and take about half the time
 # of one; a third only makes each test slower (docs/guide/install.md, "The tests"). The few tests that hold a
-# measured time to a bound (marked serial) run afterwards, alone.
+# measured time to a bound (marked serial) run afterwards, alone. Modules go to the workers in the order
+# tests/conftest.py collects them, longest first (--no-loadscope-reorder: xdist would otherwise hand out the modules
+# with the most tests first, and the longest, test_reliability with its few long runs, came last, on one worker).
 TEST_WORKERS ?= 2
 test: $(STAMP) browser postgresql
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(DOCS_BUILD)
-	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial"
 	HARMONIX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m serial
 
 # The documentation site (mkdocs.yml; pages under docs/, the API reference read from the docstrings): `make docs`

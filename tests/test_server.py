@@ -365,7 +365,8 @@ def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path
     that every schema-valid request is accepted. A prompt must hold a letter and no control character (the text
     gate), which JSON Schema cannot say for every script; such a prompt gets the documented 422, and the
     hostile-input tests check those refusals. A breath may take more than schemathesis's 10 s by default on a
-    loaded machine (the suite runs in parallel), so each request has two minutes."""
+    loaded machine (the suite runs in parallel), so each request has two minutes, both to answer and in the check of
+    response times."""
     har = tmp_path / "walk.har"
     with served(tmp_path / "home", *serve_args(standin)) as server:
         walked = subprocess.run(
@@ -373,7 +374,8 @@ def test_a_stateful_walk_through_the_colony_routes_finds_no_error(tmp_path: Path
              "--phases", "stateful", "--include-path-regex", "^/v1/colonies",
              "--exclude-path-regex", "/runs/|/cascades/[^/]+$", "--checks", "all",
              "--exclude-checks", "positive_data_acceptance", "--max-examples", "10", "--seed", "1",
-             "--workers", "1", "--request-timeout", "120", "--report", "har", "--report-har-path", str(har)],
+             "--workers", "1", "--request-timeout", "120", "--max-response-time", "120", "--report", "har",
+             "--report-har-path", str(har)],
             capture_output=True, text=True, timeout=900, cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert walked.returncode == 0, walked.stdout[-6000:] + walked.stderr[-2000:]
     entries = json.loads(har.read_text())["log"]["entries"]
