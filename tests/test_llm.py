@@ -52,6 +52,17 @@ class TestEmbedded:
         generation = await engine.complete("One, two, three, four,", Sampling(max_tokens=30, seed=1, stop=("seven",)))
         assert "seven" not in generation.text and generation.text
 
+    async def test_the_likeliest_next_tokens_are_reported_when_asked(self, engine: LlamaCppEngine) -> None:
+        """What an organism weighs an opening word with (LLMOrganism._likeliest_opener): at each step the likeliest
+        tokens with their log-probabilities, the one greedy decoding wrote first among them."""
+        asked = await engine.complete("The sun rises in the", Sampling(max_tokens=2, temperature=0.0, alternatives=20))
+        assert engine.reports_alternatives and len(asked.alternatives) == 2
+        for step in asked.alternatives:
+            assert len(step) == 20 and all(value <= 0 for value in step.values())
+        first = asked.alternatives[0]
+        assert asked.text.startswith(max(first, key=first.__getitem__))
+        assert (await engine.complete("The sun rises in the", Sampling(max_tokens=2))).alternatives == ()
+
     async def test_concurrent_requests_share_the_slots(self, engine: LlamaCppEngine) -> None:
         results = await asyncio.gather(*(engine.chat(SAY, Sampling(max_tokens=16, seed=i)) for i in range(4)))
         assert all(result.text for result in results)
@@ -115,6 +126,14 @@ class TestOpenAIAgainstARealServer:
         sampling = Sampling(max_tokens=16, temperature=0.7, seed=11, repeat_penalty=1.0)
         async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
             assert (await client.chat(SAY, sampling)).text == (await engine.chat(SAY, sampling)).text
+
+    async def test_the_same_alternatives_in_process_and_over_http(self, engine: LlamaCppEngine) -> None:
+        sampling = Sampling(max_tokens=1, temperature=0.0, alternatives=5)
+        async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
+            over_http = await client.complete("The river runs to the", sampling)
+        assert not client.reports_alternatives, "an organism does not ask a server it does not know"
+        assert over_http.alternatives == (await engine.complete("The river runs to the", sampling)).alternatives
+        assert len(over_http.alternatives) == 1 and len(over_http.alternatives[0]) == 5
 
     async def test_a_bad_request_is_a_clear_error_not_a_retry(self, engine: LlamaCppEngine) -> None:
         async with OpenAIEngine.open(OpenAISettings(engine.listening_address)) as client:
@@ -183,6 +202,20 @@ class TestRetries:
         with pytest.raises(LLMUnreachable, match=re.escape(address)):
             async with OpenAIEngine.open(OpenAISettings(address)):
                 pass
+
+    async def test_alternatives_in_openais_completions_shape_are_read(self) -> None:
+        """OpenAI's completions API reports each step's likeliest tokens as one mapping (llama.cpp as a list)."""
+        chunks = [{"choices": [{"index": 0, "text": " sea", "finish_reason": None,
+                                "logprobs": {"tokens": [" sea"], "token_logprobs": [-0.5],
+                                             "top_logprobs": [{" sea": -0.5, " sky": -1.5}]}}]},
+                  {"choices": [{"index": 0, "text": "", "finish_reason": "length"}],
+                   "usage": {"completion_tokens": 1}}]
+        body = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+        async with scripted_server([(200, body)]) as server:
+            async with OpenAIEngine.open(OpenAISettings(server.address)) as client:
+                answer = await client.complete("The", Sampling(max_tokens=1, alternatives=2))
+        assert answer.text == " sea" and answer.alternatives == ({" sea": -0.5, " sky": -1.5},)
+        assert server.requests[-1]["logprobs"] == 2
 
     async def test_4xx_is_not_retried(self) -> None:
         async with scripted_server([(401, json.dumps({"error": {"message": "bad key"}}))]) as server:

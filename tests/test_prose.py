@@ -26,8 +26,8 @@ from harmonix.field import Disturbance, Field, FieldCounts, FieldSnapshot, Snaps
 from harmonix.lab.prompts import standard_prompts
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
-from harmonix.organisms.base import LLM_MODES
-from harmonix.organisms.listening import listen, prompt_words
+from harmonix.organisms.base import GENERIC_SHARE, LLM_MODES, OPENER, LLMOrganism
+from harmonix.organisms.listening import LEAN_WORDS, listen, prompt_words
 from harmonix.organisms.prose import (
     ATTEMPTS,
     GENESIS_SOURCE,
@@ -47,21 +47,27 @@ class Recording:
     """Delegates to a real engine and keeps, as text, everything it was given."""
 
     def __init__(self, inner: LLMEngine) -> None:
-        self.inner, self.sent = inner, []
+        self.inner, self.sent, self.answers = inner, [], []
 
     @property
     def backend(self) -> str:
         return self.inner.backend
 
+    @property
+    def reports_alternatives(self) -> bool:
+        return self.inner.reports_alternatives
+
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
                    on_text: TextListener | None = None):
         self.sent.append("\n\n".join(f"{m['role']}: {m['content']}" for m in messages))
-        return await self.inner.chat(messages, sampling, timeout=timeout, on_text=on_text)
+        self.answers.append(await self.inner.chat(messages, sampling, timeout=timeout, on_text=on_text))
+        return self.answers[-1]
 
     async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
                        on_text: TextListener | None = None):
         self.sent.append(prompt)
-        return await self.inner.complete(prompt, sampling, timeout=timeout, on_text=on_text)
+        self.answers.append(await self.inner.complete(prompt, sampling, timeout=timeout, on_text=on_text))
+        return self.answers[-1]
 
 
 class Scripted:
@@ -69,6 +75,7 @@ class Scripted:
     completion mode it goes on from the word the paragraph opens on (after the opening's last blank line)."""
 
     backend = "scripted"
+    reports_alternatives = False
 
     def __init__(self, answers: list[str | Exception]) -> None:
         self.answers = answers
@@ -88,6 +95,44 @@ class Scripted:
             if on_text is not None:
                 on_text(word + " ")
         return Generation(answer, len(answer.split()), 0.1, "stop", self.backend)
+
+
+class Likely:
+    """A test double that reports fixed likeliest next tokens, and counts what it was asked."""
+
+    backend = "likely"
+
+    def __init__(self, likely: dict[str, float], reports: bool = True) -> None:
+        self.likely, self.reports_alternatives, self.asked = likely, reports, []
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None):
+        self.asked.append((prompt, sampling))
+        return Generation(max(self.likely, key=self.likely.__getitem__), 1, 0.1, "length", self.backend,
+                          (self.likely,))
+
+
+async def test_the_opening_word_weighs_the_models_likelihood_with_the_lean() -> None:
+    """argmax over the lean's non-generic words of log p(" w") + log lean(w); none likely, or an engine that
+    reports nothing: no opening words, and such an engine is not asked."""
+    memory = Memory.build(["The time of day and the hour of the clock."] * 29 + ["The ocean and the water at night."])
+    assert memory.share("time") > GENERIC_SHARE >= max(memory.share("ocean"), memory.share("water"))
+
+    async def opener(engine: Likely, lean: dict[str, float]) -> str:
+        organism = LLMOrganism(None, engine, memory, timeout_s=5)  # type: ignore[arg-type]  # no field needed
+        return await organism._likeliest_opener("The sea.\n\n", lean)
+
+    likely = {" time": -0.1, " ocean": -1.0, " water": -2.0, " zebra": -3.0}
+    engine = Likely(likely)
+    assert await opener(engine, {"time": 1.0, "ocean": 1.0, "water": 1.0}) == "The ocean", "time is generic"
+    prompt, sampling = engine.asked[0]
+    assert prompt == "The sea.\n\n" + OPENER and sampling.max_tokens == 1 and sampling.temperature == 0.0
+    assert sampling.alternatives > 0
+    # ocean: -1.0 + log 0.1 = -3.30; water: -2.0 + log 1 = -2.0
+    assert await opener(Likely(likely), {"ocean": 0.1, "water": 1.0}) == "The water"
+    assert await opener(Likely(likely), {"harbour": 1.0}) == "", "no lean word among the likely ones"
+    silent = Likely(likely, reports=False)
+    assert await opener(silent, {"ocean": 1.0}) == "" and silent.asked == []
 
 
 GOOD = "The lamp in the hallway keeps its own counsel. Dust settles on the stair like a slow and patient snow."
@@ -133,18 +178,25 @@ BREAD = "Why does fresh bread smell so good?"
 SEA = "What does the sea remember at night?"
 
 
-async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_never_on_its_own(config: Config) -> None:
+async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_where_the_model_finds_it_likely(
+        config: Config) -> None:
+    """"The" and a lean word among the model's likeliest next tokens there: never a prompt word, never a generic one
+    (LLMOrganism._likeliest_opener)."""
     async with Harmonix.open(config, cascades=False) as harmonix:
         engine, memory = await Prose.prepare(harmonix.engines, config)
         recording = Recording(engine)
         async with prose_on(config, recording) as (prose, _):
             replies = [await prose.answer(SEA, seed=seed) for seed in range(3)]
-    called_up = {word for word, _ in memory.called_up(prompt_words(SEA), 12)}
+    called_up = {word for word, _ in memory.called_up(prompt_words(SEA), LEAN_WORDS)}
     assert {reply.given for reply in replies} <= set(recording.sent)
     for reply in replies:
         first = reply.given.rsplit("\n\n", 1)[-1]
-        assert first and reply.text.startswith(first), (first, reply.text)
-        assert first.lower() in called_up and first.lower() not in prompt_words(SEA)
+        assert first == reply.first and reply.text.startswith(first), (first, reply.text)
+        opener, word = first.split(" ")
+        assert opener == OPENER and word in called_up and word not in prompt_words(SEA)
+        assert memory.share(word) <= GENERIC_SHARE
+        asked = recording.sent.index(reply.given[: -len(word) - 1])  # the opening and "The": what the model weighed
+        assert " " + word in recording.answers[asked].alternatives[0], "one of the model's own likeliest words"
 
 
 async def conversation(home: Path, prompts: Sequence[str]) -> list[ProseReply]:

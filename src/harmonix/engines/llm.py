@@ -67,6 +67,10 @@ class Generation:
     seconds: float
     finish_reason: str | None
     backend: str
+    alternatives: tuple[Mapping[str, float], ...] = ()
+    """With :attr:`Sampling.alternatives` > 0, for each token written, the likeliest tokens at that step (the one
+    written among them) with their natural-log probabilities, as the backend reported them; empty otherwise, and
+    from a backend that reports none."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -84,16 +88,27 @@ class Sampling:
     stop: tuple[str, ...] = ()
     top_p: float = 0.95
     repeat_penalty: float = 1.1
+    alternatives: int = 0
+    """How many of the likeliest tokens to report at each step (:attr:`Generation.alternatives`; 0: none). Sent as
+    the completion's ``logprobs``: llama.cpp reports up to the count asked; OpenAI's own API at most 5."""
+    reuse_prefix: bool = False
+    """llama.cpp: continue from the prompt state the previous request left in the slot, where it is a prefix of
+    this prompt, instead of reading the whole prompt again. Only for a request that follows one whose prompt is its
+    own prefix and was read fresh (Prose's opening, :meth:`~harmonix.organisms.base.LLMOrganism._likeliest_opener`):
+    that state is the same on every run, so the same seed still samples the same answer."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def request(self, *, llamacpp: bool) -> dict[str, Any]:
         """The request's sampling fields. For llama.cpp in-process also its repeat penalty, and its prompt cache
-        off: a prefix reused from the cache is computed in a different order than a fresh one, enough for the same
-        seed to sample a different answer (measured); reproducibility is worth re-reading the prompt."""
+        off unless :attr:`reuse_prefix`: a prefix reused from whatever the cache holds is computed in a different
+        order than a fresh one, enough for the same seed to sample a different answer (measured); reproducibility
+        is worth re-reading the prompt."""
         body = {"max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed,
                 "stop": list(self.stop), "top_p": self.top_p}
+        if self.alternatives > 0:
+            body["logprobs"] = self.alternatives
         if llamacpp:
-            body |= {"repeat_penalty": self.repeat_penalty, "cache_prompt": False}
+            body |= {"repeat_penalty": self.repeat_penalty, "cache_prompt": self.reuse_prefix}
         return {**body, **self.extra}
 
 
@@ -102,6 +117,12 @@ class LLMEngine(Protocol):
 
     @property
     def backend(self) -> str: ...
+
+    @property
+    def reports_alternatives(self) -> bool:
+        """Whether the engine reports :attr:`Generation.alternatives` when asked: llama.cpp in process does; an
+        OpenAI-compatible server is not asked (OpenAI's own API refuses more than five, others differ)."""
+        ...
 
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
                    on_text: TextListener | None = None) -> Generation: ...
@@ -146,6 +167,7 @@ class _Answer:
         self.chunks = 0
         self.finish_reason: str | None = None
         self.error: str | None = None
+        self.alternatives: list[dict[str, float]] = []
 
     def take(self, chunk: Mapping[str, Any]) -> None:
         if "error" in chunk or ("message" in chunk and "choices" not in chunk):
@@ -162,13 +184,27 @@ class _Answer:
                     self.listener(piece)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+            self.alternatives += _alternatives(choice.get("logprobs"))
         usage = chunk.get("usage") or {}
         if usage.get("completion_tokens") is not None:
             self.tokens = int(usage["completion_tokens"])
 
     def generation(self, seconds: float, backend: str) -> Generation:
         return Generation("".join(self.parts), self.tokens if self.tokens is not None else self.chunks, seconds,
-                          self.finish_reason, backend)
+                          self.finish_reason, backend, tuple(self.alternatives))
+
+
+def _alternatives(logprobs: Any) -> list[dict[str, float]]:
+    """The likeliest tokens at each step of one chunk's ``logprobs``, in either shape a server sends: the chat
+    shape llama.cpp uses for completions too (``{"content": [{"top_logprobs": [{"token", "logprob"}, …]}, …]}``) or
+    OpenAI's completions shape (``{"top_logprobs": [{token: logprob, …}, …]}``)."""
+    if not isinstance(logprobs, Mapping):
+        return []
+    if isinstance(logprobs.get("content"), list):
+        return [{str(top["token"]): float(top["logprob"]) for top in step.get("top_logprobs") or []}
+                for step in logprobs["content"] if isinstance(step, Mapping)]
+    return [{str(token): float(value) for token, value in step.items()}
+            for step in logprobs.get("top_logprobs") or [] if isinstance(step, Mapping)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +222,7 @@ class LlamaCppEngine:
     """A GGUF model in this process (module docstring). Create with :meth:`open`."""
 
     backend = "llamacpp"
+    reports_alternatives = True
 
     def __init__(self, server: Any, settings: LlamaCppSettings) -> None:
         self._server = server
@@ -319,6 +356,7 @@ class Replicas:
     core that Sonnet leaves free (``harmonix bench serve`` measures it)."""
 
     backend = "llamacpp"
+    reports_alternatives = True
 
     def __init__(self, engines: Sequence[LlamaCppEngine]) -> None:
         self._engines = list(engines)
@@ -369,6 +407,7 @@ class OpenAIEngine:
     """Any OpenAI-compatible server (module docstring). Create with :meth:`open`."""
 
     backend = "openai"
+    reports_alternatives = False
 
     def __init__(self, client: Any, settings: OpenAISettings, sleep: Callable[[float], Any]) -> None:
         self._client = client

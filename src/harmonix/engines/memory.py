@@ -18,7 +18,8 @@ It answers three questions, all by counting:
   "wading", "bird", "neck". The observer's dissonance keeps co-occurrence: it asks how *connected* a prompt is to
   what a field holds, not what it means.
 - **How does a sentence open?** :meth:`Memory.opens`: how many of its sentences begin with a word: the embedded
-  model's own habits, since it wrote them.
+  model's own habits, since it wrote them. **How common is a word?** :meth:`Memory.share`: the fraction of its
+  paragraphs that hold it; a word most of them hold says little about what one is about.
 - **Which memories resonate?** :meth:`Memory.resonance` scores any text against a query by BM25 over stems
   (``k1 = 1.2``, ``b = 0.75``, inverse document frequencies from the memory): the query's words weigh 1, what they
   call up :data:`ASSOCIATE_WEIGHT`. :meth:`Memory.resonant` ranks the memory's own paragraphs that way.
@@ -113,6 +114,11 @@ class Memory:
     def count(self, word: str) -> int:
         """How often the memory holds ``word`` (by stem)."""
         return self.counts.get(stem(word), 0)
+
+    def share(self, word: str) -> float:
+        """The fraction of the memory's paragraphs that hold ``word`` (by stem): ``df / N``. A word most paragraphs
+        use ("time", "way") says little about what one of them is about."""
+        return len(self.postings.get(stem(word), ())) / len(self.texts) if self.texts else 0.0
 
     def opens(self, word: str) -> int:
         """How many of the memory's sentences open on ``word`` (its exact form, any case). The memory was written

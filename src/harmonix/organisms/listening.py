@@ -122,9 +122,10 @@ class Listening:
     def first_word(self, rng: random.Random, choices: int = FIRST_WORD_CHOICES) -> str:
         """A word for a model's text to open on: one of the ``choices`` strongest words of the lean that the
         embedded model itself opens sentences on (:meth:`~harmonix.engines.memory.Memory.opens` at least
-        ``FIRST_WORD_OPENINGS`` times in the memory it wrote), drawn, capitalised; empty when there is none. Prose's
-        paragraph and Artist's lines open on it (their modules say why). A word the model never begins with
-        ("Category", "Descriptor") made it continue as a heading: "Category: Art & Design …"."""
+        ``FIRST_WORD_OPENINGS`` times in the memory it wrote), drawn, capitalised; empty when there is none. Artist's
+        lines open on it (its module says why; Prose weighs its opening word with the model's own likelihood
+        instead). A word the model never begins with ("Category", "Descriptor") made it continue as a heading:
+        "Category: Art & Design …"."""
         words = [word for word in self.strongest(LEAN_WORDS) if self.memory.opens(word) >= FIRST_WORD_OPENINGS]
         return rng.choice(words[:choices]).capitalize() if words else ""
 

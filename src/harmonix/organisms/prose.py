@@ -26,15 +26,20 @@ its field take their place. ``mode="chat"`` (the first version's way, kept for c
 a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side on the standard prompts (``harmonix
 experiment prose-modes``, docs/results/experiments.md) the chat mode talked about its task or persona far more often.
 
-**Its first word.** The paragraph opens on a word the prompt calls up
-(:meth:`~harmonix.organisms.listening.Listening.first_word`: one of the lean's three strongest among those the model
-itself opens sentences on, drawn), written after the opening for the model to go on from: "Ocean waves …" for a
-prompt about the sea at night. Without a first word, the small model's paragraph wandered wherever the last
-paragraph it read had not gone, and the judge of :mod:`harmonix.lab.judge` measured Prose's prompt influence at
-0.03-0.04. But a lean word the model never begins a sentence with is not planted: "Category" made it write a
-heading ("Category: Art & Design …"); with no such word the model opens the paragraph itself. The word is from the
-lean, so never one of the prompt's own words.
-Chat mode has no first word.
+**Its first words.** The paragraph opens on "The" and a word the prompt calls up, where the model itself finds
+that word likely (:meth:`~harmonix.organisms.base.LLMOrganism._likeliest_opener`: of the lean's words that are not
+generic, the one that maximises the model's log-probability of it after the opening and "The" plus the log of its
+lean weight, among the model's hundred likeliest next tokens): "The ocean …" for a prompt about the sea at night.
+Without an opening word the small model's paragraph wandered wherever the last paragraph it read had not gone (the
+judge of :mod:`harmonix.lab.judge` measured Prose's prompt influence at 0.03-0.04). A word drawn from the lean
+whatever the model thought of it led better (0.11 at ``77867ab``) but read as planted: "Category" made it write a
+heading ("Category: Art & Design …"). Drawn only among words the model opens sentences on in its memory, it led
+little (+0.044 at ``a2657f4``): few of a prompt's words are ever sentence openers. Chosen by the model's own
+likelihood after "The", +0.081 [+0.052, +0.113] (docs/results/evaluation.md, "Where Prose's lead went"). Asking
+costs a second reading of the prompt, so the paragraph then continues from the state that reading left
+(:attr:`~harmonix.engines.llm.Sampling.reuse_prefix`). The word is from the lean, so never one of the prompt's own
+words. Chat mode, and a model behind an OpenAI-compatible server (which reports no likelihoods),
+have no opening words: the model opens the paragraph itself.
 
 **Guarding the crystal.** A first sentence that talks about the task ("Here is a paragraph about …") is dropped when
 the rest is clean and long enough (:func:`without_preamble`). A reply is rejected, never stored, and tried again
@@ -45,13 +50,13 @@ with a fresh opening and sampling seed (``ATTEMPTS`` in all) when it is empty or
 turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
 
 **What it remembers.** Besides its newest paragraph, listening lets the last ``RECALL_TURNS`` prompts linger
-(:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its first word is
-drawn from, and their stems (at half a weight one turn back, halving each turn after) join the present prompt's in
-choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded. Measured by
-``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme, +0.024
-[-0.009, +0.057] at ``bbb984a`` on five pairs of themes (before issue 24: -0.001), +0.019 [-0.007, +0.044] on ten at
-``5a0a852``, so it is not shown yet in the colony; breathing alone (no exhale) on the ten, +0.052 [+0.025, +0.081];
-docs/experiments/memory.md, memory-ten-pairs.md.
+(:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its opening
+word is chosen from, and their stems (at half a weight one turn back, halving each turn after) join the present
+prompt's in choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded.
+Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of
+a theme, +0.024 [-0.009, +0.057] at ``bbb984a`` on five pairs of themes (before issue 24: -0.001), +0.019 [-0.007,
++0.044] on ten at ``5a0a852``, so it is not shown yet in the colony; breathing alone (no exhale) on the ten, +0.052
+[+0.025, +0.081]; docs/experiments/memory.md, memory-ten-pairs.md.
 
 **One turn**, under Prose's field lock and in one transaction (:meth:`Prose.answer`): wrinkle; snapshot (an empty
 field first receives its *genesis*, a few paragraphs we wrote, ``data/prose/genesis.txt``); listen: dissonance ``d``,
@@ -144,7 +149,7 @@ def opening(snapshot: FieldSnapshot, listening: Listening, rng: random.Random) -
 
 def completion_prompt(paragraphs: Sequence[str], first: str = "") -> str:
     """Exactly what the model continues in completion mode: the paragraphs, the blank line it writes after, and the
-    word its paragraph opens on."""
+    words its paragraph opens on."""
     return "\n\n".join(paragraphs) + "\n\n" + first
 
 
@@ -224,7 +229,7 @@ class ProseReply:
     rejected: tuple[str, ...]
     seed: int
     first: str = ""
-    """The word the paragraph was given to open on (empty: the model opened it itself)."""
+    """The words the paragraph was given to open on, "The" and a lean word (empty: the model opened it itself)."""
 
     def details(self) -> dict[str, Any]:
         return reply_details(self)
@@ -260,9 +265,11 @@ class Prose(LLMOrganism):
             t = temperature(listening.dissonance, T_LOW, T_HIGH)
             for attempt in range(1, ATTEMPTS + 1):
                 paragraphs = opening(snapshot, listening, rng)
-                first = listening.first_word(rng) if self._mode == "completion" else ""
+                first = (await self._likeliest_opener(completion_prompt(paragraphs), listening.lean)
+                         if self._mode == "completion" else "")
                 given, generation = await self._speak(paragraphs, first, Sampling(
-                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
+                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP,
+                    reuse_prefix=bool(first)), on_token, attempt)
                 text = without_preamble(clean(generation.text))
                 problem = rejection(text, prompt, given)
                 if problem is None:
@@ -283,7 +290,7 @@ class Prose(LLMOrganism):
     async def _speak(self, paragraphs: Sequence[str], first: str, sampling: Sampling,
                      on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:
         """One attempt in this organism's mode: what the model was given (as text) and what it wrote, from
-        ``first`` on (completion mode: the word the paragraph opens on, streamed first)."""
+        ``first`` on (completion mode: the words the paragraph opens on, streamed first)."""
         listener = text_listener(on_token, attempt)
         if self._mode == "completion":
             given = completion_prompt(paragraphs, first)
