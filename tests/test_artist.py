@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 from harmonix.engines.memory import Memory
 from harmonix.field import FieldCounts, FieldSnapshot, TextRow
 from harmonix.field.model import frozen_mapping
 from harmonix.organisms.artist import (
+    MIN_OWN_LINES,
     VOICES,
+    Settling,
     Span,
     own_lines,
     provenance_shares,
@@ -106,3 +110,42 @@ def test_remembered_lines_are_artists_own_spans() -> None:
 def test_raw_completion_debris_is_cleaned_from_own_lines() -> None:
     answer = "161504284 I would live in the world of the sea\n167039528 In the name of the tide"
     assert own_lines(answer, {}) == ["I would live in the world of the sea", "In the name of the tide"]
+
+
+LINES = ["The water keeps the light", "ok", "A bell rings in the fog somewhere", "the morning light",
+         "Nobody answers it tonight", "Here is a poem about the morning, as you asked:",
+         "A lantern sways above the quay", "The gulls come home before the rain", "And in one of the"]
+
+
+def test_what_settles_while_the_model_writes_begins_the_woven_piece() -> None:
+    """Answers of any lines, streamed in pieces of any size, cut by the token budget or not: what settles, joined,
+    begins the piece the whole answer weaves into, and an answer with too few usable lines (the attempt is
+    rejected) settles nothing."""
+    for seed in range(200):
+        rng = random.Random(seed)
+        chosen = {voice: text for voice, text in quotes(VOICES_SAID).items() if rng.random() < 0.7}
+        answer = "\n".join(rng.sample(LINES, rng.randint(1, 7))) + rng.choice(["", "\n"])
+        settling = Settling(chosen, "")
+        position, settled = 0, []
+        while position < len(answer):
+            step = rng.randint(1, 12)
+            settled.append(settling.add(answer[position:position + step]))
+            position += step
+        own = own_lines(answer, chosen, truncated=rng.random() < 0.5)
+        shown = "".join(settled)
+        if len(own) < MIN_OWN_LINES:
+            assert shown == "", seed
+            continue
+        assert "\n".join(span.text for span in weave(chosen, own)).startswith(shown), seed
+        if len(own_lines(answer[: answer.rfind("\n") + 1], chosen)) >= MIN_OWN_LINES:
+            assert shown, f"{seed}: two usable lines that have ended settle the piece's opening"
+
+
+def test_two_usable_lines_settle_the_quote_before_them_the_first_line_and_the_next_quote() -> None:
+    chosen = quotes(VOICES_SAID)
+    settling = Settling(chosen, "")
+    assert settling.add("The water keeps the light\nA bell rings in the fog") == ""
+    opened = settling.add(" somewhere\n")
+    assert opened == "\n".join([chosen["haiku"], "The water keeps the light", chosen["sonnet"]])
+    assert settling.add("Nobody answers it tonight\n") == "\n" + "\n".join(
+        ["A bell rings in the fog somewhere", chosen["prose"], "Nobody answers it tonight"])

@@ -16,6 +16,7 @@ import pytest
 
 from doubles import hub_with_doubles
 from fieldtools import audit, fingerprint, fingerprints
+from harmonix.colony import Harmonix
 from harmonix.config import Config
 from harmonix.errors import CompositionFailed, InvalidText
 from harmonix.field import Field, Store, open_store, sqlite_url
@@ -24,6 +25,7 @@ from harmonix.meta import (
     INHALE,
     META_SOURCE,
     BreathEvent,
+    SettledEvent,
     StageEvent,
     meta_sentence,
     sentences_of,
@@ -65,6 +67,26 @@ async def test_full_cascade_on_the_real_embedded_components(tmp_path: Path) -> N
         for name in ORGANISMS:
             assert (await texts_of(store, name, META_SOURCE)).count(sentence) == 1, f"the reverse wave reached {name}"
             assert (await audit(store, name)).ok
+
+
+async def test_prose_and_artist_settle_their_text_while_they_write_on_the_embedded_model(config: Config) -> None:
+    """What settles (the OpenAI stream sends it as it comes) arrives before the stage ends and, joined, begins the
+    stage's text. Artist's four lines end in newlines, so its piece always settles before it ends; a paragraph whose
+    only sentence ends the text settles only with the reply."""
+    events: list[BreathEvent] = []
+    async with Harmonix.open(config) as harmonix, harmonix.colony() as colony:
+        result = await colony.cascade("What does the harbour remember at night?", seed=11, listener=events.append)
+    for stage in (result.prose, result.artist):
+        assert stage.text, stage.error
+        settled = [index for index, event in enumerate(events)
+                   if isinstance(event, SettledEvent) and event.organism == stage.name]
+        ended = next(index for index, event in enumerate(events)
+                     if isinstance(event, StageEvent) and event.stage.name == stage.name)
+        assert all(index < ended for index in settled)
+        shown = "".join(event.text for event in events if isinstance(event, SettledEvent)
+                        and event.organism == stage.name)
+        assert stage.text.startswith(shown)
+        assert shown or stage.name != ARTIST, "Artist's piece settles while it writes"
 
 
 async def test_a_stalled_organism_times_out_and_the_others_answer(config: Config) -> None:

@@ -78,6 +78,28 @@ async def test_the_openai_package_async_on_every_model(server: Served) -> None:
     assert "alice" in names and any(name.startswith("u-") for name in names), "a user string names its colony"
 
 
+def test_a_streamed_answer_comes_as_the_organism_settles_it(server: Served) -> None:
+    """Prose's paragraph arrives sentence by sentence as it settles (the stand-in writes four sentences of eleven
+    words: the first settles with the second, each later one as it ends), not as one piece when the turn is done;
+    Artist's piece span by span; joined, each is exactly what the colony kept."""
+    import openai
+
+    api = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+
+    def pieces(model: str) -> list[str]:
+        stream = api.chat.completions.create(model=model, user="settling", messages=ASK, stream=True)
+        return [chunk.choices[0].delta.content for chunk in stream
+                if chunk.choices and chunk.choices[0].delta.content]
+
+    prose = pieces("harmonix-prose")
+    assert len(prose) == 3 and all(piece.rstrip().endswith(".") for piece in prose), prose
+    field = httpx.get(f"{server.url}/v1/colonies/settling/fields/prose", timeout=30).json()
+    assert "".join(prose) == field["turns"][0]["text"], "the paragraph streamed is the one kept"
+    artist = pieces("harmonix")
+    history = httpx.get(f"{server.url}/v1/colonies/settling/history", timeout=30).json()["cascades"]
+    assert "".join(artist) == history[0]["texts"]["artist"]
+
+
 def test_langchain_streams_a_colony(server: Served) -> None:
     from langchain_openai import ChatOpenAI
 

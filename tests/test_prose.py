@@ -35,6 +35,7 @@ from harmonix.organisms.prose import (
     MEMORY_CHOICES,
     Prose,
     ProseReply,
+    Settling,
     clean,
     genesis,
     opening,
@@ -335,6 +336,60 @@ async def test_tokens_stream_to_a_listener_with_their_attempt(config: Config) ->
     assert reply.attempts == 2
     assert {attempt for _, attempt in heard} == {1, 2}
     assert "".join(text for text, attempt in heard if attempt == 2).strip() == written(reply, GOOD)
+
+
+MORE = " Somewhere a kettle remembers the morning while the window holds the last of the light."
+PREAMBLE = "Here is a paragraph about the evening, as you asked, written in my own words. "
+PERSONA_TALK = " I am Prose, and this is the paragraph that grows out of the fragments I remember."
+
+
+def settle(written: str, prompt: str = "a prompt") -> tuple[list[str], str, str | None]:
+    """``written`` given to a :class:`Settling` word by word as a model streams it: what settled on the way (in
+    order, empty pieces left out), and the attempt's reply and its problem."""
+    settling = Settling(prompt, "")
+    pieces = [settling.add(word) for word in re_words(written)]
+    text, problem = settling.reply(written)
+    return [piece for piece in pieces if piece], text, problem
+
+
+def re_words(text: str) -> list[str]:
+    """``text`` in pieces as a model streams them: each word with the space before it."""
+    words = text.split(" ")
+    return [words[0], *(" " + word for word in words[1:])]
+
+
+@pytest.mark.parametrize(("written", "settled", "reply"), [
+    (GOOD + MORE, [GOOD], GOOD + MORE),  # the last sentence ends the text: it settles with the reply, at the end
+    (GOOD + MORE + " ", [GOOD, MORE], GOOD + MORE),
+    (PREAMBLE + GOOD + " ", [GOOD], GOOD),  # the preamble is never shown: dropped before anything settles
+    (GOOD + PERSONA_TALK + MORE + " ", [GOOD], GOOD),  # the whole fails once GOOD settled: the reply is GOOD
+])
+def test_a_paragraph_settles_sentence_by_sentence_and_what_settled_begins_its_reply(
+        written: str, settled: list[str], reply: str) -> None:
+    pieces, text, problem = settle(written)
+    assert problem is None and text == reply and pieces == settled
+    assert text.startswith("".join(pieces))
+    whole = Settling("a prompt", "")
+    assert whole.reply(written) == (text, problem), "settled from the whole text, the reply is the same"
+
+
+@pytest.mark.parametrize("written", [
+    "echo echo echo echo echo echo echo echo echo echo echo echo echo echo ",
+    PREAMBLE + PERSONA_TALK + " ", "The lamp is lit. "])
+def test_an_attempt_that_is_rejected_settles_nothing(written: str) -> None:
+    pieces, _, problem = settle(written)
+    assert problem is not None and pieces == []
+
+
+async def test_what_settles_comes_only_from_the_kept_attempt_and_begins_the_stored_text(config: Config) -> None:
+    settled: list[str] = []
+    answers = [PREAMBLE + PERSONA_TALK, GOOD + MORE]
+    async with prose_on(config, Scripted(answers)) as (prose, _):
+        reply = await prose.answer("a prompt", seed=3, on_settled=settled.append)
+        snapshot = await prose.field.snapshot(random.Random(0), SnapshotSpec(recent=50))
+    assert reply.attempts == 2 and len(settled) == 2
+    assert "".join(settled).strip() == reply.text == written(reply, GOOD + MORE)
+    assert [t.body for t in snapshot.recent if t.source != GENESIS_SOURCE] == [reply.text]
 
 
 async def test_talk_about_the_task_is_rejected_and_never_stored(config: Config) -> None:

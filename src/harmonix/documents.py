@@ -41,7 +41,16 @@ from harmonix.errors import (
     Unsupported,
 )
 from harmonix.field import ColonyInfo, FieldStats
-from harmonix.meta import BreathEvent, CascadeResult, MetaEvent, StageError, StageEvent, StageResult, TokenEvent
+from harmonix.meta import (
+    BreathEvent,
+    CascadeResult,
+    MetaEvent,
+    SettledEvent,
+    StageError,
+    StageEvent,
+    StageResult,
+    TokenEvent,
+)
 from harmonix.organisms.base import SYNTHESIS, plain
 
 STATUSES: tuple[tuple[type[BaseException], int, int], ...] = (
@@ -117,11 +126,14 @@ def cascade_document(result: CascadeResult) -> dict[str, Any]:
 
 
 def event_document(event: BreathEvent, *, cascade: bool) -> tuple[str, dict[str, Any]]:
-    """A breath's event as its name and data: ``token`` (organism, attempt, text), ``stage`` (a stage document; in a
-    cascade Artist's is named ``artist``), ``meta`` (the meta result and the cascade's id)."""
+    """A breath's event as its name and data: ``token`` (organism, attempt, text), ``settled`` (organism, text: a
+    piece of its reply that stands), ``stage`` (a stage document; in a cascade Artist's is named ``artist``),
+    ``meta`` (the meta result and the cascade's id)."""
     match event:
         case TokenEvent(organism=organism, attempt=attempt, text=text):
             return "token", {"organism": organism, "attempt": attempt, "text": text}
+        case SettledEvent(organism=organism, text=text):
+            return "settled", {"organism": organism, "text": text}
         case StageEvent(stage=stage):
             return ("artist" if cascade and stage.name == SYNTHESIS else "stage"), stage_document(stage)
         case MetaEvent(meta=meta, cascade_id=cascade_id):

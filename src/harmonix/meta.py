@@ -202,6 +202,16 @@ class TokenEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SettledEvent:
+    """A piece of an organism's reply that is settled (Prose: whole sentences, Artist: spans of its piece): it will
+    stand in the stage's text whatever the model writes next, and the pieces, joined, begin that text. No rejected
+    attempt settles anything, so these can be shown where text cannot be taken back (the OpenAI-compatible stream)."""
+
+    organism: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class StageEvent:
     """An organism finished its part (its text, or its error): sent the moment it happens, in finishing order."""
 
@@ -216,7 +226,7 @@ class MetaEvent:
     cascade_id: int
 
 
-BreathEvent = TokenEvent | StageEvent | MetaEvent
+BreathEvent = TokenEvent | SettledEvent | StageEvent | MetaEvent
 BreathListener = Callable[[BreathEvent], None]
 """Receives a breath's events as they happen, on the event loop's thread; it must not block."""
 
@@ -289,14 +299,19 @@ class MetaHarmonix:
     async def _stage(self, name: str, prompt: str, seed: int, listener: BreathListener | None,
                      voices: Mapping[str, str] | None = None, *, ledger: RowLedger | None = None) -> StageResult:
         """One organism's turn with its timeout; any failure becomes the stage's ``error``. The listener hears its
-        tokens and, when it ends, its :class:`StageEvent`."""
+        tokens, what of its reply settles, and, when it ends, its :class:`StageEvent`."""
 
         def token(text: str, attempt: int) -> None:
             assert listener is not None
             listener(TokenEvent(name, attempt, text))
 
-        stimulus = Stimulus(prompt, seed, voices or {}, on_token=token if listener is not None else None,
-                            ledger=ledger)
+        def settled(text: str) -> None:
+            assert listener is not None
+            listener(SettledEvent(name, text))
+
+        heard = listener is not None
+        stimulus = Stimulus(prompt, seed, voices or {}, on_token=token if heard else None, ledger=ledger,
+                            on_settled=settled if heard else None)
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             async with asyncio.timeout(self._timeout_s):

@@ -20,7 +20,10 @@ the prompt (:mod:`harmonix.organisms.listening`), and the model writes only Arti
 
 A line the model writes is kept only if it is a line (``MIN_LINE_WORDS`` to ``MAX_LINE_WORDS`` words), does not
 repeat a quotation or copy ``COPY_WINDOW`` consecutive words of what the model read, and does not talk about its
-task or itself (:func:`harmonix.metatalk.meta_talk`): such a line never reaches the field.
+task or itself (:func:`harmonix.metatalk.meta_talk`): such a line never reaches the field. Each line is judged the
+moment it ends, so the piece settles while the model writes (:class:`Settling`): once two lines are usable the
+attempt will be kept, and the spans that open the piece whatever comes next can be shown at once (the
+OpenAI-compatible route streams them); an attempt Artist rejects has shown nothing.
 
 The piece keeps its provenance: a tuple of :class:`Span` (source, text), where every quoted span is a verbatim part
 of its source's output (tested) and the rest is ``"artist"``. A voice that did not arrive (its organism failed or
@@ -58,10 +61,11 @@ from harmonix.organisms.base import (
     SYNTHESIS,
     TITLES,
     LLMOrganism,
+    SettledListener,
     Stimulus,
     TokenListener,
+    attempt_listener,
     reply_details,
-    text_listener,
     without_debris,
 )
 from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup
@@ -158,13 +162,14 @@ def own_lines(text: str, chosen: Mapping[str, str], *, truncated: bool = False, 
     than ``MAX_LINE_WORDS`` words, at least ``MIN_LINE_WORDS`` words, no line that merely repeats a quoted one, no
     line twice; at most ``OWN_LINES``. A model that wrote one paragraph instead of lines gives its sentences as
     lines (in 72 evaluated cascades it did so three times in a row once, and Artist failed). When the token budget
-    cut the answer (``truncated``) its last line is unfinished and left out, unless too few lines would remain
-    (dropping it regardless failed Artist 3 times in 72 cascades). A line that copies ``COPY_WINDOW`` words of
-    ``given`` (what the model read) or talks about its task or itself is not kept either (module docstring)."""
+    cut the answer (``truncated``) its last line is unfinished, unless a newline ended it, and is left out unless
+    too few lines would remain (dropping it regardless failed Artist 3 times in 72 cascades). A line that copies
+    ``COPY_WINDOW`` words of ``given`` (what the model read) or talks about its task or itself is not kept either
+    (module docstring)."""
     raw_lines = [line for line in text.splitlines() if line.strip()]
     if len(raw_lines) < MIN_OWN_LINES:
         raw_lines = re.split(r"(?<=[.!?])\s+", " ".join(raw_lines))
-    if truncated and len(raw_lines) > 1:
+    if truncated and len(raw_lines) > 1 and not text.endswith("\n"):
         finished = _usable(raw_lines[:-1], chosen, given)
         if len(finished) >= MIN_OWN_LINES:
             return finished
@@ -197,6 +202,45 @@ def weave(chosen: Mapping[str, str], own: Sequence[str]) -> tuple[Span, ...]:
                 spans.append(Span(ARTIST, remaining.pop(0)))
     spans += [Span(ARTIST, line) for line in remaining]
     return tuple(spans)
+
+
+_UNKNOWN = "\0"
+
+
+class Settling:
+    """What of one attempt's piece is settled while the model writes its lines: the spans that will stand at the
+    start of the piece whatever the model writes next, so that they can be shown at once (the OpenAI route streams
+    them) and no attempt Artist rejects ever reaches a reader.
+
+    A line is judged once it has ended (a newline follows it), by the same rules as :func:`own_lines`. Once
+    ``MIN_OWN_LINES`` lines are usable, the attempt will be kept, and of the pieces it can still become (with
+    ``n`` own lines, for every ``n`` from those usable so far to ``OWN_LINES``: :func:`weave`) their common first
+    spans are settled: with two lines, the haiku, the first line and the sonnet's pair; the rest as later lines
+    decide where they stand."""
+
+    def __init__(self, chosen: Mapping[str, str], given: str) -> None:
+        self._chosen, self._given = chosen, given
+        self._written = ""
+        self.spans: tuple[Span, ...] = ()
+
+    def add(self, piece: str) -> str:
+        """Take the next piece the model wrote; return the text it settles (often ""), spans joined by newlines."""
+        self._written += piece
+        if "\n" not in piece:
+            return ""  # no line has ended
+        ended = self._written[: self._written.rfind("\n") + 1]
+        lines = _usable([line for line in ended.splitlines() if line.strip()], self._chosen, self._given)
+        if len(lines) < MIN_OWN_LINES:
+            return ""
+        pieces = [weave(self._chosen, [*lines, *[_UNKNOWN] * more]) for more in range(OWN_LINES - len(lines) + 1)]
+        common = 0
+        while all(len(spans) > common and spans[common] == pieces[0][common] and spans[common].text != _UNKNOWN
+                  for spans in pieces):
+            common += 1
+        settled = pieces[0][len(self.spans):common]
+        text = "".join(("\n" if self.spans or index else "") + span.text for index, span in enumerate(settled))
+        self.spans = pieces[0][:common]
+        return text
 
 
 def provenance_shares(spans: Sequence[Span]) -> dict[str, float]:
@@ -238,10 +282,11 @@ class Artist(LLMOrganism):
     async def respond(self, stimulus: Stimulus) -> ArtistReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): weave the voices of this cascade."""
         return await self.answer(stimulus.prompt, voices=stimulus.voices, seed=stimulus.seed,
-                                 on_token=stimulus.on_token, ledger=stimulus.ledger)
+                                 on_token=stimulus.on_token, on_settled=stimulus.on_settled, ledger=stimulus.ledger)
 
     async def answer(self, prompt: str, *, voices: Mapping[str, str], seed: int | None = None,
-                     on_token: TokenListener | None = None, ledger: RowLedger | None = None) -> ArtistReply:
+                     on_token: TokenListener | None = None, on_settled: SettledListener | None = None,
+                     ledger: RowLedger | None = None) -> ArtistReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
@@ -258,7 +303,8 @@ class Artist(LLMOrganism):
             for attempt in range(1, ATTEMPTS + 1):
                 first = listening.first_word(rng) if self._mode == "completion" else ""
                 given, generation = await self._speak(chosen, remembered, first, Sampling(
-                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), on_token, attempt)
+                    max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP), attempt, on_token,
+                    on_settled)
                 own = own_lines(generation.text, chosen, truncated=generation.finish_reason == "length",
                                 given=given)
                 if len(own) >= MIN_OWN_LINES:
@@ -276,13 +322,16 @@ class Artist(LLMOrganism):
                            attempts=attempt, seed=seed)
 
     async def _speak(self, chosen: Mapping[str, str], remembered: Sequence[str], first: str, sampling: Sampling,
-                     on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:
+                     attempt: int, on_token: TokenListener | None,
+                     on_settled: SettledListener | None) -> tuple[str, Generation]:
         """One attempt in this organism's mode: what the model was given (as text) and what it wrote, from
-        ``first`` on (completion mode: the word its lines open on, streamed first)."""
-        listener = text_listener(on_token, attempt)
+        ``first`` on (completion mode: the word its lines open on, streamed first); what settles of the piece as it
+        writes goes to ``on_settled`` (:class:`Settling`)."""
         if self._mode == "completion":
             given = completion_prompt(chosen, remembered, first)
+            listener = attempt_listener(attempt, Settling(chosen, given), on_token, on_settled)
             return given, await self._continue(given, first, sampling, listener)
         messages = chat_messages(chosen, remembered)
-        generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
-        return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation
+        given = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        listener = attempt_listener(attempt, Settling(chosen, given), on_token, on_settled)
+        return given, await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)

@@ -56,20 +56,34 @@ GENERIC_SHARE = 0.04
 TokenListener = Callable[[str, int], None]
 """Receives each piece of text an organism's model writes, with the attempt it belongs to (1, 2, …): a later attempt
 replaces an earlier one the organism rejected."""
+SettledListener = Callable[[str], None]
+"""Receives each piece of an organism's reply the moment it is settled: it will stand in the reply whatever the model
+writes next, and the pieces, joined, begin the reply's text (they are all of it but what settles at the end). A
+rejected attempt never settles anything."""
+
+
+class Settles(Protocol):
+    """What an LLM organism's attempt has settled while its model writes (Prose: whole sentences, Artist: spans)."""
+
+    def add(self, piece: str) -> str:
+        """Take the next piece the model wrote; return the text it settles (often "")."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class Stimulus:
     """What an organism is asked to answer in a cascade: the prompt, its seed, what the other organisms said in
     this cascade so far (``voices``: organism name -> text; only the Artist listens to it), who wants its
-    tokens as they are written (``on_token``; organisms without a language model have none to give), and the
-    breath's ledger, told every row the turn writes once it commits (``ledger``; so the breath can be forgotten)."""
+    tokens as they are written (``on_token``) and its reply as it settles (``on_settled``; organisms without a
+    language model have neither to give), and the breath's ledger, told every row the turn writes once it commits
+    (``ledger``; so the breath can be forgotten)."""
 
     prompt: str
     seed: int
     voices: Mapping[str, str] = field(default_factory=dict)
     on_token: TokenListener | None = None
     ledger: RowLedger | None = None
+    on_settled: SettledListener | None = None
 
 
 _DEBRIS = re.compile(r"^(?:[^A-Za-z\"']+|\S*[\d_./\\|#@]\S*\s+|[b-hj-z]\s+)+")
@@ -82,11 +96,22 @@ def without_debris(text: str) -> str:
     return _DEBRIS.sub("", text)
 
 
-def text_listener(on_token: TokenListener | None, attempt: int) -> Callable[[str], None] | None:
-    """``on_token`` bound to one attempt, as an engine's text listener."""
-    if on_token is None:
+def attempt_listener(attempt: int, settling: Settles, on_token: TokenListener | None,
+                     on_settled: SettledListener | None) -> Callable[[str], None] | None:
+    """An engine's text listener for one attempt: each piece goes to ``on_token`` with the attempt's number and to
+    ``settling``, and what that settles to ``on_settled``; ``None`` when nobody listens (the attempt's reply is then
+    settled from its whole text, to the same result)."""
+    if on_token is None and on_settled is None:
         return None
-    return lambda text: on_token(text, attempt)
+
+    def hear(piece: str) -> None:
+        if on_token is not None:
+            on_token(piece, attempt)
+        settled = settling.add(piece)
+        if settled and on_settled is not None:
+            on_settled(settled)
+
+    return hear
 
 
 class Reply(Protocol):

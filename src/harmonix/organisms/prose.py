@@ -49,6 +49,13 @@ with a fresh opening and sampling seed (``ATTEMPTS`` in all) when it is empty or
 (:func:`harmonix.metatalk.meta_talk`). If every attempt is rejected the
 turn fails with :class:`~harmonix.errors.CompositionFailed` and the field is unchanged.
 
+**Settling as it writes.** The guards judge the paragraph at every sentence end while the model writes it
+(:class:`Settling`): the first time the paragraph so far passes them, it is settled and can be shown (the
+OpenAI-compatible route streams it), and every sentence after that settles as it ends while the paragraph still
+passes. An attempt that has settled something is never rejected: if the whole paragraph fails at the end, the reply
+is cut to what had settled. So whatever a reader was shown stands in the reply, no rejected attempt is ever shown,
+and every stored paragraph passed every guard.
+
 **What it remembers.** Besides its newest paragraph, listening lets the last ``RECALL_TURNS`` prompts linger
 (:mod:`harmonix.organisms.listening`, "Remembering what it heard"): what they called up joins the lean its opening
 word is chosen from, and their stems (at half a weight one turn back, halving each turn after) join the present
@@ -84,10 +91,11 @@ from harmonix.metrics import distinct_n, echo
 from harmonix.observer import temperature
 from harmonix.organisms.base import (
     LLMOrganism,
+    SettledListener,
     Stimulus,
     TokenListener,
+    attempt_listener,
     reply_details,
-    text_listener,
     without_debris,
 )
 from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup, with_recalled
@@ -211,6 +219,49 @@ def rejection(text: str, prompt: str, given: str = "") -> str | None:
     return None
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"')]?(?=\s)")
+
+
+class Settling:
+    """What of one attempt's paragraph is settled while the model writes it: text that will stand in the reply
+    whatever the model writes next, so that it can be shown at once (the OpenAI route streams it) and no rejected
+    attempt ever reaches a reader.
+
+    At each sentence end (an end mark followed by a space, where :func:`clean` cuts), the paragraph so far,
+    ``without_preamble(clean(...))``, is judged by :func:`rejection`; when it passes, it is settled. Once something is
+    settled the attempt is never rejected: if the whole paragraph fails at the end, the reply is what had settled
+    (:meth:`reply`). Every reply therefore passed every guard, and whatever was shown of it is its beginning."""
+
+    def __init__(self, prompt: str, given: str) -> None:
+        self._prompt, self._given = prompt, given
+        self._written = ""
+        self._judged = 0
+        self.text = ""
+        """What is settled so far."""
+
+    def add(self, piece: str) -> str:
+        """Take the next piece the model wrote; return what it settles (often "")."""
+        self._written += piece
+        before = self.text
+        for end in _SENTENCE_END.finditer(self._written, self._judged):
+            self._judged = end.end()
+            candidate = without_preamble(clean(self._written[: end.end()]))
+            if candidate.startswith(self.text) and rejection(candidate, self._prompt, self._given) is None:
+                self.text = candidate
+        return self.text[len(before):]
+
+    def reply(self, written: str) -> tuple[str, str | None]:
+        """The attempt's reply once the model has written ``written`` (all of it; what :meth:`add` has not yet taken
+        is taken now), and why it cannot be kept (``None`` when it can): the whole paragraph when it passes and
+        begins with what settled, else what settled, else the whole paragraph and its problem."""
+        self.add(written[len(self._written):])
+        text = without_preamble(clean(written))
+        problem = rejection(text, self._prompt, self._given)
+        if self.text and (problem is not None or not text.startswith(self.text)):
+            return self.text, None
+        return text, problem
+
+
 @dataclass(frozen=True, slots=True)
 class ProseReply:
     """One paragraph. ``given`` is exactly what the model read: the completion's opening, or in chat mode the
@@ -244,10 +295,10 @@ class Prose(LLMOrganism):
     async def respond(self, stimulus: Stimulus) -> ProseReply:
         """The organism protocol (:mod:`harmonix.organisms.base`): answer the cascade's prompt."""
         return await self.answer(stimulus.prompt, seed=stimulus.seed, on_token=stimulus.on_token,
-                                 ledger=stimulus.ledger)
+                                 on_settled=stimulus.on_settled, ledger=stimulus.ledger)
 
-    async def answer(self, prompt: str, *, seed: int | None = None,
-                     on_token: TokenListener | None = None, ledger: RowLedger | None = None) -> ProseReply:
+    async def answer(self, prompt: str, *, seed: int | None = None, on_token: TokenListener | None = None,
+                     on_settled: SettledListener | None = None, ledger: RowLedger | None = None) -> ProseReply:
         """One turn (module docstring). Bad prompts raise :class:`~harmonix.errors.InvalidText`, field unchanged."""
         validate_text(prompt, what="prompt")
         seed = secrets.randbits(63) if seed is None else seed
@@ -267,11 +318,10 @@ class Prose(LLMOrganism):
                 paragraphs = opening(snapshot, listening, rng)
                 first = (await self._likeliest_opener(completion_prompt(paragraphs), listening.lean)
                          if self._mode == "completion" else "")
-                given, generation = await self._speak(paragraphs, first, Sampling(
+                given, generation, settling = await self._speak(prompt, paragraphs, first, Sampling(
                     max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP,
-                    reuse_prefix=bool(first)), on_token, attempt)
-                text = without_preamble(clean(generation.text))
-                problem = rejection(text, prompt, given)
+                    reuse_prefix=bool(first)), attempt, on_token, on_settled)
+                text, problem = settling.reply(generation.text)
                 if problem is None:
                     break
                 rejected.append(problem)
@@ -287,14 +337,18 @@ class Prose(LLMOrganism):
                           tokens_per_s=generation.tokens_per_s, backend=generation.backend,
                           attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed, first=first)
 
-    async def _speak(self, paragraphs: Sequence[str], first: str, sampling: Sampling,
-                     on_token: TokenListener | None, attempt: int) -> tuple[str, Generation]:
-        """One attempt in this organism's mode: what the model was given (as text) and what it wrote, from
-        ``first`` on (completion mode: the words the paragraph opens on, streamed first)."""
-        listener = text_listener(on_token, attempt)
+    async def _speak(self, prompt: str, paragraphs: Sequence[str], first: str, sampling: Sampling, attempt: int,
+                     on_token: TokenListener | None,
+                     on_settled: SettledListener | None) -> tuple[str, Generation, Settling]:
+        """One attempt in this organism's mode: what the model was given (as text), what it wrote, from ``first`` on
+        (completion mode: the words the paragraph opens on, streamed first), and what of it settled as it wrote."""
         if self._mode == "completion":
             given = completion_prompt(paragraphs, first)
-            return given, await self._continue(given, first, sampling, listener)
+            settling = Settling(prompt, given)
+            listener = attempt_listener(attempt, settling, on_token, on_settled)
+            return given, await self._continue(given, first, sampling, listener), settling
         messages = chat_messages(paragraphs)
-        generation = await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener)
-        return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages), generation
+        given = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        settling = Settling(prompt, given)
+        listener = attempt_listener(attempt, settling, on_token, on_settled)
+        return given, await self._engine.chat(messages, sampling, timeout=self._timeout_s, on_text=listener), settling

@@ -7,8 +7,11 @@
   request's ``user`` field, else ``default``; a name that is not a valid colony name (an e-mail address, say) is
   mapped to ``u-`` and 16 hex digits of its SHA-256, so every user string has a colony of its own. A colony that does
   not exist yet is created for the requesting key.
-- With ``stream: true`` the answer comes as ``chat.completion.chunk`` events when it is whole (a rejected Prose
-  attempt must never reach a client as text), ``: ping`` comments meanwhile, then ``data: [DONE]``. With
+- With ``stream: true`` the answer comes as ``chat.completion.chunk`` events as the organism settles it: Prose's
+  paragraph sentence by sentence, each the moment it ends and passes the guards, Artist's piece span by span as its
+  lines are judged (:class:`~harmonix.meta.SettledEvent`); a rejected attempt never reaches a client, since text
+  once sent cannot be taken back. HAiKU and Sonnet, which write their text whole, send it line by line when it is
+  done; what settles only at the end comes last; ``: ping`` comments go out meanwhile, then ``data: [DONE]``. With
   ``stream_options: {"include_usage": true}`` every chunk carries ``"usage": null`` and one last chunk, with no
   choices, carries the usage, as OpenAI's API does.
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -50,12 +54,13 @@ from harmonix.colony import Colony
 from harmonix.config import COLONY_NAME, DEFAULT_COLONY
 from harmonix.documents import http_status
 from harmonix.errors import CompositionFailed, HarmonixError, InvalidArgument, OrganismNotFound, Unsupported
-from harmonix.meta import BreathListener, StageResult
-from harmonix.organisms.base import ORGANISMS
+from harmonix.meta import BreathListener, SettledEvent, StageResult
+from harmonix.organisms.base import ORGANISMS, SYNTHESIS
 from harmonix.server.breath import AdmittedBreath
 from harmonix.server.shared import JsonInt, Owner, error_headers, service_of
-from harmonix.server.streams import Failed, Finished, Outcome, WorkStream
+from harmonix.server.streams import Failed, Outcome, Progress, WorkStream
 
+log = logging.getLogger(__name__)
 CASCADE_MODEL = "harmonix"
 ORGANISM_MODELS = {"harmonix-haiku": "haiku", "harmonix-sonnet": "sonnet", "harmonix-prose": "prose"}
 MODELS = (CASCADE_MODEL, *ORGANISM_MODELS)
@@ -238,8 +243,8 @@ def install_openai_routes(app: FastAPI) -> None:
             return _text(await opened.turn(organism, prompt, seed=body.seed, listener=listener))
 
         if body.stream:
-            chunks = Chunks(completion_id, body.model, prompt, body.include_usage)
-            return WorkStream(lambda _: breath.run(answer), chunks.render, release=breath.release,
+            chunks = Chunks(completion_id, body.model, prompt, body.include_usage, organism or SYNTHESIS)
+            return WorkStream(lambda emit: breath.run(answer, emit), chunks.render, release=breath.release,
                               ping_s=request.app.state.settings.ping_s)
         text = await breath.answer(answer)
         if text is None:
@@ -270,12 +275,16 @@ def _completion(completion_id: str, model: str, text: str, prompt: str) -> dict[
 
 
 class Chunks:
-    """A streamed answer's bytes: the whole answer as chunks (the role, the text line by line, the finish), with
-    ``include_usage`` a last chunk with the usage and no choices, then ``[DONE]``; or the error in OpenAI's
-    envelope."""
+    """A streamed answer's bytes: the role first; the answering organism's text as it settles
+    (:class:`~harmonix.meta.SettledEvent`s of ``organism``), each piece a chunk; when the breath is done, what had not
+    settled, line by line, and the finish; with ``include_usage`` a last chunk with the usage and no choices; then
+    ``[DONE]``. An error ends the stream in OpenAI's envelope."""
 
-    def __init__(self, completion_id: str, model: str, prompt: str, include_usage: bool) -> None:
+    def __init__(self, completion_id: str, model: str, prompt: str, include_usage: bool, organism: str) -> None:
         self._id, self._model, self._prompt, self._include_usage = completion_id, model, prompt, include_usage
+        self._organism = organism
+        self._sent = ""
+        self._begun = False
 
     def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
         chunk: dict[str, Any] = {"id": self._id, "object": "chat.completion.chunk", "created": int(time.time()),
@@ -287,18 +296,29 @@ class Chunks:
     def _delta(self, delta: dict[str, str], finish: str | None = None) -> bytes:
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}])
 
+    def _content(self, text: str) -> bytes:
+        """``text`` as the next piece of the answer (the role before the first)."""
+        begin = b"" if self._begun else self._delta({"role": "assistant", "content": ""})
+        self._begun = True
+        self._sent += text
+        return begin + (self._delta({"content": text}) if text else b"")
+
     def render(self, outcome: Outcome) -> bytes:
         if isinstance(outcome, Failed):
             error = outcome.document["error"]
             return _data(openai_error(error["message"], outcome.status, error["type"])) + b"data: [DONE]\n\n"
-        if not isinstance(outcome, Finished):
+        if isinstance(outcome, Progress):
+            event = outcome.item
+            if isinstance(event, SettledEvent) and event.organism == self._organism:
+                return self._content(event.text)
             return b""
         text = str(outcome.result)
-        lines = text.splitlines(keepends=True)
+        if not text.startswith(self._sent):  # a settled piece is the start of the text, always (tested)
+            log.error("the %s stream sent %r, which does not begin its answer %r", self._organism, self._sent, text)
+        rest = text[len(self._sent):] if text.startswith(self._sent) else ""
+        body = b"".join(self._content(line) for line in rest.splitlines(keepends=True)) or self._content("")
         usage = self._chunk([], _usage(self._prompt, text)) if self._include_usage else b""
-        return (self._delta({"role": "assistant", "content": ""}) + b"".join(self._delta({"content": line})
-                                                                            for line in lines)
-                + self._delta({}, "stop") + usage + b"data: [DONE]\n\n")
+        return body + self._delta({}, "stop") + usage + b"data: [DONE]\n\n"
 
 
 def _data(document: dict[str, Any]) -> bytes:

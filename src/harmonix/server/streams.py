@@ -2,12 +2,13 @@
 
 **A breath's events** (the native routes, :class:`RunStream`). First ``run`` (the run's id, colony and kind:
 :mod:`harmonix.server.runs`); then, for a cascade, a ``stage`` event for each of HAiKU, Sonnet and Prose the moment
-it finishes (in finishing order), ``token`` events while Prose and Artist write, ``artist`` when Artist has woven its
+it finishes (in finishing order), ``token`` events while Prose and Artist write, ``settled`` events as a piece of
+their text comes to stand (:class:`~harmonix.meta.SettledEvent`), ``artist`` when Artist has woven its
 piece, ``meta`` after the exhale, then ``done`` with the timings and ids, or ``error`` (``{error: {type, message},
-status}``) if the breath could not finish. One organism's turn streams its ``token`` events, its ``stage`` and
-``done``. Every event has an ``id``, its number in the run (1, 2, …), which a client that rejoins sends back as
-``Last-Event-ID``; a comment line (``: ping``) goes out whenever nothing else has for ``ping_s`` seconds (15 by
-default), so proxies keep the stream open.
+status}``) if the breath could not finish. One organism's turn streams its ``token`` and ``settled`` events, its
+``stage`` and ``done``. Every event has an ``id``, its number in the run (1, 2, …), which a client that rejoins
+sends back as ``Last-Event-ID``; a comment line (``: ping``) goes out whenever nothing else has for ``ping_s``
+seconds (15 by default), so proxies keep the stream open.
 
 **The lifecycle of a stream of work** (:class:`WorkStream`, the OpenAI route). The work (a breath) runs in a task of
 its own and hands what it produces to the stream through a queue. If the client goes away, the stream is cancelled
