@@ -20,10 +20,12 @@ import pytest_asyncio
 from harmonix.config import LLMChoice
 from harmonix.engines.llm import (
     EnginePool,
+    Generation,
     LlamaCppEngine,
     LlamaCppSettings,
     OpenAIEngine,
     OpenAISettings,
+    Replicas,
     Sampling,
     embedded_model_path,
 )
@@ -239,3 +241,35 @@ async def test_tokens_reach_a_listener_on_the_event_loop_as_they_are_written(eng
     answer = await engine.chat(SAY, Sampling(max_tokens=24, seed=3), on_text=listen)
     assert len(pieces) > 3 and "".join(pieces) == answer.text
     assert threads == {loop_thread}
+
+
+class Gated:
+    """A replica behind the engine protocol that keeps the prompts it was given and answers once its gate opens."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+        self.gate = asyncio.Event()
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: object = None) -> Generation:
+        self.prompts.append(prompt)
+        await self.gate.wait()
+        return Generation("x", 1, 0.1, "stop", "gated")
+
+
+async def test_a_request_that_reuses_a_prefix_meets_the_replica_that_read_it() -> None:
+    """The opening's question goes to the first replica and is still there; the paragraph that continues from it
+    goes there too, though the second is less busy; another breath's request, which reuses nothing, goes to the less
+    busy one."""
+    first, second = Gated(), Gated()
+    replicas = Replicas([first, second])  # type: ignore[list-item]  # doubles behind the protocol
+    asked = asyncio.create_task(replicas.complete("memory\n\nThe", Sampling(max_tokens=1)))
+    continued = asyncio.create_task(replicas.complete("memory\n\nThe harbour", Sampling(reuse_prefix=True)))
+    other = asyncio.create_task(replicas.complete("another breath", Sampling()))
+    async with asyncio.timeout(30):
+        while len(first.prompts) + len(second.prompts) < 3:
+            await asyncio.sleep(0)  # each request reaches its replica within a turn of the loop
+    assert first.prompts == ["memory\n\nThe", "memory\n\nThe harbour"] and second.prompts == ["another breath"]
+    first.gate.set()
+    second.gate.set()
+    await asyncio.gather(asked, continued, other)

@@ -361,6 +361,7 @@ class Replicas:
     def __init__(self, engines: Sequence[LlamaCppEngine]) -> None:
         self._engines = list(engines)
         self._in_flight = [0] * len(self._engines)
+        self._last_prompt = [""] * len(self._engines)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -370,17 +371,27 @@ class Replicas:
 
     async def chat(self, messages: Sequence[Message], sampling: Sampling, *, timeout: float | None = None,
                    on_text: TextListener | None = None) -> Generation:
-        with self._least_busy() as engine:
+        with self._busy(self._least_busy()) as engine:
             return await engine.chat(messages, sampling, timeout=timeout, on_text=on_text)
 
     async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
                        on_text: TextListener | None = None) -> Generation:
-        with self._least_busy() as engine:
+        """A completion on the least busy replica; one that asks to :attr:`~Sampling.reuse_prefix` goes to the
+        replica that last read a prefix of its prompt, where that state is (under load it would otherwise meet
+        another replica and read its whole prompt again)."""
+        holder = next((index for index, last in enumerate(self._last_prompt)
+                       if sampling.reuse_prefix and last and prompt.startswith(last)), None)
+        index = self._least_busy() if holder is None else holder
+        self._last_prompt[index] = prompt
+        with self._busy(index) as engine:
             return await engine.complete(prompt, sampling, timeout=timeout, on_text=on_text)
 
+    def _least_busy(self) -> int:
+        return min(range(len(self._engines)), key=lambda i: (self._in_flight[i], i))
+
     @contextlib.contextmanager
-    def _least_busy(self) -> Iterator[LlamaCppEngine]:
-        index = min(range(len(self._engines)), key=lambda i: (self._in_flight[i], i))
+    def _busy(self, index: int) -> Iterator[LlamaCppEngine]:
+        """Replica ``index``, counted in flight for the block."""
         self._in_flight[index] += 1
         try:
             yield self._engines[index]
