@@ -55,7 +55,7 @@ class TestEmbedded:
         assert "seven" not in generation.text and generation.text
 
     async def test_the_likeliest_next_tokens_are_reported_when_asked(self, engine: LlamaCppEngine) -> None:
-        """What an organism weighs an opening word with (LLMOrganism._likeliest_opener): at each step the likeliest
+        """What an organism weighs an opening word with (Prose._likeliest_opener): at each step the likeliest
         tokens with their log-probabilities, the one greedy decoding wrote first among them."""
         asked = await engine.complete("The sun rises in the", Sampling(max_tokens=2, temperature=0.0, alternatives=20))
         assert engine.reports_alternatives and len(asked.alternatives) == 2

@@ -26,13 +26,15 @@ from harmonix.field import Disturbance, Field, FieldCounts, FieldSnapshot, Snaps
 from harmonix.lab.prompts import standard_prompts
 from harmonix.metatalk import meta_talk
 from harmonix.metrics import echo
-from harmonix.organisms.base import GENERIC_SHARE, LLM_MODES, OPENER, LLMOrganism
+from harmonix.organisms.base import LLM_MODES
 from harmonix.organisms.listening import LEAN_WORDS, listen, prompt_words
 from harmonix.organisms.prose import (
     ATTEMPTS,
+    GENERIC_SHARE,
     GENESIS_SOURCE,
     MEMORIES,
     MEMORY_CHOICES,
+    OPENER,
     Prose,
     ProseReply,
     Settling,
@@ -120,7 +122,7 @@ async def test_the_opening_word_weighs_the_models_likelihood_with_the_lean() -> 
     assert memory.share("time") > GENERIC_SHARE >= max(memory.share("ocean"), memory.share("water"))
 
     async def opener(engine: Likely, lean: dict[str, float]) -> str:
-        organism = LLMOrganism(None, engine, memory, timeout_s=5)  # type: ignore[arg-type]  # no field needed
+        organism = Prose(None, engine, memory, timeout_s=5)  # type: ignore[arg-type]  # no field needed
         return await organism._likeliest_opener("The sea.\n\n", lean)
 
     likely = {" time": -0.1, " ocean": -1.0, " water": -2.0, " zebra": -3.0}
@@ -182,7 +184,7 @@ SEA = "What does the sea remember at night?"
 async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_where_the_model_finds_it_likely(
         config: Config) -> None:
     """"The" and a lean word among the model's likeliest next tokens there: never a prompt word, never a generic one
-    (LLMOrganism._likeliest_opener)."""
+    (Prose._likeliest_opener)."""
     async with Harmonix.open(config, cascades=False) as harmonix:
         engine, memory = await Prose.prepare(harmonix.engines, config)
         recording = Recording(engine)

@@ -94,7 +94,7 @@ class Sampling:
     reuse_prefix: bool = False
     """llama.cpp: continue from the prompt state the previous request left in the slot, where it is a prefix of
     this prompt, instead of reading the whole prompt again. Only for a request that follows one whose prompt is its
-    own prefix and was read fresh (Prose's opening, :meth:`~harmonix.organisms.base.LLMOrganism._likeliest_opener`):
+    own prefix and was read fresh (Prose's opening, :meth:`~harmonix.organisms.prose.Prose._likeliest_opener`):
     that state is the same on every run, so the same seed still samples the same answer."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -380,7 +380,7 @@ class Replicas:
         replica that last read a prefix of its prompt, where that state is (under load it would otherwise meet
         another replica and read its whole prompt again)."""
         holder = next((index for index, last in enumerate(self._last_prompt)
-                       if sampling.reuse_prefix and last and prompt.startswith(last)), None)
+                       if last and prompt.startswith(last)), None) if sampling.reuse_prefix else None
         index = self._least_busy() if holder is None else holder
         self._last_prompt[index] = prompt
         with self._busy(index) as engine:

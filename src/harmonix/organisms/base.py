@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from harmonix.engines.llm import Sampling
 from harmonix.engines.memory import Memory
 from harmonix.errors import OrganismNotFound
 
 if TYPE_CHECKING:
     from harmonix.config import Config
-    from harmonix.engines.llm import Generation, LLMEngine
+    from harmonix.engines.llm import Generation, LLMEngine, Sampling
     from harmonix.engines.shared import SharedEngines
     from harmonix.field import Field, RowLedger
 
@@ -44,14 +42,6 @@ TITLES = {"haiku": "HAiKU", "sonnet": "Sonnet", "prose": "Prose", "artist": "Art
 _MODULES = {name: f"harmonix.organisms.{name}" for name in ORGANISMS}
 _CLASSES = {"haiku": "Haiku", "sonnet": "Sonnet", "prose": "Prose", "artist": "Artist"}
 
-
-OPENER = "The"
-"""What a text an LLM organism is led into opens on, before the lean word the model finds likeliest after it
-(:meth:`LLMOrganism._likeliest_opener`): most of what a lean calls up is a noun, and "The" is where the model puts
-one."""
-OPENER_ALTERNATIVES = 100
-GENERIC_SHARE = 0.04
-"""A word in more of the memory's paragraphs than this fraction is too common to lead a text ("time": 7 %)."""
 
 TokenListener = Callable[[str, int], None]
 """Receives each piece of text an organism's model writes, with the attempt it belongs to (1, 2, …): a later attempt
@@ -191,30 +181,6 @@ class LLMOrganism(FieldOrganism):
             listener(first)
         generation = await self._engine.complete(given, sampling, timeout=self._timeout_s, on_text=listener)
         return dataclasses.replace(generation, text=first + generation.text)
-
-    async def _likeliest_opener(self, given: str, lean: Mapping[str, float]) -> str:
-        """Words for a text to open on that the prompt calls up *and* the model itself finds likely there, or ""
-        (the model then opens the text itself). Of the ``lean``'s words that are not generic (in at most
-        ``GENERIC_SHARE`` of the memory's paragraphs, :meth:`~harmonix.engines.memory.Memory.share`), the one that
-        maximises::
-
-            log p(" w" | given + OPENER) + log lean(w)
-
-        among the model's ``OPENER_ALTERNATIVES`` likeliest next tokens after ``given`` and ``OPENER`` (one greedy
-        token that reports them), returned as ``OPENER`` and the word: "The harbour". A lean word placed where the
-        model would not put it reads as planted ("Category: Art & Design …"); placed where the model's own
-        likelihood puts it, it leads the text without standing out. A generic word ("time", "way") leads nowhere.
-        An engine that reports no alternatives (an OpenAI-compatible server) is not asked."""
-        candidates = {word: weight for word, weight in lean.items()
-                      if weight > 0 and self._memory.share(word) <= GENERIC_SHARE}
-        if not candidates or not self._engine.reports_alternatives:
-            return ""
-        generation = await self._engine.complete(given + OPENER, Sampling(
-            max_tokens=1, temperature=0.0, seed=0, alternatives=OPENER_ALTERNATIVES), timeout=self._timeout_s)
-        likely = generation.alternatives[0] if generation.alternatives else {}
-        scored = [(likely[" " + word] + math.log(weight), word) for word, weight in sorted(candidates.items())
-                  if " " + word in likely]
-        return f"{OPENER} {max(scored)[1]}" if scored else ""
 
     @classmethod
     async def prepare(cls, engines: SharedEngines, config: Config) -> tuple[LLMEngine, Memory]:

@@ -27,7 +27,7 @@ a chat model as "fragments of your memory" under :data:`PERSONA`. Side by side o
 experiment prose-modes``, docs/results/experiments.md) the chat mode talked about its task or persona far more often.
 
 **Its first words.** The paragraph opens on "The" and a word the prompt calls up, where the model itself finds
-that word likely (:meth:`~harmonix.organisms.base.LLMOrganism._likeliest_opener`: of the lean's words that are not
+that word likely (:meth:`Prose._likeliest_opener`: of the lean's words that are not
 generic, the one that maximises the model's log-probability of it after the opening and "The" plus the log of its
 lean weight, among the model's hundred likeliest next tokens): "The ocean …" for a prompt about the sea at night.
 Without an opening word the small model's paragraph wandered wherever the last paragraph it read had not gone (the
@@ -77,11 +77,12 @@ it was.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -122,6 +123,15 @@ _SENTENCE = re.compile(r"[.!?:][\"')]?(?=\s)")
 MIN_TOKENS = 12
 T_LOW, T_HIGH = 0.5, 0.95
 GENESIS_SOURCE = "genesis"
+
+
+OPENER = "The"
+"""What a text an LLM organism is led into opens on, before the lean word the model finds likeliest after it
+(:meth:`Prose._likeliest_opener`): most of what a lean calls up is a noun, and "The" is where the model puts
+one."""
+OPENER_ALTERNATIVES = 100
+GENERIC_SHARE = 0.04
+"""A word in more of the memory's paragraphs than this fraction is too common to lead a text ("time": 7 %)."""
 
 
 def genesis() -> list[str]:
@@ -339,6 +349,30 @@ class Prose(LLMOrganism):
                           dissonance=listening.dissonance, temperature=t, tokens=generation.tokens,
                           tokens_per_s=generation.tokens_per_s, backend=generation.backend,
                           attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed, first=first)
+
+    async def _likeliest_opener(self, given: str, lean: Mapping[str, float]) -> str:
+        """Words for a text to open on that the prompt calls up *and* the model itself finds likely there, or ""
+        (the model then opens the text itself). Of the ``lean``'s words that are not generic (in at most
+        ``GENERIC_SHARE`` of the memory's paragraphs, :meth:`~harmonix.engines.memory.Memory.share`), the one that
+        maximises::
+
+            log p(" w" | given + OPENER) + log lean(w)
+
+        among the model's ``OPENER_ALTERNATIVES`` likeliest next tokens after ``given`` and ``OPENER`` (one greedy
+        token that reports them), returned as ``OPENER`` and the word: "The harbour". A lean word placed where the
+        model would not put it reads as planted ("Category: Art & Design …"); placed where the model's own
+        likelihood puts it, it leads the text without standing out. A generic word ("time", "way") leads nowhere.
+        An engine that reports no alternatives (an OpenAI-compatible server) is not asked."""
+        candidates = {word: weight for word, weight in lean.items()
+                      if weight > 0 and self._memory.share(word) <= GENERIC_SHARE}
+        if not candidates or not self._engine.reports_alternatives:
+            return ""
+        generation = await self._engine.complete(given + OPENER, Sampling(
+            max_tokens=1, temperature=0.0, seed=0, alternatives=OPENER_ALTERNATIVES), timeout=self._timeout_s)
+        likely = generation.alternatives[0] if generation.alternatives else {}
+        scored = [(likely[" " + word] + math.log(weight), word) for word, weight in sorted(candidates.items())
+                  if " " + word in likely]
+        return f"{OPENER} {max(scored)[1]}" if scored else ""
 
     async def _speak(self, prompt: str, paragraphs: Sequence[str], first: str, sampling: Sampling, attempt: int,
                      on_token: TokenListener | None,
