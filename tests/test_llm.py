@@ -257,19 +257,20 @@ class Gated:
         return Generation("x", 1, 0.1, "stop", "gated")
 
 
-async def test_a_request_that_reuses_a_prefix_meets_the_replica_that_read_it() -> None:
+@pytest.mark.parametrize("paragraph", ["memory\n\nThe harbour", "memory\n\n"], ids=["word-chosen", "none-chosen"])
+async def test_a_request_that_reuses_a_prefix_meets_the_replica_that_read_it(paragraph: str) -> None:
     """The opening's question goes to the first replica and is still there; the paragraph that continues from it
-    goes there too, though the second is less busy; another breath's request, which reuses nothing, goes to the less
-    busy one."""
+    (its prompt longer, or shorter where no word was chosen) goes there too, though the second is less busy; another
+    breath's request, which reuses nothing, goes to the less busy one."""
     first, second = Gated(), Gated()
     replicas = Replicas([first, second])  # type: ignore[list-item]  # doubles behind the protocol
     asked = asyncio.create_task(replicas.complete("memory\n\nThe", Sampling(max_tokens=1)))
-    continued = asyncio.create_task(replicas.complete("memory\n\nThe harbour", Sampling(reuse_prefix=True)))
+    continued = asyncio.create_task(replicas.complete(paragraph, Sampling(reuse_prefix=True)))
     other = asyncio.create_task(replicas.complete("another breath", Sampling()))
     async with asyncio.timeout(30):
         while len(first.prompts) + len(second.prompts) < 3:
             await asyncio.sleep(0)  # each request reaches its replica within a turn of the loop
-    assert first.prompts == ["memory\n\nThe", "memory\n\nThe harbour"] and second.prompts == ["another breath"]
+    assert first.prompts == ["memory\n\nThe", paragraph] and second.prompts == ["another breath"]
     first.gate.set()
     second.gate.set()
     await asyncio.gather(asked, continued, other)

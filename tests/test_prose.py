@@ -50,7 +50,7 @@ class Recording:
     """Delegates to a real engine and keeps, as text, everything it was given."""
 
     def __init__(self, inner: LLMEngine) -> None:
-        self.inner, self.sent, self.answers = inner, [], []
+        self.inner, self.sent, self.samplings, self.answers = inner, [], [], []
 
     @property
     def backend(self) -> str:
@@ -69,6 +69,7 @@ class Recording:
     async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
                        on_text: TextListener | None = None):
         self.sent.append(prompt)
+        self.samplings.append(sampling)
         self.answers.append(await self.inner.complete(prompt, sampling, timeout=timeout, on_text=on_text))
         return self.answers[-1]
 
@@ -121,21 +122,49 @@ async def test_the_opening_word_weighs_the_models_likelihood_with_the_lean() -> 
     memory = Memory.build(["The time of day and the hour of the clock."] * 29 + ["The ocean and the water at night."])
     assert memory.share("time") > GENERIC_SHARE >= max(memory.share("ocean"), memory.share("water"))
 
+    def organism(engine: Likely) -> Prose:
+        return Prose(None, engine, memory, timeout_s=5)  # type: ignore[arg-type]  # no field needed
+
     async def opener(engine: Likely, lean: dict[str, float]) -> str:
-        organism = Prose(None, engine, memory, timeout_s=5)  # type: ignore[arg-type]  # no field needed
-        return await organism._likeliest_opener("The sea.\n\n", lean)
+        prose = organism(engine)
+        return await prose._likeliest_opener("The sea.\n\n", prose._opener_candidates(lean))
 
     likely = {" time": -0.1, " ocean": -1.0, " water": -2.0, " zebra": -3.0}
     engine = Likely(likely)
-    assert await opener(engine, {"time": 1.0, "ocean": 1.0, "water": 1.0}) == "The ocean", "time is generic"
+    assert organism(engine)._opener_candidates({"time": 1.0, "ocean": 1.0, "water": 0.5, "zebra": 0.0}) == {
+        "ocean": 1.0, "water": 0.5}, "time is generic, zebra not leaned to"
+    assert await opener(engine, {"time": 1.0, "ocean": 1.0, "water": 1.0}) == "The ocean"
     prompt, sampling = engine.asked[0]
     assert prompt == "The sea.\n\n" + OPENER and sampling.max_tokens == 1 and sampling.temperature == 0.0
     assert sampling.alternatives > 0
     # ocean: -1.0 + log 0.1 = -3.30; water: -2.0 + log 1 = -2.0
     assert await opener(Likely(likely), {"ocean": 0.1, "water": 1.0}) == "The water"
     assert await opener(Likely(likely), {"harbour": 1.0}) == "", "no lean word among the likely ones"
-    silent = Likely(likely, reports=False)
-    assert await opener(silent, {"ocean": 1.0}) == "" and silent.asked == []
+    assert organism(Likely(likely, reports=False))._opener_candidates({"ocean": 1.0}) == {}, "such an engine is not asked"
+
+
+class Asked(Likely):
+    """:class:`Likely` for the opening's question; any other request is a paragraph, answered with ``GOOD``."""
+
+    async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
+                       on_text: TextListener | None = None):
+        self.asked.append((prompt, sampling))
+        if sampling.alternatives:
+            return Generation(" x", 1, 0.1, "length", self.backend, (self.likely,) if self.likely else ())
+        return Generation(GOOD, len(GOOD.split()), 0.1, "stop", self.backend)
+
+
+@pytest.mark.parametrize("likely", [{" zzz": -0.1}, {}], ids=["no-lean-word-likely", "none-reported"])
+async def test_the_paragraph_continues_from_the_openings_question_even_when_no_word_is_chosen(
+        config: Config, likely: dict[str, float]) -> None:
+    """Asking read the opening once; the paragraph's prompt begins like the asked one, so it reuses that state
+    instead of reading the opening a second time (a cascade paid ~3 s for it when no word was chosen)."""
+    engine = Asked(likely)
+    async with prose_on(config, engine) as (prose, _):
+        reply = await prose.answer(SEA, seed=4)
+    (asked, question), (paragraph, sampling) = engine.asked
+    assert question.alternatives and reply.first == "" and paragraph == reply.given
+    assert asked.startswith(paragraph) and sampling.reuse_prefix
 
 
 GOOD = "The lamp in the hallway keeps its own counsel. Dust settles on the stair like a slow and patient snow."
@@ -200,6 +229,8 @@ async def test_the_paragraph_opens_on_a_word_the_prompt_calls_up_where_the_model
         assert memory.share(word) <= GENERIC_SHARE
         asked = recording.sent.index(reply.given[: -len(word) - 1])  # the opening and "The": what the model weighed
         assert " " + word in recording.answers[asked].alternatives[0], "one of the model's own likeliest words"
+        continued = recording.sent.index(reply.given)
+        assert continued == asked + 1 and recording.samplings[continued].reuse_prefix, "from the asking's state"
 
 
 async def conversation(home: Path, prompts: Sequence[str]) -> list[ProseReply]:

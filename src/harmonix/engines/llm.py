@@ -92,10 +92,10 @@ class Sampling:
     """How many of the likeliest tokens to report at each step (:attr:`Generation.alternatives`; 0: none). Sent as
     the completion's ``logprobs``: llama.cpp reports up to the count asked; OpenAI's own API at most 5."""
     reuse_prefix: bool = False
-    """llama.cpp: continue from the prompt state the previous request left in the slot, where it is a prefix of
-    this prompt, instead of reading the whole prompt again. Only for a request that follows one whose prompt is its
-    own prefix and was read fresh (Prose's opening, :meth:`~harmonix.organisms.prose.Prose._likeliest_opener`):
-    that state is the same on every run, so the same seed still samples the same answer."""
+    """llama.cpp: continue from the prompt state the previous request left in the slot, as far as the two prompts
+    begin alike, instead of reading the whole prompt again. Only for a request that follows one that was read
+    fresh and begins like it (Prose's opening, :meth:`~harmonix.organisms.prose.Prose._likeliest_opener`): that
+    state is the same on every run, so the same seed still samples the same answer."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def request(self, *, llamacpp: bool) -> dict[str, Any]:
@@ -377,10 +377,11 @@ class Replicas:
     async def complete(self, prompt: str, sampling: Sampling, *, timeout: float | None = None,
                        on_text: TextListener | None = None) -> Generation:
         """A completion on the least busy replica; one that asks to :attr:`~Sampling.reuse_prefix` goes to the
-        replica that last read a prefix of its prompt, where that state is (under load it would otherwise meet
-        another replica and read its whole prompt again)."""
+        replica that last read a prompt one of them begins with, where that state is (under load it would otherwise
+        meet another replica and read its whole prompt again)."""
         holder = next((index for index, last in enumerate(self._last_prompt)
-                       if last and prompt.startswith(last)), None) if sampling.reuse_prefix else None
+                       if last and (prompt.startswith(last) or last.startswith(prompt))),
+                      None) if sampling.reuse_prefix else None
         index = self._least_busy() if holder is None else holder
         self._last_prompt[index] = prompt
         with self._busy(index) as engine:

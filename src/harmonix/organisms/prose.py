@@ -329,11 +329,11 @@ class Prose(LLMOrganism):
             t = temperature(listening.dissonance, T_LOW, T_HIGH)
             for attempt in range(1, ATTEMPTS + 1):
                 paragraphs = opening(snapshot, listening, rng)
-                first = (await self._likeliest_opener(completion_prompt(paragraphs), listening.lean)
-                         if self._mode == "completion" else "")
+                candidates = self._opener_candidates(listening.lean)
+                first = await self._likeliest_opener(completion_prompt(paragraphs), candidates) if candidates else ""
                 given, generation, settling = await self._speak(prompt, paragraphs, first, Sampling(
                     max_tokens=MAX_TOKENS, temperature=t, seed=rng.getrandbits(31), stop=STOP,
-                    reuse_prefix=bool(first)), attempt, on_token, on_settled)
+                    reuse_prefix=bool(candidates)), attempt, on_token, on_settled)
                 text, problem = settling.reply(generation.text)
                 if problem is None:
                     break
@@ -350,10 +350,19 @@ class Prose(LLMOrganism):
                           tokens_per_s=generation.tokens_per_s, backend=generation.backend,
                           attempts=len(rejected) + 1, rejected=tuple(rejected), seed=seed, first=first)
 
-    async def _likeliest_opener(self, given: str, lean: Mapping[str, float]) -> str:
+    def _opener_candidates(self, lean: Mapping[str, float]) -> dict[str, float]:
+        """The lean's words a paragraph may open on (:meth:`_likeliest_opener`): those that are not generic (in at
+        most ``GENERIC_SHARE`` of the memory's paragraphs, :meth:`~harmonix.engines.memory.Memory.share`); none in
+        chat mode or with an engine that reports no alternatives (an OpenAI-compatible server), which are not
+        asked."""
+        if self._mode != "completion" or not self._engine.reports_alternatives:
+            return {}
+        return {word: weight for word, weight in lean.items()
+                if weight > 0 and self._memory.share(word) <= GENERIC_SHARE}
+
+    async def _likeliest_opener(self, given: str, candidates: Mapping[str, float]) -> str:
         """Words for a text to open on that the prompt calls up *and* the model itself finds likely there, or ""
-        (the model then opens the text itself). Of the ``lean``'s words that are not generic (in at most
-        ``GENERIC_SHARE`` of the memory's paragraphs, :meth:`~harmonix.engines.memory.Memory.share`), the one that
+        (the model then opens the text itself). Of the ``candidates`` (:meth:`_opener_candidates`), the one that
         maximises::
 
             log p(" w" | given + OPENER) + log lean(w)
@@ -362,11 +371,9 @@ class Prose(LLMOrganism):
         token that reports them), returned as ``OPENER`` and the word: "The harbour". A lean word placed where the
         model would not put it reads as planted ("Category: Art & Design …"); placed where the model's own
         likelihood puts it, it leads the text without standing out. A generic word ("time", "way") leads nowhere.
-        An engine that reports no alternatives (an OpenAI-compatible server) is not asked."""
-        candidates = {word: weight for word, weight in lean.items()
-                      if weight > 0 and self._memory.share(word) <= GENERIC_SHARE}
-        if not candidates or not self._engine.reports_alternatives:
-            return ""
+        Either way the paragraph's prompt shares its beginning, ``given``, with this one, so the paragraph
+        continues from the state this asking left (:attr:`~harmonix.engines.llm.Sampling.reuse_prefix`) even
+        when no word is chosen."""
         generation = await self._engine.complete(given + OPENER, Sampling(
             max_tokens=1, temperature=0.0, seed=0, alternatives=OPENER_ALTERNATIVES), timeout=self._timeout_s)
         likely = generation.alternatives[0] if generation.alternatives else {}
