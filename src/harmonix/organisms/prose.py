@@ -36,11 +36,11 @@ whatever the model thought of it led better (0.11 at ``77867ab``) but read as pl
 heading ("Category: Art & Design …"). Drawn only among words the model opens sentences on in its memory, it led
 little (+0.044 at ``a2657f4``): few of a prompt's words are ever sentence openers. Chosen by the model's own
 likelihood after "The", +0.081 [+0.052, +0.113] (docs/results/evaluation.md, "Where Prose's lead went"). Asking
-costs a second reading of the prompt, so the paragraph then continues from the state that reading left
-(:attr:`~harmonix.engines.llm.Sampling.reuse_prefix`); in a cascade a breath still takes about 3 s longer, for a
-reason not yet found (docs/results/benchmarks.md). The word is from the lean, so never one of the prompt's own
-words. Chat mode, and a model behind an OpenAI-compatible server (which reports no likelihoods),
-have no opening words: the model opens the paragraph itself.
+reads the prompt once, so the paragraph then continues from the state that reading left, whether a word was chosen
+or not (:attr:`~harmonix.engines.llm.Sampling.reuse_prefix`): a cascade takes as long as it did without the opener
+(docs/results/benchmarks.md). The word is from the lean, so never one of the prompt's own words. Chat mode, and a
+model behind an OpenAI-compatible server (which reports no likelihoods), have no opening words: the model opens the
+paragraph itself.
 
 **Guarding the crystal.** A first sentence that talks about the task ("Here is a paragraph about …") is dropped when
 the rest is clean and long enough (:func:`without_preamble`). A reply is rejected, never stored, and tried again
