@@ -36,6 +36,14 @@ def test_quotes_are_verbatim_parts_of_each_voice() -> None:
     assert all(chosen[voice] in VOICES_SAID[voice] for voice in chosen)
 
 
+def test_prose_is_quoted_a_whole_sentence_never_from_inside_an_abbreviation() -> None:
+    """A cut at "e.g." once quoted "humanity) to share their own stories, …" as a sentence of Prose."""
+    prose = ("A more modern example is a platform where people from different worlds (e.g. humanity) share "
+             "their own stories and pictures of the harbour. It grew.")
+    chosen = quotes({"prose": prose}, resonance=lambda text: float("harbour" in text))
+    assert chosen["prose"] == prose[: prose.index(" It grew.")]
+
+
 def test_a_missing_voice_is_left_out() -> None:
     assert set(quotes({"haiku": VOICES_SAID["haiku"], "prose": ""})) == {"haiku"}
 

@@ -373,6 +373,7 @@ async def test_tokens_stream_to_a_listener_with_their_attempt(config: Config) ->
 
 MORE = " Somewhere a kettle remembers the morning while the window holds the last of the light."
 PREAMBLE = "Here is a paragraph about the evening, as you asked, written in my own words. "
+ABBREVIATED = " Small things, e.g. the kettle and the window, keep the evening for whoever comes home late."
 PERSONA_TALK = " I am Prose, and this is the paragraph that grows out of the fragments I remember."
 
 
@@ -396,6 +397,8 @@ def re_words(text: str) -> list[str]:
     (GOOD + MORE + " ", [GOOD, MORE], GOOD + MORE),
     (PREAMBLE + GOOD + " ", [GOOD], GOOD),  # the preamble is never shown: dropped before anything settles
     (GOOD + PERSONA_TALK + MORE + " ", [GOOD], GOOD),  # the whole fails once GOOD settled: the reply is GOOD
+    (GOOD + ABBREVIATED + " ", [GOOD, ABBREVIATED], GOOD + ABBREVIATED),  # "e.g." ends no sentence
+    (GOOD + ABBREVIATED + PERSONA_TALK, [GOOD, ABBREVIATED], GOOD + ABBREVIATED),  # nor is a cut made there
 ])
 def test_a_paragraph_settles_sentence_by_sentence_and_what_settled_begins_its_reply(
         written: str, settled: list[str], reply: str) -> None:

@@ -16,6 +16,8 @@ from harmonix.text import (
     line_syllables,
     ngrams,
     rhyme_key,
+    sentence_ends,
+    sentences,
     stress_pattern,
     syllables,
     tokenize,
@@ -142,3 +144,32 @@ class TestValidateText:
     )
     def test_accepts_ordinary_and_hostile_looking_text(self, good: str) -> None:
         assert validate_text(good) is good
+
+
+class TestSentences:
+    def test_a_sentence_ends_at_a_mark_before_whitespace_with_a_closing_quote_or_bracket(self) -> None:
+        assert sentences('It rained. "Did it?" she asked! (Yes.) The end') == [
+            "It rained.", '"Did it?"', "she asked!", "(Yes.)", "The end"]
+        assert sentences("No end mark here") == ["No end mark here"] and sentences("  ") == []
+
+    @pytest.mark.parametrize("text", [
+        "People share their stories (e.g. humanity) on every platform they can find.",
+        "Some apps, i.e. the popular ones, sell what they learn about you.",
+        "Dr. Smith met Mrs. Jones at St. Paul's at 9 a.m. and left.",
+        "Apps like Instagram, Facebook, etc. are where the stories go.",
+        "The letter was signed J. R. Tolkien and nothing else.",
+    ])
+    def test_an_abbreviation_or_an_initial_does_not_end_a_sentence(self, text: str) -> None:
+        assert sentences(text) == [text]
+
+    def test_a_word_that_only_looks_like_an_abbreviation_still_ends_one(self) -> None:
+        assert sentences("I said no. She said yes. It was Sunday. Then it rained.") == [
+            "I said no.", "She said yes.", "It was Sunday.", "Then it rained."]
+
+    def test_ends_found_while_text_streams_in_stay_ends(self) -> None:
+        """An end depends only on the text before it: every end found in a prefix is an end of the whole."""
+        text = "The sea (e.g. the harbour) was calm. Dr. Ross slept. The boats waited, etc. and so on. Done."
+        whole = list(sentence_ends(text))
+        for cut in range(len(text) + 1):
+            assert set(sentence_ends(text[:cut])) <= set(whole), text[:cut]
+        assert [text[end - 1] for end in whole] == [".", ".", "."]

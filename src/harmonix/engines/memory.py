@@ -34,7 +34,6 @@ import asyncio
 import gzip
 import json
 import math
-import re
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -43,7 +42,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from harmonix.engines.lexicon import Lexicon
-from harmonix.text import content_words, stem, tokenize
+from harmonix.text import content_words, sentences, stem, tokenize
 
 if TYPE_CHECKING:
     from harmonix.engines.shared import SharedEngines
@@ -53,7 +52,6 @@ REMEMBERED_QUERIES = 4096
 ASSOCIATE_WEIGHT = 0.5
 CO_OCCURRENCE_WEIGHT = 0.5
 K1, B = 1.2, 0.75
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 
 def stems_of(text: str) -> list[str]:
@@ -90,7 +88,7 @@ class Memory:
         keys = []
         openers: Counter[str] = Counter()
         for index, text in enumerate(texts):
-            openers.update(tokens[0] for tokens in map(tokenize, _SENTENCE_BREAK.split(text)) if tokens)
+            openers.update(tokens[0] for tokens in map(tokenize, sentences(text)) if tokens)
             words = content_words(tokenize(text))
             lengths.append(len(words))
             keys.append(frozenset(stem(word) for word in words))

@@ -36,7 +36,6 @@ reference Harmonix is not: the same LLM answering each prompt as a plain assista
 from __future__ import annotations
 
 import random
-import re
 import statistics
 import tempfile
 import time
@@ -54,11 +53,10 @@ from harmonix.metatalk import meta_talk, meta_talk_rate
 from harmonix.metrics import distinct_n, echo, is_optimal
 from harmonix.organisms.base import plain
 from harmonix.progress import NO_PROGRESS, Progress, Tracker
-from harmonix.text import is_known, syllables, tokenize
+from harmonix.text import is_known, sentences, syllables, tokenize
 
 ORGANISMS = ("haiku", "sonnet", "prose", "cascade", "chatbot")
 HIGH_DISSONANCE = 0.99
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +271,9 @@ async def eval_prose(config: Config, prompts: Sequence[str], task: Tracker) -> R
             "meta_talk_in_attempts": meta_talk_attempts(replies),
             "memories_per_turn_mean": statistics.mean(reply.memories for reply in replies),
             "tokens_per_s": statistics.median(reply.tokens_per_s for reply in replies)}
-    sentences = [(reply, _SENTENCE_END.split(reply.text)) for reply in replies]
-    planted = ([parts[0] for reply, parts in sentences if reply.first],
-               [part for reply, parts in sentences for part in (parts[1:] if reply.first else parts)])
+    cut = [(reply, sentences(reply.text)) for reply in replies]
+    planted = ([parts[0] for reply, parts in cut if reply.first and parts],
+               [part for reply, parts in cut for part in (parts[1:] if reply.first else parts)])
     return Replies(texts, seconds, [reply.dissonance for reply in replies], sum(copies(t, windows, 8) for t in texts),
                    form, planted=planted)
 

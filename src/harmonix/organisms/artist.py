@@ -71,7 +71,7 @@ from harmonix.organisms.base import (
     without_debris,
 )
 from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup
-from harmonix.text import content_words, ngrams, tokenize, validate_text
+from harmonix.text import content_words, ngrams, sentences, tokenize, validate_text
 
 NAME = SYNTHESIS
 ARTIST = NAME
@@ -113,10 +113,9 @@ def quotes(voices: Mapping[str, str], resonance: Callable[[str], float] = lambda
     if sonnet_lines:
         pairs = ["\n".join(sonnet_lines[i : i + 2]) for i in range(0, len(sonnet_lines), 2)]
         chosen["sonnet"] = max(reversed(pairs), key=resonance)
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", voices.get("prose", "")) if s.strip()]
-    if sentences:
-        chosen["prose"] = max(sentences, key=lambda s: (resonance(s), len(content_words(tokenize(s))),
-                                                        -sentences.index(s)))
+    prose = sentences(voices.get("prose", ""))
+    if prose:
+        chosen["prose"] = max(prose, key=lambda s: (resonance(s), len(content_words(tokenize(s))), -prose.index(s)))
     return chosen
 
 
@@ -170,7 +169,7 @@ def own_lines(text: str, chosen: Mapping[str, str], *, truncated: bool = False, 
     (module docstring)."""
     raw_lines = [line for line in text.splitlines() if line.strip()]
     if len(raw_lines) < MIN_OWN_LINES:
-        raw_lines = re.split(r"(?<=[.!?])\s+", " ".join(raw_lines))
+        raw_lines = sentences(" ".join(raw_lines))
     if truncated and len(raw_lines) > 1 and not text.endswith("\n"):
         finished = _usable(raw_lines[:-1], chosen, given)
         if len(finished) >= MIN_OWN_LINES:
@@ -185,7 +184,7 @@ def _usable(raw_lines: Sequence[str], chosen: Mapping[str, str], given: str) -> 
     for raw in raw_lines:
         line = without_debris(_BULLET.sub("", raw).strip().strip('"').strip())
         if len(tokenize(line)) > MAX_LINE_WORDS:
-            line = re.split(r"(?<=[.!?])\s+", line)[0]
+            line = sentences(line)[0]
         if (len(tokenize(line)) >= MIN_LINE_WORDS and line.lower() not in quoted
                 and line.lower() not in {kept.lower() for kept in lines} and not line.endswith(":")
                 and not read & set(ngrams(tokenize(line), COPY_WINDOW)) and meta_talk(line) is None):

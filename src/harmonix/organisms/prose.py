@@ -103,7 +103,7 @@ from harmonix.organisms.base import (
     without_debris,
 )
 from harmonix.organisms.listening import HEARD_TURNS, Listening, listen, lookup, with_recalled
-from harmonix.text import content_words, ngrams, tokenize, validate_text
+from harmonix.text import content_words, ngrams, sentence_ends, tokenize, validate_text
 
 NAME = "prose"
 PERSONA = (
@@ -190,7 +190,7 @@ def clean(text: str) -> str:
         text = rest
     text = without_debris(re.sub(r"\s+", " ", text.strip().strip('"').strip()))
     if text and text[-1] not in ".!?\"'":
-        ends = [match.end() for match in re.finditer(r"[.!?][\"')]?(?=\s|$)", text)]
+        ends = list(sentence_ends(text + " "))
         if ends and len(tokenize(text[: ends[-1]])) >= MIN_TOKENS:
             text = text[: ends[-1]]
     return text
@@ -232,7 +232,6 @@ def rejection(text: str, prompt: str, given: str = "") -> str | None:
     return None
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"')]?(?=\s)")
 
 
 class Settling:
@@ -240,7 +239,7 @@ class Settling:
     whatever the model writes next, so that it can be shown at once (the OpenAI route streams it) and no rejected
     attempt ever reaches a reader.
 
-    At each sentence end (an end mark followed by a space, where :func:`clean` cuts), the paragraph so far,
+    At each sentence end (:func:`~harmonix.text.sentence_ends`, where :func:`clean` cuts too), the paragraph so far,
     ``without_preamble(clean(...))``, is judged by :func:`rejection`; when it passes, it is settled. Once something is
     settled the attempt is never rejected: if the whole paragraph fails at the end, the reply is what had settled
     (:meth:`reply`). Every reply therefore passed every guard, and whatever was shown of it is its beginning."""
@@ -256,9 +255,9 @@ class Settling:
         """Take the next piece the model wrote; return what it settles (often "")."""
         self._written += piece
         before = self.text
-        for end in _SENTENCE_END.finditer(self._written, self._judged):
-            self._judged = end.end()
-            candidate = without_preamble(clean(self._written[: end.end()]))
+        for end in sentence_ends(self._written, self._judged):
+            self._judged = end
+            candidate = without_preamble(clean(self._written[:end]))
             if candidate.startswith(self.text) and rejection(candidate, self._prompt, self._given) is None:
                 self.text = candidate
         return self.text[len(before):]

@@ -9,11 +9,13 @@ from harmonix.text.phonetics import (
     stress_pattern,
     syllables,
 )
+from harmonix.text.sentences import ABBREVIATIONS, sentence_ends, sentences
 from harmonix.text.stopwords import CONVERSATIONAL, STOPWORDS, content_words, is_content_word, subject_words
 from harmonix.text.tokens import Trigram, ngrams, normalize, stem, tokenize, trigrams
 from harmonix.text.validate import MAX_TEXT_CHARS, TEXT_SCHEMA, validate_text, visible
 
 __all__ = [
+    "ABBREVIATIONS",
     "CONVERSATIONAL",
     "MAX_TEXT_CHARS",
     "STOPWORDS",
@@ -28,6 +30,8 @@ __all__ = [
     "normalize",
     "pronunciation",
     "rhyme_key",
+    "sentence_ends",
+    "sentences",
     "stem",
     "stress_pattern",
     "subject_words",
