@@ -42,7 +42,8 @@ no subject ("Tell me more.") is the exception: listening then leans on the promp
 others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances). How much its field carries is measured
 by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme,
 +0.032 [-0.002, +0.065] at ``bbb984a`` (+0.038 [+0.008, +0.069] one run earlier, at ``75b5146``; -0.015 at ``5bb0ffe``)
-on five pairs of themes, +0.041 [+0.010, +0.072] on ten at ``5a0a852``.
+on five pairs of themes, +0.041 [+0.010, +0.072] on ten at ``5a0a852``, +0.042 [+0.005, +0.078] on the ten at
+``e4445a3`` (docs/experiments/memory-opener.md).
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 

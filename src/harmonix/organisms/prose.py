@@ -63,8 +63,9 @@ word is chosen from, and their stems (at half a weight one turn back, halving ea
 prompt's in choosing which memories surface. The present prompt still leads; six turns on, a prompt has faded.
 Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of
 a theme, +0.024 [-0.009, +0.057] at ``bbb984a`` on five pairs of themes (before issue 24: -0.001), +0.019 [-0.007,
-+0.044] on ten at ``5a0a852``, so it is not shown yet in the colony; breathing alone (no exhale) on the ten, +0.052
-[+0.025, +0.081]; docs/experiments/memory.md, memory-ten-pairs.md. In an ordinary conversation of unrelated prompts
++0.044] on ten at ``5a0a852`` (breathing alone, no exhale, +0.052 [+0.025, +0.081]), and in the colony since its
+opener +0.062 [+0.013, +0.117] on the ten at ``e4445a3``; docs/experiments/memory.md, memory-ten-pairs.md,
+memory-opener.md. In an ordinary conversation of unrelated prompts
 (``harmonix eval``, lagged influence), a reply still leans towards the prompt one turn back: k = 1 +0.040 [+0.019,
 +0.064] at ``1564e80``, fading to +0.006 by k = 3.
 

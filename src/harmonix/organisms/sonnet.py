@@ -70,7 +70,8 @@ what it heard"), and lets their stems join the query its own lines are ranked by
 b and c," and the lines of its earlier sonnets that surface carry the last few prompts, the present one strongest; six
 turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
 probe after three prompts of a theme, +0.048 [+0.025, +0.072] at ``bbb984a`` on five pairs of themes (before issue 24:
-+0.010), +0.029 [+0.008, +0.051] on ten at ``5a0a852``; docs/experiments/memory.md, memory-ten-pairs.md.
++0.010), +0.029 [+0.008, +0.051] on ten at ``5a0a852``, +0.028 [+0.009, +0.048] again on the ten at ``e4445a3``;
+docs/experiments/memory.md, memory-ten-pairs.md, memory-opener.md.
 
 **One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, listen (dissonance, lean) and
 phase, compose off the event loop, ingest the sonnet, store the phase, record the turn.
