@@ -127,9 +127,8 @@ GENESIS_SOURCE = "genesis"
 
 
 OPENER = "The"
-"""What a text an LLM organism is led into opens on, before the lean word the model finds likeliest after it
-(:meth:`Prose._likeliest_opener`): most of what a lean calls up is a noun, and "The" is where the model puts
-one."""
+"""What Prose's paragraph opens on, before the lean word the model finds likeliest after it
+(:meth:`Prose._likeliest_opener`): most of what a lean calls up is a noun, and "The" is where the model puts one."""
 OPENER_ALTERNATIVES = 100
 GENERIC_SHARE = 0.04
 """A word in more of the memory's paragraphs than this fraction is too common to lead a text ("time": 7 %)."""
@@ -231,8 +230,6 @@ def rejection(text: str, prompt: str, given: str = "") -> str | None:
     if talk is not None:
         return f"talks about its task or itself ({talk!r})"
     return None
-
-
 
 
 class Settling:
