@@ -346,7 +346,9 @@ def test_a_key_is_asked_once_and_busy_failed_and_lost_breaths_leave_the_page_usa
 
         watch_states(driver)
         type_and_enter(driver, "one more time")
-        until(driver, lambda d: "done" in seen_states(d).get("haiku", []), "the first panel")
+        # The panels keep the last breath's states until the server answers, so "done" counts only after "waiting".
+        until(driver, lambda d: "waiting" in (seen := seen_states(d).get("haiku", ["idle"]))[:-1] and seen[-1] == "done",
+              "the first panel of this breath")
         server.process.kill()
         until(driver, lambda d: "connection to the server was lost" in text_of(d, "prompt-error") and send_enabled(d),
               "the lost connection, said")
