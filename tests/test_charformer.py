@@ -107,3 +107,21 @@ class TestSampling:
         samples = engine.sample(["x"] * 4, max_new=50, rng=np.random.default_rng(1), guide=OnlyVowels())
         assert all(len(s.text) == 12 and set(s.text) <= set("aeiou") for s in samples)
         assert all(np.isfinite(s.mean_log_probability) and s.mean_log_probability < 0 for s in samples)
+
+
+def test_scoring_reads_the_context_once_and_matches_a_full_pass(random_weights: Path) -> None:
+    """``score`` shares one reading of the context among its rows; each row's log-probability is the one a full
+    forward pass over context and continuation gives, whatever the other rows' lengths."""
+    engine = Charformer.load(random_weights)
+    context, continuations = "the river and the stone\n", ["a", "the sea ", "", "and all the night is long "]
+    history = engine.encode(context)
+    scores = engine.score(context, continuations)
+    for continuation, score in zip(continuations, scores, strict=True):
+        row = engine.encode(continuation)
+        logits = engine.forward(np.array([history + row]))[0]
+        shifted = logits - logits.max(-1, keepdims=True)
+        natural = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        expected = sum(float(natural[len(history) - 1 + i, char]) for i, char in enumerate(row))
+        assert abs(score - expected) < 1e-3, continuation
+    assert scores[2] == 0.0
+    assert abs(engine.score(context, ["a"])[0] - scores[0]) < 1e-5, "a row alone scores as it does in a batch"

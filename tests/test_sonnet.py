@@ -20,7 +20,9 @@ from harmonix.lab.prompts import standard_prompts
 from harmonix.organisms.haiku import Haiku
 from harmonix.organisms.listening import Listening, listen
 from harmonix.organisms.sonnet import (
+    LEADS,
     LINE_ATTEMPTS,
+    OPENERS,
     OPENING_CHOICES,
     OPENING_FLOOR,
     PHASES,
@@ -36,7 +38,8 @@ from harmonix.organisms.sonnet import (
     load_engine,
     load_rhymes,
     next_phase,
-    opening_word,
+    opened_on,
+    openers,
     packaged_model_dir,
     priming_text,
     punctuate,
@@ -81,13 +84,14 @@ class TestLineGuide:
         guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None)
         assert "\n" not in allowed_chars(guide.allowed(0, "The winter night is cold and full of the"))
 
-    def test_a_given_opening_is_spelled_first_then_the_line_goes_free(self) -> None:
-        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, "Ocean")
-        assert allowed_chars(guide.allowed(0, "")) == {"O"}
-        assert allowed_chars(guide.allowed(0, "Oce")) == {"a"}
+    def test_each_row_spells_its_share_of_the_openings_then_goes_free(self) -> None:
+        guide = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, ("Ocean", "The shore"))
+        assert allowed_chars(guide.allowed(0, "")) == {"O"} and allowed_chars(guide.allowed(1, "")) == {"T"}
+        assert allowed_chars(guide.allowed(2, "Oce")) == {"a"}, "row 2 opens as row 0 does"
+        assert allowed_chars(guide.allowed(3, "The")) == {" "} and allowed_chars(guide.allowed(3, "The ")) == {"s"}
         assert allowed_chars(guide.allowed(0, "Ocean")) == {" "}
         assert len(allowed_chars(guide.allowed(0, "Ocean "))) > 20
-        unspellable = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, "Océan")
+        unspellable = LineGuide(VOCAB, load_rhymes(packaged_model_dir()), None, None, ("Océan",))
         assert allowed_chars(unspellable.allowed(0, "")) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
     def test_the_second_line_of_a_pair_spells_a_rhyme(self) -> None:
@@ -189,6 +193,24 @@ def test_a_sonnet_weary_of_its_last_one_does_not_repeat_its_phrases() -> None:
     assert len(shared) <= 0.2 * len(grams), sorted(shared)
 
 
+def test_a_sonnet_opens_its_quatrains_on_what_the_prompt_called_up_each_word_once() -> None:
+    """The lines ``planted`` names are quatrain (or couplet) openings, each beginning on a different lean word,
+    alone or after a lead; no other line is named."""
+    engine = load_engine()
+    heard = listen("the sea at night", snapshot_of(), MEMORY)
+    composition = compose(engine.model, engine.copy_filter, engine.rhymes, "The winter light upon the hill,\n", 0.6,
+                          np.random.default_rng(3), heard)
+    assert composition.planted and set(composition.planted) <= {0, 4, 8, 12}
+    words = []
+    for index in composition.planted:
+        opening = tokenize(composition.lines[index])[:2]
+        word = opening[0] if opening[0] in heard.lean else opening[1]
+        assert word in heard.strongest(OPENING_CHOICES + len(words)) and (word == opening[0] or
+                                                                          opening[0].capitalize() + " " in LEADS)
+        words.append(word)
+    assert len(set(words)) == len(words)
+
+
 def test_a_line_no_hot_batch_could_shape_is_tried_again_cool() -> None:
     """Form comes first: when ``LINE_ATTEMPTS`` batches at the phase's temperature bring no shaped line, Sonnet
     samples up to ``RESCUE_ATTEMPTS`` more at the coolest phase's temperature, and the next line starts hot again.
@@ -213,21 +235,34 @@ def test_a_line_no_hot_batch_could_shape_is_tried_again_cool() -> None:
     assert composition.batches == len(asked) <= len(SCHEME) * (LINE_ATTEMPTS + RESCUE_ATTEMPTS)
 
 
-def test_a_quatrain_opens_on_a_called_up_word_the_model_can_carry_never_on_the_prompts() -> None:
-    """The opening is the lean word the model finds likeliest to begin a line, never a prompt word and never one
-    already opened on; a word the model would not write there is not forced on it."""
+def test_a_quatrain_may_open_on_called_up_words_the_model_can_carry_never_on_the_prompts() -> None:
+    """The openings are the lean's words, alone or after a lead such as "The", the ``OPENERS`` the model finds
+    likeliest to begin a line, never a prompt word and never a word already opened on; an opening the model would
+    not write there is not forced on it."""
     model = load_engine().model
     heard = listen("the sea at night", snapshot_of(), MEMORY)
     context = "When I do count the clock that tells the time,\n"
-    first = opening_word(model, context, heard, [])
-    choices = [word.capitalize() for word in heard.strongest(OPENING_CHOICES)]
-    assert first in choices and first.lower() not in {"sea", "night"}
-    scores = model.score(context, [word + " " for word in choices])
-    assert max(scores) == scores[choices.index(first)] >= OPENING_FLOOR
-    assert opening_word(model, context, heard, [first]) != first, "each opening a different word"
+    options = openers(model, context, heard, [])
+    choices = heard.strongest(OPENING_CHOICES)
+    every = [lead + word if lead else word.capitalize() for word in choices for lead in LEADS]
+    scores = dict(zip(every, model.score(context, [option + " " for option in every]), strict=True))
+    assert 0 < len(options) <= OPENERS and all(option in every for option in options)
+    assert [scores[option] for option in options] == sorted(scores.values(), reverse=True)[:len(options)]
+    assert min(scores[option] for option in options) >= OPENING_FLOOR
+    words = {option.split()[-1].lower() for option in options}
+    assert words <= set(choices) and not words & {"sea", "night"}
+    first = options[0].split()[-1].lower()
+    assert all(option.split()[-1].lower() != first for option in openers(model, context, heard, [first])), \
+        "a word opened on is not opened on again"
     strange = Listening(words=("quux",), dissonance=1.0, lean={"zzyzx": 1.0}, query={}, recalled={}, memory=MEMORY)
-    assert model.score(context, ["Zzyzx "])[0] < OPENING_FLOOR
-    assert opening_word(model, context, strange, []) is None, "an improbable word is not planted"
+    assert max(model.score(context, [lead + ("zzyzx" if lead else "Zzyzx") + " " for lead in LEADS])) < OPENING_FLOOR
+    assert openers(model, context, strange, []) == (), "an improbable word is not planted"
+
+
+def test_a_line_tells_which_opening_it_took() -> None:
+    assert opened_on("The shore is wide and all the waves are grey", ("Ocean", "The shore")) == "shore"
+    assert opened_on("The shoreline bends", ("The shore",)) is None, "a longer word is not the opening"
+    assert opened_on("And all the night", ("Ocean",)) is None
 
 
 def test_priming_names_what_the_prompt_calls_up_and_the_lines_that_resonate() -> None:

@@ -195,7 +195,10 @@ class Charformer:
     def score(self, context: str, continuations: Sequence[str]) -> list[float]:
         """The model's log-probability (natural log, temperature 1, no mask; the sum over its characters) of each
         continuation after ``context``, all in one batch: how likely the model is to write it there. ``context`` is
-        left-cropped so that every row fits a block; an empty continuation scores 0."""
+        left-cropped so that every row fits a block; an empty continuation scores 0.
+
+        The context is read once, into a cache every row then shares: scoring many short continuations after a long
+        context costs about the context once plus the continuations, not the context once per row."""
         ids = [self.encode(text) for text in continuations]
         longest = max((len(row) for row in ids), default=0)
         if longest == 0:
@@ -203,13 +206,20 @@ class Charformer:
         if longest >= self.config.block_size:
             raise ValueError("a continuation longer than a block cannot be scored")
         history = self.encode(context)[-(self.config.block_size - longest):] or [self._index["\n"]]
-        width = len(history) + longest
-        tokens = np.array([history + row + [0] * (longest - len(row)) for row in ids], dtype=np.int64)
-        natural = _log_softmax(self.forward(tokens[:, :width - 1]))
+        with self._threads.limit(limits=1, user_api="blas"):
+            shared = self.new_cache(1)
+            first = self.extend(shared, np.array([history], dtype=np.int64))
+            cache = KVCache([np.repeat(keys, len(ids), axis=0) for keys in shared.keys],
+                            [np.repeat(values, len(ids), axis=0) for values in shared.values],
+                            np.zeros(len(ids), np.int64), shared.length)
+            tokens = np.array([row + [0] * (longest - len(row)) for row in ids], dtype=np.int64)
+            # The logits after each row's first i + 1 characters (none to feed when every row is one character).
+            following = (self.extend(cache, tokens[:, :-1], every=True) if longest > 1
+                         else np.empty((len(ids), 0, first.shape[-1]), np.float32))
         scores = []
         for r, row in enumerate(ids):
-            positions = np.arange(len(history) - 1, len(history) - 1 + len(row))
-            scores.append(float(natural[r, positions, row].sum()) if row else 0.0)
+            logits = np.concatenate([first[:1], following[r, : len(row) - 1]])  # before each of the row's chars
+            scores.append(float(_log_softmax(logits)[np.arange(len(row)), row].sum()) if row else 0.0)
         return scores
 
     # -- incremental decoding with a KV cache --
@@ -220,8 +230,9 @@ class Charformer:
                        [np.zeros(shape, np.float32) for _ in range(self.config.n_layer)],
                        np.zeros(batch, np.int64) if padding is None else np.asarray(padding, np.int64))
 
-    def extend(self, cache: KVCache, tokens: np.ndarray) -> np.ndarray:
-        """Feed ``tokens`` (batch, time) at the cache's next positions; return the logits of the last one."""
+    def extend(self, cache: KVCache, tokens: np.ndarray, every: bool = False) -> np.ndarray:
+        """Feed ``tokens`` (batch, time) at the cache's next positions; return the logits of the last one (batch,
+        vocab), or with ``every`` those of each fed position (batch, time, vocab)."""
         batch, time = tokens.shape
         start = cache.length
         if start + time > self.config.block_size:
@@ -243,7 +254,7 @@ class Charformer:
             keys, values = cache.keys[layer][:, :, :end], cache.values[layer][:, :, :end]
             x = self._finish_block(layer, x, softmax(q @ keys.transpose(0, 1, 3, 2) + mask) @ values)
         cache.length = end
-        return layer_norm(x[:, -1], self.w["lnf.w"], self.w["lnf.b"]) @ self.w["head"]
+        return layer_norm(x if every else x[:, -1], self.w["lnf.w"], self.w["lnf.b"]) @ self.w["head"]
 
     def sample(self, prompts: Sequence[str], *, max_new: int, rng: np.random.Generator, temperature: float = 1.0,
                top_k: int | None = None, stop: str | None = "\n", guide: Guide | None = None) -> list[Sample]:

@@ -46,12 +46,14 @@ liquid 0.6, vapour 0.7, plasma 0.8: the more the user disturbs Sonnet, the hotte
 resonate most with the turn (BM25 against the prompt's words and their associates; the most recent lines when none
 resonates), then "Of a, b and c," naming the ``CONTEXT_WORDS`` strongest words of the lean.
 
-**Openings** (:func:`opening_word`): the first line of each quatrain and the couplet (``OPENING_LINES``) may open on
-one of the lean's ``OPENING_CHOICES`` strongest words, the guide spelling it before the model writes on ("Ocean
-their service stands …" for a prompt about the sea at night). Which one is the model's choice: the word it finds
-likeliest to begin the line there (its log-probability of ``"Word "`` after the priming and the lines so far),
-and none at all when even that one scores below ``OPENING_FLOOR``: a word the model would
-never write there ("Descriptor thee that bade before their prayers") is not planted. The model alone barely
+**Openings** (:func:`openers`): the first line of each quatrain and the couplet (``OPENING_LINES``) may open on
+one of the lean's ``OPENING_CHOICES`` strongest words, alone ("Salt their service stands …" for a prompt about the
+sea at night) or after a lead of ``LEADS`` ("The ocean …", "And waves …"). Which openings is the model's choice: the
+``OPENERS`` it finds likeliest to begin the line there (its log-probability of the opening and a space after the
+priming and the lines so far), none of them when it scores below ``OPENING_FLOOR``: a word the model would never
+write there ("Descriptor thee that bade before their prayers") is not planted. The batch's rows are spread over the
+openings, the guide spelling each row's before the model writes on, and the ranking chooses among whole lines: an
+opening the rest of its line cannot carry loses to one it can, by the model's own fluency. The model alone barely
 follows its priming: over the standard prompts the judge of :mod:`harmonix.lab.judge` put Sonnet's prompt influence
 between 0.00 and 0.01 in every run without openings. The opening words are what the prompt calls up in Sonnet,
 never the prompt's words; those can only win a choice among candidates
@@ -126,12 +128,19 @@ LINE_CHARS = 90
 LINE_ATTEMPTS = 5
 RESCUE_ATTEMPTS = 5
 TOP_K = 20
-FLUENCY_WEIGHT = 0.5
+FLUENCY_WEIGHT = 2.0
+"""The weight of the model's own fluency in a candidate's quality. Over one sonnet's candidates the fluency (mean
+log-probability per character) spreads with a standard deviation of about 0.15 and the iambic score of about 0.37: at
+0.5 the model's sense of a line barely weighed against the metre and the lean, and a forced rhyme word or opening it
+found unlikely passed; at 2 it weighs about as much as the metre."""
 CONTEXT_WORDS = 6
 RESONANT_POOL = 12
 PRIMING_LINES = 3
 OPENING_LINES = (0, 4, 8, 12)
 OPENING_CHOICES = 6
+OPENERS = 4
+LEADS = ("", "The ", "And ", "O ", "My ", "Thy ", "Of ", "In ", "With ", "That ")
+"""How an opening may lead into its lean word: alone (capitalised), or after one of these."""
 OPENING_FLOOR = -15.0
 """In nats, for the word and the space after it. After a quatrain of Shakespeare's and "Of ocean, waves and salt,":
 "Salt" -8.8, "Shore" -10.0, "Waves" -12.3, "Harbour" -14.3 pass; "Kitchen" -16.6, "Ocean" -17.8, "Descriptor"
@@ -265,7 +274,8 @@ def can_end_line(word: str, rhymes: dict[str, tuple[str, ...]]) -> bool:
 
 
 class LineGuide:
-    """Steps 2 and 3 of the form for one batch of candidate lines (see the module docstring).
+    """Steps 2 and 3 of the form for one batch of candidate lines (see the module docstring), each row opening on
+    its share of ``openings`` (row ``r`` on ``openings[r % len(openings)]``) when any are given.
 
     Stateless in the text except for rhyme mode, which a row enters at the first word boundary with at least
     ``RHYME_FROM_SYLLABLE`` syllables and keeps: from there its last word is spelled through a trie of the rhyme
@@ -275,10 +285,10 @@ class LineGuide:
     _END_MARKS = ",;:.!?"
 
     def __init__(self, vocab: str, rhymes: dict[str, tuple[str, ...]], rhyme: str | None, partner: str | None,
-                 opening: str | None = None):
+                 openings: Sequence[str] = ()):
         self._vocab = vocab
         self._rhymes, self._rhyme, self._partner = rhymes, rhyme, partner
-        self._opening = opening + " " if opening and all(char in vocab for char in opening) else None
+        self._openings = [opening + " " for opening in openings if all(char in vocab for char in opening)]
         self._everything = np.ones(len(vocab), dtype=bool)
         self._masks: dict[frozenset[str], np.ndarray] = {}
         self._tries: dict[int, tuple[int, frozenset[str]]] = {}  # row -> (where its rhyme word starts, words)
@@ -290,8 +300,9 @@ class LineGuide:
         return self._masks[chars]
 
     def allowed(self, row: int, text: str) -> np.ndarray | None:
-        if self._opening is not None and len(text) < len(self._opening):
-            return self._mask(frozenset(self._opening[len(text)]))  # the line opens on its given word
+        opening = self._openings[row % len(self._openings)] if self._openings else ""
+        if len(text) < len(opening):
+            return self._mask(frozenset(opening[len(text)]))  # the row opens on its given opening
         if not text:
             return self._mask(frozenset(char for char in self._vocab if char.isupper()))
         low, high = SYLLABLE_RANGE
@@ -408,7 +419,7 @@ class Composition:
     syllables: tuple[int, ...]
     batches: int
     planted: tuple[int, ...] = ()
-    """The lines that open on a word of the lean (:func:`opening_word`), by index."""
+    """The lines that open on a word of the lean (:func:`openers`), by index."""
 
 
 def stale_grams(own_texts: Sequence[str]) -> set[tuple[str, ...]]:
@@ -434,18 +445,24 @@ def rank_candidate(line: VerseLine, partner: VerseLine | None, lean: Listening |
     return tier, line.quality + LEAN_BONUS * leaning - STALE_PENALTY * staleness(line.words, before, stale)
 
 
-def opening_word(model: Charformer, context: str, listening: Listening, used: Collection[str]) -> str | None:
-    """The word a quatrain's (or the couplet's) first line opens on (module docstring): of the lean's
-    ``OPENING_CHOICES`` strongest words not yet opened on, capitalised, the one the model finds likeliest to begin
-    a line after ``context`` (:meth:`~harmonix.engines.charformer.Charformer.score` of ``"Word "``), if its
-    log-probability is at least ``OPENING_FLOOR``; ``None`` (the model opens the line itself) otherwise."""
-    words = [word.capitalize() for word in listening.strongest(OPENING_CHOICES + len(used))
-             if word.capitalize() not in used][:OPENING_CHOICES]
-    if not words:
-        return None
-    scores = model.score(context, [word + " " for word in words])
-    best = max(range(len(words)), key=lambda i: (scores[i], -i))
-    return words[best] if scores[best] >= OPENING_FLOOR else None
+def openers(model: Charformer, context: str, listening: Listening, used: Collection[str]) -> tuple[str, ...]:
+    """The openings a quatrain's (or the couplet's) first line may take (module docstring): each of the lean's
+    ``OPENING_CHOICES`` strongest words not yet opened on (``used``, lower case), alone and capitalised or after one
+    of the ``LEADS``; of these the ``OPENERS`` the model finds likeliest to begin a line after ``context``
+    (:meth:`~harmonix.engines.charformer.Charformer.score` of the opening and a space), best first, those whose
+    log-probability is at least ``OPENING_FLOOR``. Empty (the model opens the line itself) when none is."""
+    words = [word for word in listening.strongest(OPENING_CHOICES + len(used)) if word not in used][:OPENING_CHOICES]
+    options = [lead + word if lead else word.capitalize() for word in words for lead in LEADS]
+    if not options:
+        return ()
+    scores = model.score(context, [option + " " for option in options])
+    ranked = sorted(range(len(options)), key=lambda i: (-scores[i], i))
+    return tuple(options[i] for i in ranked[:OPENERS] if scores[i] >= OPENING_FLOOR)
+
+
+def opened_on(line: str, options: Sequence[str]) -> str | None:
+    """The lean word of the opening in ``options`` that ``line`` begins with, lower case; ``None`` for none."""
+    return next((option.split()[-1].lower() for option in options if line.startswith(option + " ")), None)
 
 
 def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[str, ...]], prime: str,
@@ -456,18 +473,15 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
     chosen: list[VerseLine] = []
     stale = stale_grams(habit)
     batches = 0
-    openings: list[str] = []
+    opened: list[str] = []
     planted: list[int] = []
     for index, letter in enumerate(SCHEME):
         partner = next((chosen[i] for i in range(index) if SCHEME[i] == letter), None)
         context = prime + "".join(line.text + "\n" for line in chosen)
-        opening = (opening_word(model, context, listening, openings)
-                   if listening is not None and index in OPENING_LINES else None)
-        if opening:
-            openings.append(opening)
-            planted.append(index)
+        options = (openers(model, context, listening, opened)
+                   if listening is not None and index in OPENING_LINES else ())
         guide = LineGuide(model.config.vocab, rhymes, partner.rhyme if partner else None,
-                          partner.end_word if partner else None, opening)
+                          partner.end_word if partner else None, options)
         before = [word for line in chosen for word in line.words]
         rank = functools.partial(rank_candidate, partner=partner, lean=listening, stale=stale, before=before)
         best: VerseLine | None = None
@@ -485,6 +499,10 @@ def compose(model: Charformer, copy_filter: CopyFilter, rhymes: dict[str, tuple[
         if best is None:
             raise CompositionFailed(f"no candidate at all for line {index + 1}")
         chosen.append(best)
+        word = opened_on(best.text, options)
+        if word is not None:
+            opened.append(word)
+            planted.append(index)
         stale.update(ngrams([*before[-3:], *best.words], 4))
     lines = punctuate([line.text for line in chosen])
     return Composition(lines=tuple(lines), scheme=scheme_of(lines),
