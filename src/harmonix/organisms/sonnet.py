@@ -146,9 +146,10 @@ OPENERS = 4
 LEADS = ("", "The ", "And ", "O ", "My ", "Thy ", "Of ", "In ", "With ", "That ")
 """How an opening may lead into its lean word: alone (capitalised), or after one of these."""
 OPENING_FLOOR = -15.0
-"""In nats, for the word and the space after it. After a quatrain of Shakespeare's and "Of ocean, waves and salt,":
-"Salt" -8.8, "Shore" -10.0, "Waves" -12.3, "Harbour" -14.3 pass; "Kitchen" -16.6, "Ocean" -17.8, "Descriptor"
--19.0, "Category" -28.9 do not (the model's own "And" is -2.4)."""
+"""In nats, for the opening (its lead included) and the space after it. After a quatrain of Shakespeare's and "Of
+ocean, waves and salt,": "Salt" -8.8, "Shore" -10.0, "Waves" -12.3, "Harbour" -14.3 pass; "Kitchen" -16.6, "Ocean"
+-17.8, "Descriptor" -19.0, "Category" -28.9 do not (the model's own "And" is -2.4). A lead can carry a word: "The
+ocean" scored about -11 there."""
 LEAN_BONUS = 0.75
 HABITUATION_TEXTS = 48
 STALE_PENALTY = 1.0
