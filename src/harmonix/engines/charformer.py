@@ -213,9 +213,7 @@ class Charformer:
                             [np.repeat(values, len(ids), axis=0) for values in shared.values],
                             np.zeros(len(ids), np.int64), shared.length)
             tokens = np.array([row + [0] * (longest - len(row)) for row in ids], dtype=np.int64)
-            # The logits after each row's first i + 1 characters (none to feed when every row is one character).
-            following = (self.extend(cache, tokens[:, :-1], every=True) if longest > 1
-                         else np.empty((len(ids), 0, first.shape[-1]), np.float32))
+            following = self.extend(cache, tokens, every=True)  # the logits after each row's first i + 1 characters
         scores = []
         for r, row in enumerate(ids):
             logits = np.concatenate([first[:1], following[r, : len(row) - 1]])  # before each of the row's chars
