@@ -108,6 +108,30 @@ class TestSampling:
         assert all(len(s.text) == 12 and set(s.text) <= set("aeiou") for s in samples)
         assert all(np.isfinite(s.mean_log_probability) and s.mean_log_probability < 0 for s in samples)
 
+    def test_rows_that_end_leave_the_batch_and_the_others_write_on_unchanged(self, random_weights: Path) -> None:
+        """Rows ending at different lengths, in no order (two before the cache is rebuilt, two after), write the same
+        characters as when every row writes on to the end: an ended row leaves the batch, and nothing of it or of
+        its draws reaches the rows still writing."""
+        engine = Charformer.load(random_weights)
+        lengths = [70, 10, 80, 30]
+
+        class EndsAt:
+            def __init__(self, ends: list[int]):
+                self.ends = ends
+
+            def allowed(self, row: int, text: str) -> None:
+                return None
+
+            def done(self, row: int, text: str) -> bool:
+                return len(text) >= self.ends[row]
+
+        prompts = ["x", "the sea", "a", "and the river"]
+        ending = engine.sample(prompts, max_new=80, rng=np.random.default_rng(4), stop=None, guide=EndsAt(lengths))
+        whole = engine.sample(prompts, max_new=80, rng=np.random.default_rng(4), stop=None, guide=EndsAt([80] * 4))
+        assert [len(sample.text) for sample in ending] == lengths
+        assert [sample.text for sample in ending] == [full.text[:n] for full, n in zip(whole, lengths, strict=True)]
+        assert ending[2].mean_log_probability == pytest.approx(whole[2].mean_log_probability, abs=1e-6)
+
 
 def test_scoring_reads_the_context_once_and_matches_a_full_pass(random_weights: Path) -> None:
     """``score`` shares one reading of the context among its rows; each row's log-probability is the one a full
