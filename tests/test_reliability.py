@@ -55,8 +55,10 @@ def test_a_server_on_the_embedded_model_does_not_grow_per_breath(tmp_path: Path)
     prompt state, and a server grew ~12 MB per cascade for ever. One replica, one client, 20 cascades read every 4,
     the first reading the warm-up: a leak raises each of the three steps between the other four readings alike, while
     the allocator's one-off steps (a heap grown once, some 20 MB) raise one; so the median step, and the fitted slope,
-    must both stay small. (Read every 3 cascades, a one-off step of under 4 MB spread over one window was enough to
-    lift the median past 1 MB a cascade on a loaded run: steps of 6.3, 1.2 and 0.5 MB.)"""
+    must both stay small: the median under 1 MB a cascade, the slope under half the leak's. (Read every 3 cascades, a
+    one-off step of under 4 MB spread over one window was enough to lift the median past 1 MB a cascade on a loaded
+    run: steps of 6.3, 1.2 and 0.5 MB. And one step of 48 MB in the last window, after steps of -0.4 and -0.1 MB a
+    cascade, fitted a slope of 3.03 MB a cascade over the twelve measured, on a loaded host.)"""
     report = bench("soak", "--cascades", "20", "--window", "4", "--clients", "1", "--colonies", "1",
                    home=tmp_path / "home", env={"HARMONIX_LLM_REPLICAS": "1"})
     assert report["violations"] == 0 and report["server_errors"] == 0
@@ -67,7 +69,7 @@ def test_a_server_on_the_embedded_model_does_not_grow_per_breath(tmp_path: Path)
     low, high = report["rss_slope_range"]
     assert low == pytest.approx(min(steps)) and high == pytest.approx(max(steps))
     assert statistics.median(steps) < 1.0, (steps, report["windows"])
-    assert report["rss_slope_mb_per_cascade"] < 3.0, (report["rss_slope_mb_per_cascade"], report["windows"])
+    assert report["rss_slope_mb_per_cascade"] < 6.0, (report["rss_slope_mb_per_cascade"], report["windows"])
 
 
 def test_kills_under_load_lose_no_acknowledged_cascade(tmp_path: Path, standin: str) -> None:
