@@ -132,6 +132,14 @@ class TestSampling:
         assert [sample.text for sample in ending] == [full.text[:n] for full, n in zip(whole, lengths, strict=True)]
         assert ending[2].mean_log_probability == pytest.approx(whole[2].mean_log_probability, abs=1e-6)
 
+    def test_rows_that_share_a_prompt_read_it_once_and_write_as_if_alone(self, random_weights: Path) -> None:
+        """A batch whose rows share a prompt reads it once for all of them; each row writes what it writes beside
+        rows of other prompts."""
+        engine = Charformer.load(random_weights)
+        shared = engine.sample(["the sea", "the sea", "a", "the sea"], max_new=30, rng=np.random.default_rng(6))
+        mixed = engine.sample(["the sea", "a stone", "a", "the river"], max_new=30, rng=np.random.default_rng(6))
+        assert (shared[0].text, shared[2].text) == (mixed[0].text, mixed[2].text)
+
 
 def test_scoring_reads_the_context_once_and_matches_a_full_pass(random_weights: Path) -> None:
     """``score`` shares one reading of the context among its rows; each row's log-probability is the one a full

@@ -331,11 +331,20 @@ class Charformer:
         return guided
 
     def _refill(self, histories: list[list[int]]) -> tuple[np.ndarray, KVCache]:
-        """A fresh cache holding every history (right-aligned by masked left padding), and the last logits."""
-        width = max(len(history) for history in histories)
-        tokens = np.array([[0] * (width - len(h)) + h for h in histories], dtype=np.int64)
-        cache = self.new_cache(len(histories), padding=[width - len(h) for h in histories])
-        return self.extend(cache, tokens), cache
+        """A fresh cache holding every history (right-aligned by masked left padding), and the last logits. Each
+        distinct history is read once and its keys and values copied to the rows that share it: a batch of verse
+        lines starts from one context twelve times over."""
+        distinct = list(dict.fromkeys(tuple(history) for history in histories))
+        row_of = {history: index for index, history in enumerate(distinct)}
+        rows = np.array([row_of[tuple(history)] for history in histories])
+        width = max(len(history) for history in distinct)
+        tokens = np.array([[0] * (width - len(h)) + list(h) for h in distinct], dtype=np.int64)
+        read = self.new_cache(len(distinct), padding=[width - len(h) for h in distinct])
+        logits = self.extend(read, tokens)
+        if len(distinct) == len(histories):
+            return logits, read
+        return logits[rows], KVCache([keys[rows] for keys in read.keys], [values[rows] for values in read.values],
+                                     read.padding[rows], read.length)
 
     @staticmethod
     def _draw(logits: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int | None) -> np.ndarray:
