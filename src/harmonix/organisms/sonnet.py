@@ -294,7 +294,6 @@ class LineGuide:
         self._vocab = vocab
         self._rhymes, self._rhyme, self._partner = rhymes, rhyme, partner
         self._openings = [opening + " " for opening in openings if all(char in vocab for char in opening)]
-        self._everything = np.ones(len(vocab), dtype=bool)
         self._masks: dict[frozenset[str], np.ndarray] = {}
         self._tries: dict[int, tuple[int, frozenset[str]]] = {}  # row -> (where its rhyme word starts, words)
         self._no_newline = self._mask(frozenset(vocab) - {"\n"})
