@@ -30,13 +30,15 @@ of its source's output (tested) and the rest is ``"artist"``. A voice that did n
 timed out) is simply left out; with no voice at all Artist writes from its field alone.
 
 **What it remembers.** As Prose: the last ``RECALL_TURNS`` prompts linger in the lean its first word is drawn from and
-in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`, "Remembering what it
-heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
-probe after three prompts of a theme, +0.054 [+0.007, +0.096] at ``bbb984a`` on five pairs of themes (before issue 24:
--0.006), +0.034 [+0.000, +0.067] on ten at ``5a0a852``, +0.064 [+0.039, +0.090] on the ten at ``e4445a3`` (Prose's
-opener, whose sentence it carries); docs/experiments/memory.md, memory-ten-pairs.md, memory-opener.md. In an
-ordinary conversation (``harmonix eval``, lagged influence) the piece leans towards the prompt one turn back: k = 1
-+0.037 [+0.016, +0.059] at ``1564e80``, +0.012 by k = 3.
+in the query that chooses its quotations and remembered lines (:mod:`harmonix.organisms.listening`, "Remembering what
+it heard"), fading by half a turn. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"):
+one probe after three prompts of a theme, +0.054 [+0.007, +0.096] at ``bbb984a`` on five pairs of themes (before issue
+24: -0.006), +0.034 [+0.000, +0.067] on ten at ``5a0a852``, +0.064 [+0.039, +0.090] on the ten at ``e4445a3`` (Prose's
+opener, whose sentence it carries); docs/experiments/memory.md, memory-ten-pairs.md, memory-opener.md. How it fades,
+on the ten at ``fb9da4f`` (memory-decay.md): +0.067 [+0.036, +0.099] one probe after the block, +0.041 [+0.012,
++0.071] after one unrelated prompt, +0.005 [-0.016, +0.027] after six. In an ordinary conversation (``harmonix eval``,
+lagged influence) the piece leans towards the prompt one turn back: k = 1 +0.037 [+0.016, +0.059] at ``1564e80``,
++0.012 by k = 3.
 
 **One turn**, under Artist's field lock and in one transaction: wrinkle, snapshot, listen (dissonance ``d`` with
 Artist's field, temperature ``T = T_LOW + (T_HIGH - T_LOW) * d``), choose the quotations, generate (up to

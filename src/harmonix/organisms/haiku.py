@@ -43,7 +43,9 @@ others, so only then does its snapshot carry them (``HEARD_TURNS`` disturbances)
 by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one probe after three prompts of a theme,
 +0.032 [-0.002, +0.065] at ``bbb984a`` (+0.038 [+0.008, +0.069] one run earlier, at ``75b5146``; -0.015 at ``5bb0ffe``)
 on five pairs of themes, +0.041 [+0.010, +0.072] on ten at ``5a0a852``, +0.042 [+0.005, +0.078] on the ten at
-``e4445a3`` (docs/experiments/memory-opener.md).
+``e4445a3`` (docs/experiments/memory-opener.md). How it fades, on the ten at ``fb9da4f`` (memory-decay.md): +0.047
+[+0.015, +0.079] one probe after the block, +0.047 [+0.014, +0.080] after one unrelated prompt, +0.008 [-0.023,
++0.041] after six.
 
 **One turn**, all under HAiKU's field lock and in one transaction (:meth:`Haiku.answer`):
 

@@ -65,7 +65,9 @@ Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"
 a theme, +0.024 [-0.009, +0.057] at ``bbb984a`` on five pairs of themes (before issue 24: -0.001), +0.019 [-0.007,
 +0.044] on ten at ``5a0a852`` (breathing alone, no exhale, +0.052 [+0.025, +0.081]), and in the colony since its
 opener +0.062 [+0.013, +0.117] on the ten at ``e4445a3``; docs/experiments/memory.md, memory-ten-pairs.md,
-memory-opener.md. In an ordinary conversation of unrelated prompts
+memory-opener.md. How it fades, on the ten at ``fb9da4f`` (memory-decay.md): +0.071 [+0.040, +0.101] one probe
+after the block, +0.030 [-0.000, +0.060] after one unrelated prompt, -0.009 [-0.036, +0.020] after six. In an
+ordinary conversation of unrelated prompts
 (``harmonix eval``, lagged influence), a reply still leans towards the prompt one turn back: k = 1 +0.040 [+0.019,
 +0.064] at ``1564e80``, fading to +0.006 by k = 3.
 

@@ -77,7 +77,9 @@ b and c," and the lines of its earlier sonnets that surface carry the last few p
 turns on, a prompt has faded. Measured by ``harmonix experiment memory`` (docs/results/evaluation.md, "Memory"): one
 probe after three prompts of a theme, +0.048 [+0.025, +0.072] at ``bbb984a`` on five pairs of themes (before issue 24:
 +0.010), +0.029 [+0.008, +0.051] on ten at ``5a0a852``, +0.028 [+0.009, +0.048] again on the ten at ``e4445a3``;
-docs/experiments/memory.md, memory-ten-pairs.md, memory-opener.md.
+docs/experiments/memory.md, memory-ten-pairs.md, memory-opener.md. How it fades, on the ten at ``fb9da4f``
+(memory-decay.md, the openings of ``c2a7e3b``): +0.041 [+0.018, +0.064] one probe after the block, +0.008 [-0.011,
++0.025] after one unrelated prompt, -0.005 [-0.024, +0.013] after six.
 
 **One turn**, under Sonnet's field lock and in one transaction: wrinkle, snapshot, listen (dissonance, lean) and
 phase, compose off the event loop, ingest the sonnet, store the phase, record the turn.
