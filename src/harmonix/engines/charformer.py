@@ -213,11 +213,7 @@ class Charformer:
             raise ValueError("a continuation longer than a block cannot be scored")
         history = self.encode(context)[-(self.config.block_size - longest):] or [self._index["\n"]]
         with self._threads.limit(limits=1, user_api="blas"):
-            shared = self.new_cache(1)
-            first = self.extend(shared, np.array([history], dtype=np.int64))
-            cache = KVCache([np.repeat(keys, len(ids), axis=0) for keys in shared.keys],
-                            [np.repeat(values, len(ids), axis=0) for values in shared.values],
-                            np.zeros(len(ids), np.int64), shared.length)
+            first, cache = self._refill([history] * len(ids))  # the context read once, shared by every row
             tokens = np.array([row + [0] * (longest - len(row)) for row in ids], dtype=np.int64)
             following = self.extend(cache, tokens, every=True)  # the logits after each row's first i + 1 characters
         scores = []
@@ -274,7 +270,6 @@ class Charformer:
         keep = self.config.block_size // 2
         histories = [self.encode(prompt)[-keep:] or [self._index["\n"]] for prompt in prompts]
         stop_id = None if stop is None else self._index[stop]
-        outputs: list[list[int]] = [[] for _ in prompts]
         texts = ["" for _ in prompts]
         log_probability = np.zeros(len(prompts))
         done = np.zeros(len(prompts), dtype=bool)
@@ -295,7 +290,6 @@ class Charformer:
                         done[row] = True
                         continue
                     log_probability[row] += natural[row, token]
-                    outputs[row].append(token)
                     texts[row] += self.config.vocab[token]
                     if guide is not None and guide.done(row, texts[row]):
                         done[row] = True
@@ -312,8 +306,7 @@ class Charformer:
                     computed, cache = self._refill([histories[row][-keep:] for row in writing])
                 else:
                     computed = self.extend(cache, ids[writing, None])
-        return [Sample(self.decode(output), float(lp / max(1, len(output))))
-                for output, lp in zip(outputs, log_probability, strict=True)]
+        return [Sample(text, float(lp / max(1, len(text)))) for text, lp in zip(texts, log_probability, strict=True)]
 
     def _guided(self, logits: np.ndarray, texts: list[str], done: np.ndarray, guide: Guide) -> np.ndarray:
         """Logits with the characters each row's guide forbids set to -inf; a row with nothing allowed is done."""
